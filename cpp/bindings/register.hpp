@@ -1,0 +1,11 @@
+// Declarations of the per-part binding registrars called by module.cpp.
+#pragma once
+#include <pybind11/pybind11.h>
+
+namespace aiperf::bindings {
+void register_errors(pybind11::module_& m);  // EngineError (register_errors.cpp)
+void register_json(pybind11::module_& m);    // build_json (register_json.cpp)
+void register_stats(pybind11::module_& m);   // compute_stats (register_stats.cpp)
+void register_engine(pybind11::module_& m);  // EngineConfig, Engine, Progress, monotonic_ns (register_engine.cpp)
+void register_mock(pybind11::module_& m);    // MockServerConfig, MockServer (register_mock.cpp)
+}  // namespace aiperf::bindings

@@ -1,0 +1,1 @@
+// placeholder so the engine library has a source until the engine lands

@@ -1,0 +1,111 @@
+"""Types of the compiled module aiperf._engine (C++ engine, pybind11).
+
+This file is the contract between the C++ engine and the Python layer. Users never import _engine directly.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+
+class EngineError(RuntimeError): ...
+
+# ---- JSON writer (cpp/include/aiperf/json_writer.hpp) ---------------------------------------------------
+def build_json(obj: Any) -> bytes:
+    """Serialize a payload description (dict/list/str/int/float/bool/None, nested) to compact UTF-8 JSON.
+
+    Key order is kept. Floats are written in shortest round-trip form; NaN/inf raise ValueError.
+    """
+
+# ---- Statistics (cpp/include/aiperf/stats.hpp) -------------------------------------------------------------
+def compute_stats(values: npt.NDArray[np.float64]) -> dict[str, float]:
+    """avg, min, max, p1, p5, p10, p25, p50, p75, p90, p95, p99, std (population), count, sum.
+
+    Percentiles use linear interpolation between closest ranks (numpy's default). NaN values are ignored.
+    An empty input returns {"count": 0, "sum": 0.0}.
+    """
+
+# ---- Engine (cpp/include/aiperf/engine.hpp) ---------------------------------------------------------------
+class EngineConfig:
+    url: str                     # full URL including the endpoint path, http:// or https://
+    headers: list[str]           # "Name: value" lines added to every request
+    content_type: str            # default "application/json"
+    streaming: bool              # parse the body as SSE (text/event-stream)
+    concurrency: int             # closed loop: requests in flight (>= 1)
+    request_count: int           # profiling requests; 0 = unbounded (then benchmark_duration_s must be > 0)
+    warmup_request_count: int    # sent first, all finished before profiling starts; phase 0 in records
+    benchmark_duration_s: float  # 0 = none; else stop sending this long after profiling starts
+    grace_period_s: float        # after the duration: wait this long for in-flight requests, then cancel them
+    request_timeout_s: float     # per request, connect included
+    num_threads: int             # event-loop threads (each owns its connections); default 1
+    keep_raw: bool               # keep every response chunk's text and the response headers (raw export)
+    proxy: str                   # "" = never use a proxy (environment ignored)
+    request_id_prefix: str       # X-Request-ID = request_id_prefix + f"{request_index:012x}"
+    def __init__(self) -> None: ...
+
+class Progress:
+    sent: int            # requests started (warm-up included)
+    completed: int       # requests finished (success or error)
+    errors: int          # finished with an error
+    in_flight: int
+    phase: int           # 0 warm-up, 1 profiling, 2 finished
+    profiling_start_ns: int  # CLOCK_MONOTONIC when profiling began, 0 before
+
+class Engine:
+    def __init__(self, config: EngineConfig, bodies: list[bytes], order: npt.NDArray[np.int32] | None = None) -> None:
+        """Request i (0-based, warm-up first, then profiling) sends bodies[order[i % len(order)]],
+        or bodies[i % len(bodies)] when order is None."""
+    def start(self) -> None: ...                   # starts the loop threads and returns
+    def wait(self, timeout_s: float) -> bool: ...  # releases the GIL; True once the run has finished
+    def stop(self) -> None: ...                    # stop sending, cancel in-flight requests (any thread)
+    def progress(self) -> Progress: ...
+    def records(self) -> dict[str, npt.NDArray[Any]]:
+        """Columnar records of every request started, after the run finished. n = number of records.
+
+        request_index int64[n], body_index int32[n], worker_id int32[n], phase int8[n] (0 warm-up, 1 profiling)
+        start_ns, ack_ns, end_ns int64[n]: CLOCK_MONOTONIC ns; start = handed to the transport, ack = first
+            response byte, end = last byte/transfer done; -1 when it never happened
+        status int32[n] (HTTP status, 0 without a response)
+        error_kind int8[n]: 0 ok, 1 connect, 2 timeout, 3 http status >= 400, 4 transport (reset, dropped stream),
+            5 invalid response (bad JSON/SSE), 6 cancelled
+        was_cancelled bool[n]
+        error_message_offsets int64[n+1], error_message uint8[...]: UTF-8 message per record ("" when ok)
+        chunk_offsets int64[n+1]: record r owns chunks chunk_offsets[r]:chunk_offsets[r+1]
+        chunk_ns int64[chunks]: arrival time of each SSE data event (incl. [DONE]) or, non-streaming, of the body
+        chunk_content_bytes int32[chunks]: bytes of content + reasoning text extracted from that chunk
+        content_offsets int64[n+1], content uint8[...]: concatenated content text (delta.content / text / message)
+        reasoning_offsets int64[n+1], reasoning uint8[...]: concatenated reasoning_content / reasoning text
+        usage_prompt_tokens, usage_completion_tokens, usage_reasoning_tokens int64[n]: from `usage`, -1 absent
+        num_images int32[n]: length of `data` in image responses (0 otherwise)
+        response_bytes int64[n]
+        raw_offsets int64[chunks+1], raw uint8[...]: text of every chunk (keep_raw only, else empty arrays)
+        response_header_offsets int64[n+1], response_headers uint8[...]: raw header block (keep_raw only)
+        """
+    @property
+    def anchor_wall_ns(self) -> int: ...  # CLOCK_REALTIME read together with anchor_mono_ns at run start
+    @property
+    def anchor_mono_ns(self) -> int: ...
+
+def monotonic_ns() -> int: ...  # CLOCK_MONOTONIC, the engine's clock
+
+# ---- Mock server (cpp/include/aiperf/mock_server.hpp) --------------------------------------------------------
+class MockServerConfig:
+    host: str
+    port: int                 # 0 = pick a free port
+    ttft_ms: float
+    itl_ms: float
+    output_tokens: int        # tokens per completion when the request does not ask for fewer
+    threads: int
+    def __init__(self) -> None: ...
+
+class MockServer:
+    def __init__(self, config: MockServerConfig) -> None: ...
+    def start(self) -> int: ...            # binds, starts serving in background threads, returns the bound port
+    def stop(self) -> None: ...
+    def wait(self, timeout_s: float) -> bool: ...  # releases the GIL; True once stopped
+    @property
+    def port(self) -> int: ...
+    def stats(self) -> dict[str, int]: ...  # requests served per route, streams open
