@@ -1,0 +1,97 @@
+"""The `aiperf` console script: `aiperf profile …` and `aiperf mock-server …`.
+
+Start-up matters (target: `aiperf --help` and the first request within 0.5 s), so this module imports only the
+standard library; numpy, rich, tokenizers and the engine are imported when a command runs.
+"""
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from typing import Sequence
+
+from . import __version__
+from .config import OPTIONS, ConfigError, ProfileConfig, validate
+from .secrets import redact_argv
+
+
+def _add_profile_options(parser: argparse.ArgumentParser) -> None:
+    groups: dict[str, argparse._ArgumentGroup] = {}
+    defaults = ProfileConfig()
+    for option in OPTIONS:
+        group = groups.get(option.group) or groups.setdefault(option.group, parser.add_argument_group(option.group))
+        default = getattr(defaults, option.dest)
+        help_text = option.help if default in (None, [], False) else f"{option.help} [default: {default}]"
+        kwargs: dict = {"dest": option.dest, "help": help_text, "default": argparse.SUPPRESS}
+        if option.kind == "flag":
+            kwargs["action"] = "store_true"
+        elif option.kind == "list":
+            kwargs.update(action="extend", nargs="+", metavar=option.metavar or "VALUE")
+        else:
+            kwargs.update(type=option.type, metavar=option.metavar or option.dest.upper())
+            if option.choices:
+                kwargs["choices"] = option.choices
+                kwargs["metavar"] = "{" + ",".join(option.choices) + "}"
+        group.add_argument(*option.flags, **kwargs)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="aiperf",
+        description="Benchmark generative-AI inference servers over OpenAI-compatible HTTP APIs.",
+    )
+    parser.add_argument("--version", action="version", version=f"aiperf {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    profile = sub.add_parser("profile", help="Run a benchmark against a server.",
+                             description="Run a benchmark against an OpenAI-compatible server and write an "
+                                         "artifact folder with the metrics.")
+    _add_profile_options(profile)
+    sub.add_parser("mock-server", help="Start the built-in OpenAI-compatible mock server.", add_help=False)
+    return parser
+
+
+def config_from_args(argv: Sequence[str]) -> ProfileConfig:
+    """Parse `aiperf profile` arguments (without the command word) into a validated config."""
+    parser = build_parser()
+    args = parser.parse_args(["profile", *argv])
+    config = ProfileConfig()
+    for name, value in vars(args).items():
+        if name != "command":
+            setattr(config, name, value)
+    config.cli_command = "aiperf profile " + " ".join(shlex.quote(a) for a in redact_argv(list(argv)))
+    return validate(config)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "mock-server":
+        from .mock.server import run_cli
+
+        return run_cli(argv[1:])
+    if not argv or argv[0] != "profile":
+        parser = build_parser()
+        if not argv:
+            parser.print_help()
+            return 0
+        parser.parse_args(argv)  # --help / --version / an unknown command: argparse prints and exits
+        return 2
+    try:
+        config = config_from_args(argv[1:])
+    except ConfigError as e:
+        print(f"aiperf profile: error: {e}", file=sys.stderr)
+        return e.exit_code
+    from .run import run_profile, RunError
+
+    try:
+        result = run_profile(config)
+    except ConfigError as e:
+        print(f"aiperf profile: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except RunError as e:
+        print(f"aiperf profile: error: {e}", file=sys.stderr)
+        return e.exit_code
+    return 130 if result.was_cancelled else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

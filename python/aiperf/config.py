@@ -1,0 +1,425 @@
+"""Profile configuration: one table of options drives the CLI parser, the Python API and validation.
+
+Option names, aliases and defaults follow NVIDIA AIPerf (see docs/options.md). Validation happens here, before the
+tokenizer, the dataset or the engine are touched, and every error names the option it is about.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Callable
+
+
+class ConfigError(ValueError):
+    """An invalid option, combination of options or input; the message names the option."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class Option:
+    dest: str  # Python name (aiperf.profile keyword) and ProfileConfig field
+    flags: tuple[str, ...]  # CLI flags, the first is the canonical one
+    help: str
+    group: str
+    kind: str = "value"  # "value", "flag" (store_true) or "list" (repeatable; values may also be comma/space lists)
+    type: Callable[[str], Any] = str
+    choices: tuple[str, ...] | None = None
+    metavar: str | None = None
+
+
+def _positive_float_or_inf(text: str) -> float:
+    return float("inf") if text.strip().lower() in ("inf", "infinity") else float(text)
+
+
+ENDPOINT_TYPES = ("chat", "completions", "embeddings")
+EXPORT_LEVELS = ("summary", "records", "raw")
+UI_TYPES = ("dashboard", "simple", "none")
+DATASET_TYPES = ("single_turn", "multi_turn", "random_pool", "mooncake_trace")
+LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "NOTICE", "WARNING", "SUCCESS", "ERROR", "CRITICAL")
+
+OPTIONS: tuple[Option, ...] = (
+    # Endpoint
+    Option("model", ("--model", "-m", "--model-names"), "Model name(s) to benchmark (comma-separated or repeated).",
+           "Endpoint", kind="list"),
+    Option("url", ("--url", "-u"), "Server base URL: host:port or http(s)://host:port[/prefix]. Default localhost:8000.",
+           "Endpoint"),
+    Option("endpoint_type", ("--endpoint-type",), "Endpoint type.", "Endpoint", choices=ENDPOINT_TYPES),
+    Option("endpoint", ("--endpoint", "--custom-endpoint"), "Path overriding the endpoint type's default path.",
+           "Endpoint"),
+    Option("streaming", ("--streaming",), "Stream responses (SSE); needed for TTFT, ITL.", "Endpoint", kind="flag"),
+    Option("api_key", ("--api-key",), "API key sent as 'Authorization: Bearer <key>'.", "Endpoint"),
+    Option("header", ("--header", "-H"), "Extra header 'Name:Value' (repeatable).", "Endpoint", kind="list"),
+    Option("extra_inputs", ("--extra-inputs",), "Extra body field 'key:value' or a JSON object (repeatable); values "
+           "keep their JSON type (4 -> number, true -> boolean).", "Endpoint", kind="list"),
+    Option("request_timeout_seconds", ("--request-timeout-seconds",), "Per-request timeout, connect included.",
+           "Endpoint", type=float),
+    Option("use_legacy_max_tokens", ("--use-legacy-max-tokens",), "Send max_tokens instead of max_completion_tokens "
+           "(chat).", "Endpoint", kind="flag"),
+    # Tokenizer
+    Option("tokenizer", ("--tokenizer",), "Tokenizer: HF name, local folder or file (default: the model name). "
+           "'gpt2' works offline after `make tokenizer-assets`.", "Tokenizer"),
+    Option("tokenizer_revision", ("--tokenizer-revision",), "Tokenizer revision on the hub.", "Tokenizer"),
+    Option("tokenizer_trust_remote_code", ("--tokenizer-trust-remote-code",), "Allow custom tokenizer code.",
+           "Tokenizer", kind="flag"),
+    # Input
+    Option("input_file", ("--input-file",), "JSONL input file (see --custom-dataset-type).", "Input"),
+    Option("custom_dataset_type", ("--custom-dataset-type",), "Type of --input-file.", "Input", choices=DATASET_TYPES),
+    Option("random_seed", ("--random-seed",), "Seed for synthetic data (reproducible runs).", "Input", type=int),
+    Option("synthetic_input_tokens_mean", ("--prompt-input-tokens-mean", "--synthetic-input-tokens-mean", "--isl"),
+           "Mean input tokens of synthetic prompts.", "Input", type=int),
+    Option("synthetic_input_tokens_stddev", ("--prompt-input-tokens-stddev", "--synthetic-input-tokens-stddev",
+           "--isl-stddev"), "Stddev of input tokens of synthetic prompts.", "Input", type=float),
+    Option("output_tokens_mean", ("--prompt-output-tokens-mean", "--output-tokens-mean", "--osl"),
+           "Mean requested output tokens (sent as max_completion_tokens / max_tokens).", "Input", type=int),
+    Option("output_tokens_stddev", ("--prompt-output-tokens-stddev", "--output-tokens-stddev", "--osl-stddev"),
+           "Stddev of requested output tokens.", "Input", type=float),
+    Option("prompt_batch_size", ("--prompt-batch-size", "-b", "--batch-size-text", "--batch-size"),
+           "Texts per request (embeddings).", "Input", type=int),
+    Option("num_dataset_entries", ("--num-dataset-entries", "--num-prompts"), "Distinct synthetic prompts.",
+           "Input", type=int),
+    # Load
+    Option("concurrency", ("--concurrency",), "Requests kept in flight (closed loop).", "Load", type=int),
+    Option("request_count", ("--request-count", "--num-requests"), "Profiling requests to send "
+           "(default max(10, 2 x concurrency) unless --benchmark-duration).", "Load", type=int),
+    Option("warmup_request_count", ("--warmup-request-count", "--num-warmup-requests"),
+           "Warm-up requests sent first and excluded from metrics.", "Load", type=int),
+    Option("benchmark_duration", ("--benchmark-duration",), "Stop sending after this many seconds.", "Load",
+           type=float),
+    Option("benchmark_grace_period", ("--benchmark-grace-period",), "Seconds to wait for in-flight requests after "
+           "--benchmark-duration ('inf' allowed).", "Load", type=_positive_float_or_inf),
+    Option("workers_max", ("--workers-max", "--max-workers"), "Engine event-loop threads (default: from cores and "
+           "load).", "Load", type=int),
+    Option("goodput", ("--goodput",), "SLOs 'metric:value ...' in display units, e.g. "
+           "'time_to_first_token:200 inter_token_latency:20'.", "Load"),
+    # Output
+    Option("artifact_dir", ("--artifact-dir", "--output-artifact-dir"), "Artifact folder (default "
+           "artifacts/<model>-openai-<endpoint_type>-<stimulus>).", "Output"),
+    Option("export_level", ("--export-level", "--profile-export-level"), "summary | records | raw.", "Output",
+           choices=EXPORT_LEVELS),
+    Option("ui_type", ("--ui-type", "--ui"), "Progress display (default simple on a terminal, else none).", "Output",
+           choices=UI_TYPES),
+    Option("log_level", ("--log-level",), "Log level.", "Output", type=str.upper, choices=LOG_LEVELS),
+    Option("verbose", ("--verbose", "-v"), "Debug logging.", "Output", kind="flag"),
+)
+
+OPTIONS_BY_DEST: dict[str, Option] = {o.dest: o for o in OPTIONS}
+
+
+def _python_aliases() -> dict[str, str]:
+    """Every flag spelled as a Python name maps to its option: aiperf.profile(isl=100) works like --isl 100."""
+    aliases: dict[str, str] = {}
+    for option in OPTIONS:
+        for flag in option.flags:
+            if flag.startswith("--"):
+                aliases[flag[2:].replace("-", "_")] = option.dest
+    return aliases
+
+
+PYTHON_ALIASES = _python_aliases()
+
+
+@dataclass
+class ProfileConfig:
+    """A validated `aiperf profile` configuration (Python names of the CLI options)."""
+
+    model: list[str] = field(default_factory=list)
+    url: str = "localhost:8000"
+    endpoint_type: str = "chat"
+    endpoint: str | None = None
+    streaming: bool = False
+    api_key: str | None = None
+    header: list[str] = field(default_factory=list)
+    extra_inputs: list[str] = field(default_factory=list)
+    request_timeout_seconds: float = 21600.0
+    use_legacy_max_tokens: bool = False
+    tokenizer: str | None = None
+    tokenizer_revision: str = "main"
+    tokenizer_trust_remote_code: bool = False
+    input_file: str | None = None
+    custom_dataset_type: str | None = None
+    random_seed: int | None = None
+    synthetic_input_tokens_mean: int = 550
+    synthetic_input_tokens_stddev: float = 0.0
+    output_tokens_mean: int | None = None
+    output_tokens_stddev: float = 0.0
+    prompt_batch_size: int = 1
+    num_dataset_entries: int = 100
+    concurrency: int | None = None
+    request_count: int | None = None
+    warmup_request_count: int = 0
+    benchmark_duration: float | None = None
+    benchmark_grace_period: float = 30.0
+    workers_max: int | None = None
+    goodput: str | None = None
+    artifact_dir: str | None = None
+    export_level: str = "records"
+    ui_type: str | None = None
+    log_level: str = "INFO"
+    verbose: bool = False
+    # Filled by validate(): values derived from the options above.
+    extra_body: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    goodput_slos: dict[str, float] = field(default_factory=dict)
+    cli_command: str | None = None
+
+    # ---- derived values ---------------------------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        url = self.url.rstrip("/")
+        return url if "://" in url else f"http://{url}"
+
+    @property
+    def endpoint_path(self) -> str:
+        from .endpoints import get_endpoint
+
+        path = self.endpoint or get_endpoint(self.endpoint_type).path
+        return path if path.startswith("/") else f"/{path}"
+
+    @property
+    def full_url(self) -> str:
+        return self.base_url + self.endpoint_path
+
+    @property
+    def effective_concurrency(self) -> int:
+        return self.concurrency or 1
+
+    @property
+    def effective_request_count(self) -> int:
+        """Profiling requests; 0 means bounded by --benchmark-duration only."""
+        if self.request_count is not None:
+            return self.request_count
+        if self.benchmark_duration is not None:
+            return 0
+        return max(10, 2 * self.effective_concurrency)
+
+    @property
+    def tokenizer_name(self) -> str:
+        return self.tokenizer or self.model[0]
+
+    @property
+    def effective_ui_type(self) -> str:
+        if self.ui_type is not None:
+            return "simple" if self.ui_type == "dashboard" else self.ui_type
+        return "simple" if sys.stderr.isatty() else "none"
+
+    @property
+    def num_threads(self) -> int:
+        if self.workers_max is not None:
+            return self.workers_max
+        # One loop thread drives thousands of connections; a second helps only at high concurrency.
+        cores = os.cpu_count() or 1
+        return max(1, min(cores - 1, self.effective_concurrency // 256, 32)) if cores > 2 else 1
+
+    def to_dict(self, *, redact: bool = True) -> dict[str, Any]:
+        """The resolved config for exports; secrets redacted."""
+        from .secrets import redact_header_value
+
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "api_key" and value and redact:
+                value = "<redacted>"
+            elif f.name == "headers" and redact:
+                value = {k: redact_header_value(k, v) for k, v in value.items()}
+            elif f.name == "header" and redact:
+                value = [_redact_header_arg(h) for h in value]
+            out[f.name] = value
+        out["base_url"] = self.base_url
+        out["endpoint_path"] = self.endpoint_path
+        out["request_count_resolved"] = self.effective_request_count
+        out["concurrency_resolved"] = self.effective_concurrency
+        return out
+
+
+def _redact_header_arg(text: str) -> str:
+    from .secrets import redact_header_value
+
+    name, sep, value = text.partition(":")
+    return f"{name}{sep}{redact_header_value(name.strip(), value)}" if sep else text
+
+
+# ---- parsing helpers shared by CLI and API ---------------------------------------------------------------------
+def split_list(values: list[str] | str | None) -> list[str]:
+    """A list option may be repeated or given as a comma-separated value (--model a,b)."""
+    if values is None:
+        return []
+    if isinstance(values, str):
+        values = [values]
+    out: list[str] = []
+    for v in values:
+        out.extend(part.strip() for part in str(v).split(",") if part.strip())
+    return out
+
+
+def parse_json_scalar(text: str) -> Any:
+    """'4' -> 4, 'true' -> True, '1.5' -> 1.5, '{"a":1}' -> dict, anything else stays a string."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def parse_extra_inputs(items: list[str]) -> dict[str, Any]:
+    extra: dict[str, Any] = {}
+    for item in items:
+        text = item.strip()
+        if text.startswith("{"):
+            try:
+                obj = json.loads(text)
+            except ValueError as e:
+                raise ConfigError(f"--extra-inputs: {item!r} is not valid JSON ({e})") from None
+            if not isinstance(obj, dict):
+                raise ConfigError(f"--extra-inputs: {item!r} must be a JSON object")
+            extra.update(obj)
+            continue
+        key, sep, value = text.partition(":")
+        if not sep or not key.strip():
+            raise ConfigError(f"--extra-inputs: {item!r} is not 'key:value' or a JSON object")
+        extra[key.strip()] = parse_json_scalar(value.strip())
+    return extra
+
+
+def parse_headers(items: list[str]) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for item in items:
+        text = item.strip()
+        if text.startswith("{"):
+            try:
+                obj = json.loads(text)
+            except ValueError as e:
+                raise ConfigError(f"--header: {item!r} is not valid JSON ({e})") from None
+            if not isinstance(obj, dict):
+                raise ConfigError(f"--header: {item!r} must be a JSON object")
+            headers.update({str(k): str(v) for k, v in obj.items()})
+            continue
+        name, sep, value = text.partition(":")
+        if not sep or not name.strip() or any(c in name for c in " \t\r\n"):
+            raise ConfigError(f"--header: {item!r} is not 'Name:Value'")
+        if "\r" in value or "\n" in value:
+            raise ConfigError(f"--header: {name.strip()!r} has a line break in its value")
+        headers[name.strip()] = value.strip()
+    return headers
+
+
+def parse_goodput(text: str | None) -> dict[str, float]:
+    if not text:
+        return {}
+    from .metrics import METRICS
+
+    slos: dict[str, float] = {}
+    for item in text.replace(",", " ").split():
+        tag, sep, value = item.partition(":")
+        if not sep:
+            raise ConfigError(f"--goodput: {item!r} is not 'metric:value'")
+        if tag not in METRICS:
+            raise ConfigError(f"--goodput: unknown metric {tag!r}")
+        try:
+            slos[tag] = float(value)
+        except ValueError:
+            raise ConfigError(f"--goodput: {item!r}: value {value!r} is not a number") from None
+    return slos
+
+
+def make_config(**options: Any) -> ProfileConfig:
+    """Build and validate a config from Python keyword options (aliases allowed: isl=..., num_requests=...)."""
+    config = ProfileConfig()
+    for name, value in options.items():
+        dest = name if name in OPTIONS_BY_DEST else PYTHON_ALIASES.get(name)
+        if dest is None:
+            raise ConfigError(f"unknown option {name!r} (see `aiperf profile --help`)")
+        if value is None:
+            continue
+        option = OPTIONS_BY_DEST[dest]
+        if option.kind == "list":
+            value = [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)]
+        elif isinstance(value, Path):
+            value = str(value)
+        setattr(config, dest, value)
+    return validate(config)
+
+
+def validate(config: ProfileConfig) -> ProfileConfig:
+    """Check every option and combination; fill the derived fields. Raises ConfigError naming the option."""
+    from .endpoints import ENDPOINTS
+
+    config.model = split_list(config.model)
+    if not config.model:
+        raise ConfigError("--model: required (the model name sent in every request)")
+    if config.endpoint_type not in ENDPOINTS:
+        raise ConfigError(f"--endpoint-type: unknown endpoint type {config.endpoint_type!r} "
+                          f"(choose from {', '.join(sorted(ENDPOINTS))})")
+    _validate_url(config.url)
+    if config.endpoint is not None and not config.endpoint.strip():
+        raise ConfigError("--endpoint: empty path")
+
+    def positive(dest: str, value: float | int | None, *, allow_zero: bool = False) -> None:
+        if value is None:
+            return
+        bad = value < 0 if allow_zero else value <= 0
+        if bad:
+            flag = OPTIONS_BY_DEST[dest].flags[0]
+            raise ConfigError(f"{flag}: must be {'>= 0' if allow_zero else '> 0'} (got {value})")
+
+    positive("concurrency", config.concurrency)
+    positive("request_count", config.request_count)
+    positive("warmup_request_count", config.warmup_request_count, allow_zero=True)
+    positive("benchmark_duration", config.benchmark_duration)
+    positive("benchmark_grace_period", config.benchmark_grace_period, allow_zero=True)
+    positive("request_timeout_seconds", config.request_timeout_seconds)
+    positive("synthetic_input_tokens_mean", config.synthetic_input_tokens_mean)
+    positive("synthetic_input_tokens_stddev", config.synthetic_input_tokens_stddev, allow_zero=True)
+    positive("output_tokens_mean", config.output_tokens_mean)
+    positive("output_tokens_stddev", config.output_tokens_stddev, allow_zero=True)
+    positive("prompt_batch_size", config.prompt_batch_size)
+    positive("num_dataset_entries", config.num_dataset_entries)
+    positive("workers_max", config.workers_max)
+    if config.workers_max is not None and config.workers_max > 256:
+        raise ConfigError(f"--workers-max: at most 256 (got {config.workers_max})")
+    if config.custom_dataset_type and not config.input_file:
+        raise ConfigError("--custom-dataset-type: needs --input-file")
+    if config.input_file:
+        path = Path(config.input_file)
+        if not path.exists():
+            raise ConfigError(f"--input-file: {config.input_file}: no such file")
+        if path.is_dir():
+            raise ConfigError(f"--input-file: {config.input_file}: is a folder, expected a JSONL file")
+        if not os.access(path, os.R_OK):
+            raise ConfigError(f"--input-file: {config.input_file}: not readable")
+    for dest, choices in (("export_level", EXPORT_LEVELS), ("ui_type", UI_TYPES),
+                          ("custom_dataset_type", DATASET_TYPES)):
+        value = getattr(config, dest)
+        if value is not None and value not in choices:
+            raise ConfigError(f"{OPTIONS_BY_DEST[dest].flags[0]}: {value!r} is not one of {', '.join(choices)}")
+    config.log_level = "DEBUG" if config.verbose else config.log_level.upper()
+    if config.log_level not in LOG_LEVELS:
+        raise ConfigError(f"--log-level: {config.log_level!r} is not one of {', '.join(LOG_LEVELS)}")
+    config.extra_body = parse_extra_inputs(config.extra_inputs)
+    config.headers = parse_headers(config.header)
+    if config.api_key is not None:
+        if not config.api_key or any(c in config.api_key for c in "\r\n"):
+            raise ConfigError("--api-key: empty or contains a line break")
+        config.headers.setdefault("Authorization", f"Bearer {config.api_key}")
+    config.goodput_slos = parse_goodput(config.goodput)
+    return config
+
+
+def _validate_url(url: str) -> None:
+    from urllib.parse import urlsplit
+
+    if not url or not url.strip():
+        raise ConfigError("--url: empty")
+    full = url if "://" in url else f"http://{url}"
+    parts = urlsplit(full)
+    if parts.scheme not in ("http", "https"):
+        raise ConfigError(f"--url: {url!r}: only http:// and https:// are supported")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ConfigError(f"--url: {url!r}: invalid port") from None
+    if not parts.hostname:
+        raise ConfigError(f"--url: {url!r}: no host")
+    del port

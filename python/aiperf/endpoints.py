@@ -1,0 +1,39 @@
+"""Declarative descriptions of the endpoints: path, payload kind, response shape and which metrics apply.
+
+Endpoints differ only by these descriptions; request building, parsing and metrics are shared code.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    type: str  # --endpoint-type value
+    path: str  # default path, overridden by --endpoint
+    metrics_title: str  # console title is "aiperf | <metrics_title>"
+    produces_tokens: bool  # the response carries generated text (OSL, token throughput)
+    supports_streaming: bool  # --streaming is honoured (SSE)
+    tokenizes_input: bool  # input sequence length is computed from the prompt
+    produces_images: bool = False
+    payload_kind: str = "json"  # "json" or "multipart"
+    max_tokens_field: str | None = None  # where --output-tokens-mean goes
+
+
+ENDPOINTS: dict[str, Endpoint] = {
+    e.type: e
+    for e in (
+        Endpoint("chat", "/v1/chat/completions", "LLM Metrics", True, True, True,
+                 max_tokens_field="max_completion_tokens"),
+        Endpoint("completions", "/v1/completions", "LLM Metrics", True, True, True, max_tokens_field="max_tokens"),
+        Endpoint("embeddings", "/v1/embeddings", "Embeddings Metrics", False, False, True),
+    )
+}
+
+
+def get_endpoint(endpoint_type: str) -> Endpoint:
+    try:
+        return ENDPOINTS[endpoint_type]
+    except KeyError:
+        choices = ", ".join(sorted(ENDPOINTS))
+        raise ValueError(f"--endpoint-type: unknown endpoint type {endpoint_type!r} (choose from {choices})") from None

@@ -1,0 +1,246 @@
+"""One profile run: config -> tokenizer -> dataset -> payloads -> engine -> metrics -> console and exports.
+
+The CLI and aiperf.profile() both call run_profile(); nothing here is specific to either.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .config import ConfigError, ProfileConfig
+from .endpoints import Endpoint, get_endpoint
+
+log = logging.getLogger("aiperf")
+
+
+class RunError(RuntimeError):
+    """The run could not start (the engine refused its configuration, the artifact folder is unwritable, …)."""
+
+    exit_code = 1
+
+
+def resolve_artifact_dir(config: ProfileConfig) -> Path:
+    from .export import artifact_dir_name
+
+    if config.artifact_dir is not None:
+        return Path(config.artifact_dir)
+    name = artifact_dir_name(config.model[0] if len(config.model) == 1 else config.model[0] + "_multi",
+                             config.endpoint_type, concurrency=config.effective_concurrency, request_rate=None)
+    return Path("artifacts") / name
+
+
+def _setup_logging(artifact_dir: Path, level: str) -> tuple[Path, logging.Handler]:
+    log_dir = artifact_dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_file = log_dir / "aiperf.log"
+    handler = logging.FileHandler(log_file, mode="w", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    numeric = {"TRACE": 5, "NOTICE": 25, "SUCCESS": 25}.get(level, getattr(logging, level, logging.INFO))
+    log.setLevel(min(numeric, logging.INFO))
+    handler.setLevel(min(numeric, logging.INFO))
+    log.addHandler(handler)
+    return log_file, handler
+
+
+def _load_tokenizer(config: ProfileConfig) -> Any:
+    from .tokenizer import TokenizerError, load_tokenizer
+
+    try:
+        return load_tokenizer(config.tokenizer_name, revision=config.tokenizer_revision,
+                              trust_remote_code=config.tokenizer_trust_remote_code)
+    except TokenizerError as e:
+        message = str(e)
+        raise ConfigError(message if "--tokenizer" in message else f"--tokenizer: {message}") from None
+
+
+def _load_conversations(config: ProfileConfig, tokenizer: Any) -> list:
+    from .dataset import InputFileError, load_dataset
+
+    try:
+        return load_dataset(
+            input_file=Path(config.input_file) if config.input_file else None,
+            custom_dataset_type=config.custom_dataset_type, tokenizer=tokenizer,
+            num_entries=config.num_dataset_entries, isl_mean=config.synthetic_input_tokens_mean,
+            isl_stddev=config.synthetic_input_tokens_stddev, osl_mean=config.output_tokens_mean,
+            osl_stddev=config.output_tokens_stddev, batch_size=config.prompt_batch_size,
+            random_seed=config.random_seed)
+    except InputFileError as e:
+        raise ConfigError(str(e)) from None
+
+
+def build_request_inputs(config: ProfileConfig, endpoint: Endpoint, conversations: list, tokenizer: Any):
+    """Flatten conversations into one payload per (session, turn) and count their input tokens."""
+    import numpy as np
+
+    from .export import RequestInputs
+    from .payloads import build_payload
+    from .secrets import redact_headers
+
+    payloads: list[dict] = []
+    session_ids: list[str] = []
+    turn_indices: list[int] = []
+    texts: list[str] = []
+    text_owner: list[int] = []
+    for conversation in conversations:
+        for turn_index, turn in enumerate(conversation.turns):
+            body_index = len(payloads)
+            payloads.append(build_payload(endpoint, turn, config))
+            session_ids.append(conversation.session_id)
+            turn_indices.append(turn_index)
+            texts.extend(turn.texts)
+            text_owner.extend([body_index] * len(turn.texts))
+    if not payloads:
+        raise ConfigError("--input-file: the dataset has no requests" if config.input_file
+                          else "the synthetic dataset is empty")
+    input_tokens = np.zeros(len(payloads), dtype=np.int64)
+    if endpoint.tokenizes_input and texts:
+        np.add.at(input_tokens, np.asarray(text_owner), tokenizer.count_tokens(texts))
+    inputs = RequestInputs(payloads=payloads, session_ids=session_ids, turn_indices=turn_indices,
+                           request_headers=redact_headers(_request_headers(config, endpoint)))
+    return inputs, input_tokens
+
+
+def _request_headers(config: ProfileConfig, endpoint: Endpoint) -> dict[str, str]:
+    headers = {"Content-Type": "application/json"} if endpoint.payload_kind == "json" else {}
+    headers.update(config.headers)
+    return headers
+
+
+def _engine_config(config: ProfileConfig, endpoint: Endpoint, streaming: bool, keep_raw: bool,
+                   request_id_prefix: str) -> Any:
+    from . import _engine
+
+    ec = _engine.EngineConfig()
+    ec.url = config.full_url
+    ec.headers = [f"{k}: {v}" for k, v in config.headers.items() if k.lower() != "content-type"]
+    ec.content_type = config.headers.get("Content-Type", "application/json")
+    ec.streaming = streaming
+    ec.concurrency = config.effective_concurrency
+    ec.request_count = config.effective_request_count
+    ec.warmup_request_count = config.warmup_request_count
+    ec.benchmark_duration_s = config.benchmark_duration or 0.0
+    ec.grace_period_s = config.benchmark_grace_period if config.benchmark_grace_period != float("inf") else 1e9
+    ec.request_timeout_s = config.request_timeout_seconds
+    ec.num_threads = config.num_threads
+    ec.keep_raw = keep_raw
+    ec.proxy = ""
+    ec.request_id_prefix = request_id_prefix
+    return ec
+
+
+class _Interrupts:
+    """Ctrl-C / SIGTERM: the first stops the run (everything measured is kept), the second exits at once."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> "_Interrupts":
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.count += 1
+        if self.count > 1:
+            os._exit(130)
+        raise KeyboardInterrupt
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def _drive(engine: Any, config: ProfileConfig) -> bool:
+    """Run the engine to completion, showing progress. Returns True when the run was cancelled by the user."""
+    from .report import ProgressDisplay
+
+    cancelled = False
+    total = config.effective_request_count or None
+    with _Interrupts() as interrupts, ProgressDisplay(config.effective_ui_type, total, config.warmup_request_count,
+                                                      config.benchmark_duration) as display:
+        engine.start()
+        while True:
+            try:
+                if engine.wait(0.1):
+                    break
+                display.update(engine.progress())
+            except KeyboardInterrupt:
+                if not cancelled:
+                    cancelled = True
+                    log.warning("interrupted: stopping the run, in-flight requests are cancelled")
+                    engine.stop()
+        display.update(engine.progress())
+        del interrupts
+    return cancelled
+
+
+def run_profile(config: ProfileConfig, *, console: Any = None, print_table: bool = True) -> "ProfileResult":
+    from . import _engine
+    from .export import write_exports
+    from .metrics import compute_metrics
+    from .report import print_summary
+    from .result import ProfileResult
+
+    endpoint = get_endpoint(config.endpoint_type)
+    streaming = config.streaming and endpoint.supports_streaming
+    artifact_dir = resolve_artifact_dir(config)
+    try:
+        artifact_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"--artifact-dir: cannot create {artifact_dir}: {e.strerror}") from None
+    log_file, handler = _setup_logging(artifact_dir, config.log_level)
+    try:
+        log.info("aiperf %s: %s", __version__, config.cli_command or "aiperf.profile()")
+        if config.streaming and not endpoint.supports_streaming:
+            log.warning("--streaming ignored: endpoint type %s does not stream", endpoint.type)
+        tokenizer = _load_tokenizer(config)
+        conversations = _load_conversations(config, tokenizer)
+        inputs, input_tokens = build_request_inputs(config, endpoint, conversations, tokenizer)
+        try:
+            bodies = [_engine.build_json(p) for p in inputs.payloads]
+        except (ValueError, TypeError) as e:
+            raise ConfigError(f"--extra-inputs: payload cannot be written as JSON: {e}") from None
+        request_id_prefix = str(uuid.uuid4())[:24]
+        keep_raw = config.export_level == "raw"
+        try:
+            engine = _engine.Engine(_engine_config(config, endpoint, streaming, keep_raw, request_id_prefix), bodies)
+        except _engine.EngineError as e:
+            raise RunError(str(e)) from None
+        log.info("sending to %s: concurrency %d, %s requests, %d warm-up", config.full_url,
+                 config.effective_concurrency, config.effective_request_count or "unbounded",
+                 config.warmup_request_count)
+        started = time.monotonic()
+        was_cancelled = _drive(engine, config)
+        log.info("engine finished in %.3f s%s", time.monotonic() - started, " (cancelled)" if was_cancelled else "")
+        records = engine.records()
+        metrics = compute_metrics(records, endpoint=endpoint, streaming=streaming, input_tokens_per_body=input_tokens,
+                                  tokenizer=tokenizer, anchor_wall_ns=engine.anchor_wall_ns,
+                                  anchor_mono_ns=engine.anchor_mono_ns, goodput=config.goodput_slos or None)
+        files = write_exports(artifact_dir, export_level=config.export_level, metrics=metrics, records=records,
+                              request_inputs=inputs, input_config=config.to_dict(), aiperf_version=__version__,
+                              was_cancelled=was_cancelled, anchor_wall_ns=engine.anchor_wall_ns,
+                              anchor_mono_ns=engine.anchor_mono_ns, request_id_prefix=request_id_prefix)
+        for err in metrics.errors:
+            log.warning("errors: %d x %s %s: %s", err["count"], err.get("code"), err["type"], err["message"])
+        if print_table:
+            print_summary(metrics, endpoint=endpoint, console=console, exported_files=files, log_file=log_file,
+                          was_cancelled=was_cancelled)
+        return ProfileResult.from_run(config=config, endpoint=endpoint, metrics=metrics, records=records,
+                                      request_inputs=inputs, artifact_dir=artifact_dir, was_cancelled=was_cancelled,
+                                      anchor_wall_ns=engine.anchor_wall_ns, anchor_mono_ns=engine.anchor_mono_ns,
+                                      request_id_prefix=request_id_prefix)
+    except ConfigError as e:
+        log.error("%s", e)
+        raise
+    finally:
+        log.removeHandler(handler)
+        handler.close()
