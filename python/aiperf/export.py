@@ -1,0 +1,391 @@
+"""Artifact files of a run, in AIPerf's formats: summary JSON and CSV, per-request JSONL, raw JSONL, inputs.json.
+
+JSONL files are streamed to disk in batches. Per-record lines are assembled from columns converted to text once
+(numbers formatted in bulk, payloads serialised once per body), so large runs stay fast and memory stays flat.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .metrics import METRICS, RunMetrics, decode_ragged, error_code, error_type_name
+
+__all__ = [
+    "INPUTS_JSON",
+    "RAW_JSONL",
+    "RECORDS_JSONL",
+    "SCHEMA_VERSION",
+    "STAT_KEYS",
+    "SUMMARY_CSV",
+    "SUMMARY_JSON",
+    "RequestInputs",
+    "artifact_dir_name",
+    "error_columns",
+    "write_exports",
+]
+
+SCHEMA_VERSION = "1.5"
+SUMMARY_JSON = "profile_export_aiperf.json"
+SUMMARY_CSV = "profile_export_aiperf.csv"
+RECORDS_JSONL = "profile_export.jsonl"
+RAW_JSONL = "profile_export_raw.jsonl"
+INPUTS_JSON = "inputs.json"
+STAT_KEYS = ("avg", "min", "max", "p1", "p5", "p10", "p25", "p50", "p75", "p90", "p95", "p99", "std")
+_JSON_STAT_KEYS = (*STAT_KEYS, "count", "sum")
+_BATCH = 8192  # lines written per write() call
+_SSE_DONE = "[DONE]"
+
+
+@dataclass
+class RequestInputs:
+    """What was sent, indexed by records["body_index"]."""
+
+    payloads: list[dict]  # the JSON body (payload description) per body index
+    session_ids: list[str]
+    turn_indices: list[int]
+    request_headers: dict[str, str] = field(default_factory=dict)  # sent with every request, secrets redacted
+
+
+def artifact_dir_name(model: str, endpoint_type: str, *, concurrency: int | None, request_rate: float | None,
+                      fixed_schedule: bool = False) -> str:
+    """AIPerf's folder name: `<model, '/'→'_'>-openai-<endpoint_type>-<stimulus>`."""
+    if fixed_schedule:
+        stimulus = ["fixed_schedule"]
+    else:
+        stimulus = []
+        if concurrency is not None:
+            stimulus.append(f"concurrency{int(concurrency)}")
+        if request_rate is not None:
+            stimulus.append(f"request_rate{float(request_rate)}")
+    parts = [model.replace("/", "_"), "openai", endpoint_type]
+    if stimulus:
+        parts.append("-".join(stimulus))
+    return "-".join(parts)
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+def _wall(mono_ns: np.ndarray, anchor_wall_ns: int, anchor_mono_ns: int) -> np.ndarray:
+    mono_ns = np.asarray(mono_ns, dtype=np.int64)
+    return np.where(mono_ns >= 0, mono_ns - anchor_mono_ns + anchor_wall_ns, -1)
+
+
+def _json_number(value: float) -> Any:
+    """A float for JSON: whole numbers stay floats, NaN/inf become null (JSON has no NaN)."""
+    value = float(value)
+    return value if np.isfinite(value) else None
+
+
+def _int_or_null_strings(values: np.ndarray) -> list[str]:
+    values = np.asarray(values, dtype=np.int64)
+    out = list(map(str, values.tolist()))
+    for i in np.flatnonzero(values < 0).tolist():
+        out[i] = "null"
+    return out
+
+
+def _float_strings(values: np.ndarray, integer: bool) -> list[str]:
+    """JSON text of each value, formatted in bulk (NaN entries are never used by callers)."""
+    values = np.asarray(values, dtype=np.float64)
+    if integer:
+        return list(map(str, np.nan_to_num(values, nan=0.0).astype(np.int64).tolist()))
+    return list(map(repr, values.tolist()))
+
+
+def _ragged_float_texts(offsets: np.ndarray, values: np.ndarray) -> list[str]:
+    """Comma-separated values per row of a ragged float column, without a Python join per row."""
+    strings = list(map(repr, np.asarray(values, dtype=np.float64).tolist()))
+    if not strings:
+        return [""] * (len(offsets) - 1)
+    joined = ",".join(strings)
+    lengths = np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
+    char_start = np.concatenate(([0], np.cumsum(lengths + 1)))  # value j starts at char_start[j]
+    offsets = np.asarray(offsets, dtype=np.int64)
+    begin = char_start[offsets[:-1]]
+    end = np.maximum(char_start[offsets[1:]] - 1, begin)
+    return [joined[s:e] for s, e in zip(begin.tolist(), end.tolist())]
+
+
+def _iso(epoch_ns: int) -> str:
+    return datetime.fromtimestamp(epoch_ns / 1e9, tz=timezone.utc).isoformat()
+
+
+def error_columns(records: dict[str, np.ndarray]) -> dict[str, Any]:
+    """error_code / error_type / error_message per record (None when the request succeeded)."""
+    kinds = np.asarray(records["error_kind"])
+    n = len(kinds)
+    code = np.full(n, None, dtype=object)
+    etype = np.full(n, None, dtype=object)
+    message = np.full(n, None, dtype=object)
+    failed = np.flatnonzero(kinds != 0)
+    if failed.size:
+        statuses = np.asarray(records["status"])[failed].tolist()
+        fkinds = kinds[failed].tolist()
+        code[failed] = [error_code(k, s) for k, s in zip(fkinds, statuses)]
+        etype[failed] = [error_type_name(k) for k in fkinds]
+        message[failed] = decode_ragged(records["error_message_offsets"], records["error_message"], failed)
+    return {"error_code": code, "error_type": etype, "error_message": message}
+
+
+def _error_json(records: dict[str, np.ndarray]) -> list[str]:
+    """JSON text of each record's `error` field ("null" when it succeeded)."""
+    columns = error_columns(records)
+    out = ["null"] * len(columns["error_code"])
+    for i in np.flatnonzero(np.asarray(records["error_kind"]) != 0).tolist():
+        out[i] = json.dumps({"code": columns["error_code"][i], "type": columns["error_type"][i],
+                             "message": columns["error_message"][i]})
+    return out
+
+
+def _metadata_json(records: dict[str, np.ndarray], request_inputs: RequestInputs, anchor_wall_ns: int,
+                   anchor_mono_ns: int, request_id_prefix: str) -> list[str]:
+    """JSON text of each record's `metadata` object, built from columns."""
+    request_index = np.asarray(records["request_index"], dtype=np.int64).tolist()
+    body = np.asarray(records["body_index"], dtype=np.int64)
+    session_ids = [json.dumps(s) for s in request_inputs.session_ids]
+    turn_indices = [str(int(t)) for t in request_inputs.turn_indices]
+    start = _int_or_null_strings(_wall(records["start_ns"], anchor_wall_ns, anchor_mono_ns))
+    ack = _int_or_null_strings(_wall(records["ack_ns"], anchor_wall_ns, anchor_mono_ns))
+    end_wall = _wall(records["end_ns"], anchor_wall_ns, anchor_mono_ns)
+    end = _int_or_null_strings(end_wall)
+    cancelled = np.asarray(records["was_cancelled"], dtype=bool)
+    cancel_time = _int_or_null_strings(np.where(cancelled, end_wall, -1))
+    worker = np.asarray(records["worker_id"], dtype=np.int64).tolist()
+    phase = np.where(np.asarray(records["phase"]) == 1, '"profiling"', '"warmup"').tolist()
+    cancelled_text = np.where(cancelled, "true", "false").tolist()
+    prefix = json.dumps(request_id_prefix)[1:-1].replace("%", "%%")
+    x_request_ids = [f"{i:012x}" for i in request_index]
+    sessions = [session_ids[b] for b in body.tolist()]
+    turns = [turn_indices[b] for b in body.tolist()]
+    template = ('{"session_num":%s,"x_request_id":"' + prefix + '%s","x_correlation_id":%s,"conversation_id":%s,'
+                '"turn_index":%s,"request_start_ns":%s,"request_ack_ns":%s,"request_end_ns":%s,"worker_id":%s,'
+                '"record_processor_id":0,"benchmark_phase":%s,"was_cancelled":%s,"cancellation_time_ns":%s}')
+    return list(map(template.__mod__, zip(request_index, x_request_ids, sessions, sessions, turns, start, ack, end,
+                                          worker, phase, cancelled_text, cancel_time)))
+
+
+def _metrics_json(metrics: RunMetrics, n: int) -> list[str]:
+    """JSON text of each record's `metrics` object: the record metrics that have a value for it."""
+    tags = [tag for tag, values in metrics.per_record.items()
+            if METRICS[tag].kind == "record" and not METRICS[tag].no_individual_records and len(values) == n]
+    lists = {tag: v for tag, v in metrics.per_record_lists.items() if tag in METRICS}
+    all_tags = tags + list(lists)
+    if not all_tags or n == 0:
+        return ["{}"] * n
+    # which metrics each record has, as a bit mask; records with the same mask share one template
+    present = np.zeros(n, dtype=np.int64)
+    for bit, tag in enumerate(tags):
+        present |= np.isfinite(metrics.per_record[tag]).astype(np.int64) << bit
+    columns: dict[str, Any] = {}
+    for j, (tag, (offsets, values)) in enumerate(lists.items()):
+        counts = offsets[1:] - offsets[:-1]
+        present |= (counts > 0).astype(np.int64) << (len(tags) + j)
+        columns[tag] = _ragged_float_texts(offsets, values)
+    for tag in tags:
+        columns[tag] = _float_strings(metrics.per_record[tag], METRICS[tag].integer)
+    masks = np.unique(present).tolist()
+    out: list[str] | np.ndarray = [] if len(masks) == 1 else np.empty(n, dtype=object)
+    for mask in masks:
+        chosen = [tag for bit, tag in enumerate(all_tags) if mask >> bit & 1]
+        template = "{" + ",".join(
+            f'"{tag}":{{"value":{"[%s]" if tag in lists else "%s"},'
+            f'"unit":{json.dumps(METRICS[tag].unit).replace("%", "%%")}}}' for tag in chosen) + "}"
+        if len(masks) == 1:  # the common case: every record has the same metrics
+            cols = [columns[tag] for tag in chosen]
+            return list(map(template.__mod__, zip(*cols))) if cols else ["{}"] * n
+        rows = np.flatnonzero(present == mask)
+        cols = [np.asarray(columns[tag], dtype=object)[rows].tolist() for tag in chosen]
+        out[rows] = list(map(template.__mod__, zip(*cols))) if cols else ["{}"] * len(rows)
+    return list(out)
+
+
+def _write_lines(path: Path, lines: Any) -> None:
+    with path.open("w", encoding="utf-8") as f:
+        batch: list[str] = []
+        for line in lines:
+            batch.append(line)
+            if len(batch) >= _BATCH:
+                f.write("\n".join(batch) + "\n")
+                batch.clear()
+        if batch:
+            f.write("\n".join(batch) + "\n")
+
+
+def _parse_header_block(block: str, redact: Callable[[dict[str, str]], dict[str, str]] | None) -> dict[str, str]:
+    """Headers of the last response in a raw header block (skips 1xx interim responses)."""
+    headers: dict[str, str] = {}
+    for line in block.replace("\r\n", "\n").split("\n"):
+        if line.startswith("HTTP/"):
+            headers = {}
+        elif ":" in line:
+            name, _, value = line.partition(":")
+            headers[name.strip()] = value.strip()
+    return redact(headers) if redact else headers
+
+
+# ------------------------------------------------------------------------------------------------ files
+
+def _summary_json(metrics: RunMetrics, input_config: dict, aiperf_version: str, was_cancelled: bool) -> dict:
+    doc: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "aiperf_version": aiperf_version,
+        "benchmark_id": str(uuid.uuid4()),
+        "start_time": _iso(metrics.start_wall_ns),
+        "end_time": _iso(metrics.end_wall_ns),
+        "was_cancelled": bool(was_cancelled),
+        "input_config": input_config,
+        "error_summary": [{"error_details": {"code": e["code"], "type": e["type"], "message": e["message"]},
+                           "count": int(e["count"])} for e in metrics.errors],
+    }
+    for tag, stats in metrics.summary.items():
+        block: dict[str, Any] = {"unit": stats.get("unit", METRICS[tag].unit if tag in METRICS else "")}
+        keys = _JSON_STAT_KEYS if METRICS.get(tag) and METRICS[tag].kind == "record" else ("avg",)
+        for key in keys:
+            if key in stats:
+                block[key] = int(stats[key]) if key == "count" else _json_number(stats[key])
+        doc[tag] = block
+    if "benchmark_duration" not in doc:
+        doc["benchmark_duration"] = {"unit": "sec", "avg": _json_number(metrics.benchmark_duration_s)}
+    return doc
+
+
+def _csv_name(tag: str) -> str:
+    spec = METRICS.get(tag)
+    if spec is None:
+        return tag
+    return spec.header if spec.unit in ("requests", "count", "") else f"{spec.header} ({spec.unit})"
+
+
+def _csv_number(value: Any) -> str:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return ""
+    return f"{float(value):.2f}"
+
+
+def _write_summary_csv(path: Path, metrics: RunMetrics) -> None:
+    record_rows = []
+    value_rows = []
+    for tag in sorted(metrics.summary):
+        stats = metrics.summary[tag]
+        spec = METRICS.get(tag)
+        if spec is not None and spec.kind == "record":
+            record_rows.append([_csv_name(tag), *(_csv_number(stats.get(k)) for k in STAT_KEYS)])
+        else:
+            value_rows.append([_csv_name(tag), _csv_number(stats.get("avg"))])
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        if record_rows:
+            writer.writerow(["Metric", *STAT_KEYS])
+            writer.writerows(record_rows)
+            if value_rows:
+                writer.writerow([])
+        if value_rows:
+            writer.writerow(["Metric", "Value"])
+            writer.writerows(value_rows)
+
+
+def _write_inputs(path: Path, request_inputs: RequestInputs) -> None:
+    sessions: dict[str, list[tuple[int, dict]]] = {}
+    for payload, session, turn in zip(request_inputs.payloads, request_inputs.session_ids,
+                                      request_inputs.turn_indices):
+        sessions.setdefault(session, []).append((turn, payload))
+    data = [{"session_id": session, "payloads": [p for _, p in sorted(turns, key=lambda t: t[0])]}
+            for session, turns in sessions.items()]
+    with path.open("w", encoding="utf-8") as f:
+        json.dump({"data": data}, f, indent=2, ensure_ascii=False)
+        f.write("\n")
+
+
+def _raw_lines(records: dict[str, np.ndarray], request_inputs: RequestInputs, metadata: list[str],
+               errors: list[str], redact: Callable[[dict[str, str]], dict[str, str]] | None):
+    n = len(records["request_index"])
+    payload_json: dict[int, str] = {}  # each body serialised once
+    headers = dict(request_inputs.request_headers)
+    request_headers_json = json.dumps(redact(headers) if redact else headers)
+    body = np.asarray(records["body_index"], dtype=np.int64).tolist()
+    start = np.asarray(records["start_ns"], dtype=np.int64).tolist()
+    status = np.asarray(records["status"], dtype=np.int64).tolist()
+    chunk_offsets = np.asarray(records["chunk_offsets"], dtype=np.int64).tolist()
+    chunk_ns = np.asarray(records["chunk_ns"], dtype=np.int64).tolist()
+    raw_offsets = np.asarray(records.get("raw_offsets", np.zeros(1, dtype=np.int64)), dtype=np.int64)
+    raw = np.asarray(records.get("raw", np.zeros(0, dtype=np.uint8)), dtype=np.uint8).tobytes()
+    has_raw = len(raw_offsets) == len(chunk_ns) + 1
+    raw_bounds = raw_offsets.tolist()
+    header_offsets = np.asarray(records.get("response_header_offsets", np.zeros(n + 1, dtype=np.int64)),
+                                dtype=np.int64).tolist()
+    header_bytes = np.asarray(records.get("response_headers", np.zeros(0, dtype=np.uint8)),
+                              dtype=np.uint8).tobytes()
+    for i in range(n):
+        b = body[i]
+        payload = payload_json.get(b)
+        if payload is None:
+            payload = payload_json[b] = json.dumps(request_inputs.payloads[b], ensure_ascii=False)
+        responses = []
+        if has_raw:
+            for c in range(chunk_offsets[i], chunk_offsets[i + 1]):
+                text = raw[raw_bounds[c]:raw_bounds[c + 1]].decode("utf-8", errors="replace")
+                if text.strip() == _SSE_DONE:  # the SSE end sentinel is not JSON; readers json.loads every text
+                    continue
+                responses.append(f'{{"perf_ns":{chunk_ns[c]},"text":{json.dumps(text, ensure_ascii=False)}}}')
+        if len(header_offsets) == n + 1 and header_offsets[i + 1] > header_offsets[i]:
+            block = header_bytes[header_offsets[i]:header_offsets[i + 1]].decode("latin-1")
+            response_headers = json.dumps(_parse_header_block(block, redact), ensure_ascii=False)
+        else:
+            response_headers = "{}"
+        yield (f'{{"metadata":{metadata[i]},"start_perf_ns":{start[i]},"payload":{payload},'
+               f'"request_headers":{request_headers_json},"status":{status[i] if status[i] > 0 else "null"},'
+               f'"response_headers":{response_headers},"responses":[{",".join(responses)}],"error":{errors[i]}}}')
+
+
+def write_exports(artifact_dir: Path, *, export_level: str, metrics: RunMetrics, records: dict[str, np.ndarray],
+                  request_inputs: RequestInputs, input_config: dict, aiperf_version: str, was_cancelled: bool,
+                  anchor_wall_ns: int, anchor_mono_ns: int, request_id_prefix: str,
+                  redact_headers: Callable[[dict[str, str]], dict[str, str]] | None = None) -> list[Path]:
+    """Write the artifact files for `export_level` ("summary" | "records" | "raw"); returns the paths written.
+
+    `redact_headers`, when given, is applied to the request headers and to every response's headers.
+    """
+    if export_level not in ("summary", "records", "raw"):
+        raise ValueError(f"--export-level: unknown level {export_level!r} (choose from summary, records, raw)")
+    artifact_dir = Path(artifact_dir)
+    artifact_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+
+    summary_path = artifact_dir / SUMMARY_JSON
+    with summary_path.open("w", encoding="utf-8") as f:
+        json.dump(_summary_json(metrics, input_config, aiperf_version, was_cancelled), f, indent=2,
+                  ensure_ascii=False, allow_nan=False, default=str)
+        f.write("\n")
+    written.append(summary_path)
+
+    csv_path = artifact_dir / SUMMARY_CSV
+    _write_summary_csv(csv_path, metrics)
+    written.append(csv_path)
+
+    if export_level in ("records", "raw"):
+        n = len(records["request_index"])
+        metadata = _metadata_json(records, request_inputs, anchor_wall_ns, anchor_mono_ns, request_id_prefix)
+        errors = _error_json(records)
+        metric_texts = _metrics_json(metrics, n)
+        records_path = artifact_dir / RECORDS_JSONL
+        _write_lines(records_path, map('{"metadata":%s,"metrics":%s,"error":%s}'.__mod__,
+                                       zip(metadata, metric_texts, errors)))
+        written.append(records_path)
+        del metric_texts
+        if export_level == "raw":
+            raw_path = artifact_dir / RAW_JSONL
+            _write_lines(raw_path, _raw_lines(records, request_inputs, metadata, errors, redact_headers))
+            written.append(raw_path)
+
+    inputs_path = artifact_dir / INPUTS_JSON
+    _write_inputs(inputs_path, request_inputs)
+    written.append(inputs_path)
+    return written
