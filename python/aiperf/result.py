@@ -114,7 +114,15 @@ def load(path: str | Path) -> ProfileResult:
     builder = (lambda: _records_from_jsonl(records_path)) if records_path.is_file() else None
     return ProfileResult(summary=summary, artifact_dir=folder, config=data["input_config"],
                          was_cancelled=bool(data.get("was_cancelled", False)),
-                         error_summary=list(data.get("error_summary") or []), _records_builder=builder)
+                         error_summary=[_flat_error(e) for e in data.get("error_summary") or []],
+                         _records_builder=builder)
+
+
+def _flat_error(entry: dict[str, Any]) -> dict[str, Any]:
+    """AIPerf's {"error_details": {code, type, message}, "count"} as the flat shape of a fresh run."""
+    details = entry.get("error_details") or {}
+    return {"code": details.get("code"), "type": details.get("type"), "message": details.get("message"),
+            "count": entry.get("count", 0)}
 
 
 def _records_from_jsonl(path: Path):

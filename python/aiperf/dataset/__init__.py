@@ -1,0 +1,135 @@
+"""Datasets: what each request sends (texts, images, extra body, schedule), as conversations of turns.
+
+`load_dataset()` picks the source: synthetic prompts cut from a built-in English corpus (`synthetic.py`), or
+an `--input-file` (`files.py`). Importing this package is cheap: numpy and the loaders are imported on first
+use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .files import load_single_turn
+    from .synthetic import synthetic_conversations
+
+__all__ = [
+    "KNOWN_DATASET_TYPES",
+    "SUPPORTED_DATASET_TYPES",
+    "Conversation",
+    "InputFileError",
+    "Turn",
+    "load_dataset",
+    "load_single_turn",
+    "synthetic_conversations",
+]
+
+SUPPORTED_DATASET_TYPES = ("single_turn",)
+KNOWN_DATASET_TYPES = ("single_turn", "multi_turn", "random_pool", "mooncake_trace")
+
+
+@dataclass
+class Turn:
+    """One request's inputs."""
+
+    texts: list[str]
+    images: list[str] = field(default_factory=list)  # paths / http(s) URLs / data URLs
+    model: str | None = None
+    extra_body: dict[str, Any] | None = None
+    timestamp_ms: float | None = None
+    delay_ms: float | None = None
+    max_tokens: int | None = None  # requested output length (None: let the server decide)
+
+
+@dataclass
+class Conversation:
+    session_id: str
+    turns: list[Turn]
+
+
+class InputFileError(ValueError):
+    """A problem with `--input-file`: the message names the file, the line (1-based) and the field."""
+
+    def __init__(self, path: Path | str | None, line: int | None, field: str | None, problem: str) -> None:
+        self.path = path
+        self.line = line
+        self.field = field
+        self.problem = problem
+        if field is not None and field.startswith("--"):  # about the option itself, e.g. an unreadable file
+            message = f"{field} {path}: {problem}" if path is not None else f"{field}: {problem}"
+        else:
+            location = str(path) if path is not None else "--input-file"
+            if line is not None:
+                location += f":{line}"
+            message = f"{location}: {field}: {problem}" if field else f"{location}: {problem}"
+        super().__init__(message)
+
+
+def __getattr__(name: str) -> Any:  # lazy re-exports keep `import aiperf.dataset` free of numpy
+    if name == "synthetic_conversations":
+        from .synthetic import synthetic_conversations
+
+        return synthetic_conversations
+    if name == "load_single_turn":
+        from .files import load_single_turn
+
+        return load_single_turn
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def load_dataset(
+    *,
+    input_file: Path | None,
+    custom_dataset_type: str | None,
+    tokenizer: Any,
+    num_entries: int,
+    isl_mean: int,
+    isl_stddev: float,
+    osl_mean: int | None,
+    osl_stddev: float,
+    batch_size: int,
+    random_seed: int | None,
+) -> list[Conversation]:
+    """The conversations of a run: all entries of `input_file` when given, else `num_entries` synthetic ones.
+
+    The same `random_seed` gives the same conversations (prompts, lengths and session ids).
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(random_seed)
+    if input_file is not None:
+        dataset_type = custom_dataset_type or "single_turn"
+        if dataset_type not in KNOWN_DATASET_TYPES:
+            raise InputFileError(
+                input_file,
+                None,
+                None,
+                f"--custom-dataset-type {dataset_type!r}: unknown dataset type "
+                f"(expected one of: {', '.join(KNOWN_DATASET_TYPES)})",
+            )
+        if dataset_type not in SUPPORTED_DATASET_TYPES:
+            raise InputFileError(
+                input_file,
+                None,
+                None,
+                f"--custom-dataset-type {dataset_type!r}: not supported yet "
+                f"(supported: {', '.join(SUPPORTED_DATASET_TYPES)})",
+            )
+        from .files import load_single_turn
+
+        return load_single_turn(Path(input_file), osl_mean=osl_mean, osl_stddev=osl_stddev, rng=rng)
+
+    from .synthetic import synthetic_conversations
+
+    return synthetic_conversations(
+        tokenizer,
+        num_entries=num_entries,
+        isl_mean=isl_mean,
+        isl_stddev=isl_stddev,
+        osl_mean=osl_mean,
+        osl_stddev=osl_stddev,
+        batch_size=batch_size,
+        rng=rng,
+    )

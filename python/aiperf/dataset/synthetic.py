@@ -1,0 +1,234 @@
+"""Synthetic prompts: N-token windows cut from a built-in English corpus, as AIPerf does in spirit.
+
+The corpus is generated here from word lists and sentence templates with a fixed seed (so it is the same text
+in every run and on every machine), tokenized once per dataset, and each prompt is the decoded window of N
+tokens at a random offset (wrapping around). Decoding and re-encoding a window can change its length by a
+token where the window cuts a word; such prompts are re-drawn at a new offset (up to MAX_ATTEMPTS times, then
+the closest is kept), so with GPT-2 the prompt's token count equals N in practically every case (see
+docs/tokenizers.md).
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from . import Conversation, Turn
+
+__all__ = ["MAX_ATTEMPTS", "PromptSource", "corpus_text", "sample_lengths", "synthetic_conversations"]
+
+MAX_ATTEMPTS = 8
+CORPUS_SEED = 20240611
+CORPUS_SENTENCES = 900
+
+# ------------------------------------------------------------------------------------------ corpus vocabulary
+# fmt: off
+NOUNS = (
+    "river", "mountain", "lantern", "engineer", "garden", "library", "harbor", "violin", "teacher", "window",
+    "bridge", "forest", "kettle", "merchant", "island", "compass", "orchard", "painter", "signal", "village",
+    "market", "letter", "storm", "machine", "candle", "doctor", "valley", "festival", "notebook", "captain",
+    "tower", "meadow", "pilot", "record", "station", "blanket", "farmer", "clock", "desert", "ship", "poem",
+    "museum", "soldier", "mirror", "canal", "student", "recipe", "cathedral", "printer", "orchestra",
+    "telescope", "glacier", "baker", "journal", "council", "workshop", "railway", "shepherd", "archive",
+    "factory", "hospital", "theater", "balloon", "ladder", "courtyard", "sculptor", "fountain", "carpenter",
+    "satellite", "kitchen", "vineyard", "observatory", "professor", "question", "answer", "problem", "idea",
+    "story", "song", "map", "key", "door", "road", "city", "cloud", "horse", "wolf", "falcon", "whale",
+    "spider", "garden path", "quarry", "ferry", "lighthouse", "chemist", "gardener", "bicycle", "umbrella",
+    "mailbox", "chimney", "harvest",
+)
+ADJECTIVES = (
+    "quiet", "ancient", "bright", "curious", "heavy", "gentle", "narrow", "silver", "restless", "careful",
+    "golden", "distant", "hollow", "patient", "crowded", "fragile", "stubborn", "warm", "frozen", "hidden",
+    "eager", "modest", "famous", "broken", "tidy", "loud", "humble", "clever", "rusty", "shallow", "enormous",
+    "tiny", "pale", "vivid", "solemn", "cheerful", "weary", "wild", "polished", "forgotten", "unusual",
+    "ordinary", "remarkable", "peculiar", "generous", "anxious", "elegant", "simple", "complicated", "green",
+    "crimson", "misty", "sunny", "windy", "early", "late", "young", "old", "strange", "familiar",
+)
+VERBS = (  # (base, past)
+    ("carry", "carried"), ("build", "built"), ("follow", "followed"), ("repair", "repaired"),
+    ("paint", "painted"), ("find", "found"), ("watch", "watched"), ("open", "opened"),
+    ("describe", "described"),
+    ("measure", "measured"), ("forget", "forgot"), ("explore", "explored"), ("borrow", "borrowed"),
+    ("visit", "visited"), ("sell", "sold"), ("write", "wrote"), ("study", "studied"), ("cross", "crossed"),
+    ("hear", "heard"), ("remember", "remembered"), ("gather", "gathered"), ("lose", "lost"),
+    ("count", "counted"), ("clean", "cleaned"), ("deliver", "delivered"), ("invent", "invented"),
+    ("question", "questioned"), ("guard", "guarded"), ("climb", "climbed"), ("design", "designed"),
+    ("trade", "traded"), ("sketch", "sketched"), ("map", "mapped"), ("plant", "planted"),
+    ("greet", "greeted"),
+    ("test", "tested"), ("explain", "explained"), ("hide", "hid"), ("catch", "caught"), ("teach", "taught"),
+    ("choose", "chose"), ("bring", "brought"), ("keep", "kept"), ("leave", "left"),
+)
+ADVERBS = (
+    "slowly", "quickly", "quietly", "carefully", "suddenly", "happily", "rarely", "often", "bravely",
+    "gently", "eagerly", "patiently", "loudly", "silently", "boldly", "nearly", "always", "seldom", "calmly",
+    "proudly",
+)
+PLACES = (
+    "harbor town", "northern valley", "old quarter", "market square", "river delta", "mountain pass",
+    "city gate", "eastern coast", "village green", "royal library", "train station", "quiet suburb",
+    "island chain", "desert road", "forest edge", "stone bridge", "busy port", "hill country", "salt marsh",
+    "high plateau",
+)
+NAMES = (
+    "Ada", "Boris", "Clara", "Dmitri", "Elena", "Felix", "Grace", "Hugo", "Ines", "Jonas", "Keiko", "Liam",
+    "Maya", "Nikolai", "Olivia", "Pablo", "Quinn", "Rosa", "Samir", "Tess", "Umar", "Vera", "Walter",
+    "Ximena", "Yusuf", "Zoe",
+)
+PREPOSITIONS = (
+    "near", "across", "behind", "beyond", "under", "through", "toward", "inside", "beside", "above",
+)
+CONNECTIVES = (
+    "However", "Meanwhile", "Later", "Afterwards", "Still", "In the end", "At first", "For a while",
+)
+TEMPLATES = (
+    "The {adj} {noun} {past} the {noun2} {prep} the {place}.",
+    "{name} {past} {adv} because the {noun} was {adj}.",
+    "When the {noun} {past} the {noun2}, {name} {past2} a {adj} {noun3} {prep} the {place}.",
+    "In {year}, {number} people {past} the {noun} {prep} the {place}.",
+    "Why did the {adj} {noun} {base} the {noun2}?",
+    "\"We should {base} the {noun} before the {adj} {noun2} arrives,\" said {name}.",
+    "{name} and {name2} {past} {number} {noun}s; the {noun2} was {adj}, {adj2} and {adj3}.",
+    "It was {adv} {adj} to {base} a {noun} {prep} a {adj2} {noun2}.",
+    "{connective}, the {noun} {past} {adv}, and nobody {past2} the {adj} {noun2}.",
+    "No one could {base} the {noun} that {name} had {past2} at {hour} o'clock.",
+    "The {noun} was {adj}; the {noun2}, on the other hand, was {adj2}.",
+    "Every {noun} in the {place} {past} a {adj} {noun2}, or so {name} claimed.",
+    "{name} {past} the {noun} and then, {adv}, {past2} the {noun2} as well.",
+    "Some say the {noun} is {adj}, but {name} thinks it is merely {adj2}.",
+    "About {percent} percent of the {noun}s {prep} the {place} were {adj}.",
+    "If you {base} the {noun}, the {adj} {noun2} will {base2} you {prep} the {place}.",
+)
+# fmt: on
+
+
+def _an(word: str) -> str:
+    return "an" if word[0] in "aeiou" else "a"
+
+
+@lru_cache(maxsize=1)
+def corpus_text() -> str:
+    """The prompt corpus: CORPUS_SENTENCES English sentences, identical on every call and machine."""
+    picker = random.Random(CORPUS_SEED)
+    sentences = []
+    for _ in range(CORPUS_SENTENCES):
+        template = picker.choice(TEMPLATES)
+        (base, past), (base2, past2) = picker.sample(VERBS, 2)
+        noun, noun2, noun3 = picker.sample(NOUNS, 3)
+        adj, adj2, adj3 = picker.sample(ADJECTIVES, 3)
+        name, name2 = picker.sample(NAMES, 2)
+        sentence = template.format(
+            adj=adj,
+            adj2=adj2,
+            adj3=adj3,
+            noun=noun,
+            noun2=noun2,
+            noun3=noun3,
+            base=base,
+            past=past,
+            base2=base2,
+            past2=past2,
+            adv=picker.choice(ADVERBS),
+            place=picker.choice(PLACES),
+            name=name,
+            name2=name2,
+            prep=picker.choice(PREPOSITIONS),
+            connective=picker.choice(CONNECTIVES),
+            year=picker.randint(1820, 2024),
+            number=picker.randint(2, 999),
+            hour=picker.randint(1, 12),
+            percent=picker.randint(1, 99),
+        )
+        # Articles agree with the next word ("an ancient", "a quiet").
+        words = sentence.split(" ")
+        for i in range(len(words) - 1):
+            if words[i] in ("a", "an") and words[i + 1][:1].isalpha():
+                words[i] = _an(words[i + 1])
+        sentences.append(" ".join(words))
+    return " ".join(sentences)
+
+
+def sample_lengths(rng: np.random.Generator, mean: float, stddev: float, count: int) -> np.ndarray:
+    """`count` lengths ~ normal(mean, stddev), rounded, at least 1 (exactly `mean` when stddev is 0)."""
+    if stddev <= 0:
+        return np.full(count, max(1, round(mean)), dtype=np.int64)
+    return np.maximum(1, np.rint(rng.normal(mean, stddev, size=count))).astype(np.int64)
+
+
+class PromptSource:
+    """The corpus as one token stream for one tokenizer; cuts prompts of exact token lengths from it."""
+
+    def __init__(self, tokenizer: Any, text: str | None = None) -> None:
+        self.tokenizer = tokenizer
+        # A leading space makes the first sentence tokenize like every later one (" The"), so wrapping around
+        # from the end of the stream to its start gives the same tokens as the text would.
+        self.tokens = np.asarray(
+            tokenizer.encode(" " + (text if text is not None else corpus_text())), dtype=np.int64
+        )
+        if self.tokens.size == 0:
+            raise ValueError("the prompt corpus tokenized to no tokens")
+
+    def _window(self, offset: int, length: int) -> str:
+        ids = self.tokens[(offset + np.arange(length)) % self.tokens.size]
+        text = self.tokenizer.decode(ids.tolist())
+        return text.lstrip() or text
+
+    def prompts(self, lengths: np.ndarray, rng: np.random.Generator) -> list[str]:
+        """One prompt per length; each re-encodes to exactly that many tokens unless MAX_ATTEMPTS all miss."""
+        lengths = np.asarray(lengths, dtype=np.int64)
+        best_text: list[str] = [""] * len(lengths)
+        best_error = np.full(len(lengths), np.iinfo(np.int64).max, dtype=np.int64)
+        pending = np.arange(len(lengths))
+        for _ in range(MAX_ATTEMPTS):
+            if pending.size == 0:
+                break
+            offsets = rng.integers(0, self.tokens.size, size=pending.size)
+            candidates = [self._window(int(o), int(lengths[i])) for o, i in zip(offsets, pending)]
+            errors = np.abs(self.tokenizer.count_tokens(candidates) - lengths[pending])
+            for text, error, i in zip(candidates, errors, pending):
+                if error < best_error[i]:
+                    best_error[i] = error
+                    best_text[i] = text
+            pending = pending[best_error[pending] != 0]
+        return best_text
+
+
+def synthetic_conversations(
+    tokenizer: Any,
+    *,
+    num_entries: int,
+    isl_mean: int,
+    isl_stddev: float,
+    osl_mean: int | None,
+    osl_stddev: float,
+    batch_size: int,
+    rng: np.random.Generator,
+) -> list[Conversation]:
+    """`num_entries` single-turn conversations, each turn holding `batch_size` prompts.
+
+    Prompt lengths ~ normal(isl_mean, isl_stddev) tokens and the requested output length ~ normal(osl_mean,
+    osl_stddev) (None when osl_mean is None), both rounded and at least 1. Same rng state, same result.
+    """
+    if num_entries < 0:
+        raise ValueError(f"num_entries must be >= 0, got {num_entries}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if num_entries == 0:
+        return []
+    source = PromptSource(tokenizer)
+    input_lengths = sample_lengths(rng, isl_mean, isl_stddev, num_entries * batch_size)
+    texts = source.prompts(input_lengths, rng)
+    output_lengths = sample_lengths(rng, osl_mean, osl_stddev, num_entries) if osl_mean is not None else None
+    conversations = []
+    for entry in range(num_entries):
+        turn = Turn(
+            texts=texts[entry * batch_size : (entry + 1) * batch_size],
+            max_tokens=int(output_lengths[entry]) if output_lengths is not None else None,
+        )
+        conversations.append(
+            Conversation(session_id=str(uuid.UUID(bytes=rng.bytes(16), version=4)), turns=[turn])
+        )
+    return conversations
