@@ -88,20 +88,27 @@ def build_request_inputs(config: ProfileConfig, endpoint: Endpoint, conversation
     turn_indices: list[int] = []
     texts: list[str] = []
     text_owner: list[int] = []
+    known_tokens: dict[int, int] = {}
     for conversation in conversations:
         for turn_index, turn in enumerate(conversation.turns):
             body_index = len(payloads)
             payloads.append(build_payload(endpoint, turn, config))
             session_ids.append(conversation.session_id)
             turn_indices.append(turn_index)
-            texts.extend(turn.texts)
-            text_owner.extend([body_index] * len(turn.texts))
+            if turn.input_tokens is None:
+                texts.extend(turn.texts)
+                text_owner.extend([body_index] * len(turn.texts))
+            else:
+                known_tokens[body_index] = turn.input_tokens
     if not payloads:
         raise ConfigError("--input-file: the dataset has no requests" if config.input_file
                           else "the synthetic dataset is empty")
     input_tokens = np.zeros(len(payloads), dtype=np.int64)
-    if endpoint.tokenizes_input and texts:
-        np.add.at(input_tokens, np.asarray(text_owner), tokenizer.count_tokens(texts))
+    if endpoint.tokenizes_input:
+        if texts:
+            np.add.at(input_tokens, np.asarray(text_owner), tokenizer.count_tokens(texts))
+        for body_index, count in known_tokens.items():
+            input_tokens[body_index] = count
     inputs = RequestInputs(payloads=payloads, session_ids=session_ids, turn_indices=turn_indices,
                            request_headers=redact_headers(_request_headers(config, endpoint)))
     return inputs, input_tokens

@@ -41,6 +41,7 @@ class Turn:
     timestamp_ms: float | None = None
     delay_ms: float | None = None
     max_tokens: int | None = None  # requested output length (None: let the server decide)
+    input_tokens: int | None = None  # token count of texts when already known (synthetic prompts)
 
 
 @dataclass

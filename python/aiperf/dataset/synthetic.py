@@ -178,22 +178,29 @@ class PromptSource:
 
     def prompts(self, lengths: np.ndarray, rng: np.random.Generator) -> list[str]:
         """One prompt per length; each re-encodes to exactly that many tokens unless MAX_ATTEMPTS all miss."""
+        return self.prompts_with_counts(lengths, rng)[0]
+
+    def prompts_with_counts(self, lengths: np.ndarray, rng: np.random.Generator) -> tuple[list[str], np.ndarray]:
+        """prompts() and the token count of each prompt (already measured, so callers need not re-count)."""
         lengths = np.asarray(lengths, dtype=np.int64)
         best_text: list[str] = [""] * len(lengths)
         best_error = np.full(len(lengths), np.iinfo(np.int64).max, dtype=np.int64)
+        best_count = np.zeros(len(lengths), dtype=np.int64)
         pending = np.arange(len(lengths))
         for _ in range(MAX_ATTEMPTS):
             if pending.size == 0:
                 break
             offsets = rng.integers(0, self.tokens.size, size=pending.size)
             candidates = [self._window(int(o), int(lengths[i])) for o, i in zip(offsets, pending)]
-            errors = np.abs(self.tokenizer.count_tokens(candidates) - lengths[pending])
-            for text, error, i in zip(candidates, errors, pending):
+            counts = self.tokenizer.count_tokens(candidates)
+            errors = np.abs(counts - lengths[pending])
+            for text, error, count, i in zip(candidates, errors, counts, pending):
                 if error < best_error[i]:
                     best_error[i] = error
+                    best_count[i] = count
                     best_text[i] = text
             pending = pending[best_error[pending] != 0]
-        return best_text
+        return best_text, best_count
 
 
 def synthetic_conversations(
@@ -220,13 +227,14 @@ def synthetic_conversations(
         return []
     source = PromptSource(tokenizer)
     input_lengths = sample_lengths(rng, isl_mean, isl_stddev, num_entries * batch_size)
-    texts = source.prompts(input_lengths, rng)
+    texts, counts = source.prompts_with_counts(input_lengths, rng)
     output_lengths = sample_lengths(rng, osl_mean, osl_stddev, num_entries) if osl_mean is not None else None
     conversations = []
     for entry in range(num_entries):
         turn = Turn(
             texts=texts[entry * batch_size : (entry + 1) * batch_size],
             max_tokens=int(output_lengths[entry]) if output_lengths is not None else None,
+            input_tokens=int(counts[entry * batch_size : (entry + 1) * batch_size].sum()),
         )
         conversations.append(
             Conversation(session_id=str(uuid.UUID(bytes=rng.bytes(16), version=4)), turns=[turn])
