@@ -196,6 +196,7 @@ def run_profile(config: ProfileConfig, *, console: Any = None, print_table: bool
     from .metrics import compute_metrics
     from .report import print_summary
     from .result import ProfileResult
+    from .secrets import redact_headers
 
     endpoint = get_endpoint(config.endpoint_type)
     streaming = config.streaming and endpoint.supports_streaming
@@ -235,7 +236,8 @@ def run_profile(config: ProfileConfig, *, console: Any = None, print_table: bool
         files = write_exports(artifact_dir, export_level=config.export_level, metrics=metrics, records=records,
                               request_inputs=inputs, input_config=config.to_dict(), aiperf_version=__version__,
                               was_cancelled=was_cancelled, anchor_wall_ns=engine.anchor_wall_ns,
-                              anchor_mono_ns=engine.anchor_mono_ns, request_id_prefix=request_id_prefix)
+                              anchor_mono_ns=engine.anchor_mono_ns, request_id_prefix=request_id_prefix,
+                              redact_headers=redact_headers)
         for err in metrics.errors:
             log.warning("errors: %d x %s %s: %s", err["count"], err.get("code"), err["type"], err["message"])
         if print_table:
