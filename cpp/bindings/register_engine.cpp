@@ -1,5 +1,152 @@
-// Placeholder until the engine bindings land; replaced by the real registrar.
+// Bindings of the engine: EngineConfig, Progress, Engine (records as numpy arrays over the C++ buffers), monotonic_ns.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <optional>
+
+#include "aiperf/clock.hpp"
+#include "aiperf/engine.hpp"
 #include "register.hpp"
+
+namespace py = pybind11;
+
 namespace aiperf::bindings {
-void register_engine(pybind11::module_&) {}
+namespace {
+
+// A read-only numpy array viewing `data`; the capsule keeps the whole record store alive while any array does.
+template <class T>
+py::array column(const std::shared_ptr<const RecordStore>& store, const T* data, std::size_t size) {
+  auto owner = std::make_unique<std::shared_ptr<const RecordStore>>(store);
+  py::capsule base(owner.get(),
+                   [](void* pointer) { delete static_cast<std::shared_ptr<const RecordStore>*>(pointer); });
+  owner.release();
+  static const T empty{};
+  py::array array(py::dtype::of<T>(), {static_cast<py::ssize_t>(size)}, {static_cast<py::ssize_t>(sizeof(T))},
+                  size > 0 ? data : &empty, base);
+  array.attr("setflags")(py::arg("write") = false);
+  return array;
+}
+
+template <class T>
+py::array column(const std::shared_ptr<const RecordStore>& store, const std::vector<T>& values) {
+  return column(store, values.data(), values.size());
+}
+
+py::array bytes_column(const std::shared_ptr<const RecordStore>& store, const std::string& text) {
+  return column(store, reinterpret_cast<const std::uint8_t*>(text.data()), text.size());
+}
+
+py::array bool_column(const std::shared_ptr<const RecordStore>& store, const std::vector<std::uint8_t>& values) {
+  py::array array = column(store, values);
+  return array.attr("view")(py::dtype::of<bool>());
+}
+
+py::dict records_dict(const std::shared_ptr<const RecordStore>& store) {
+  const RecordStore& s = *store;
+  py::dict d;
+  d["request_index"] = column(store, s.request_index);
+  d["body_index"] = column(store, s.body_index);
+  d["worker_id"] = column(store, s.worker_id);
+  d["phase"] = column(store, s.phase);
+  d["start_ns"] = column(store, s.start_ns);
+  d["ack_ns"] = column(store, s.ack_ns);
+  d["end_ns"] = column(store, s.end_ns);
+  d["status"] = column(store, s.status);
+  d["error_kind"] = column(store, s.error_kind);
+  d["was_cancelled"] = bool_column(store, s.was_cancelled);
+  d["error_message_offsets"] = column(store, s.error_message_offsets);
+  d["error_message"] = bytes_column(store, s.error_message);
+  d["chunk_offsets"] = column(store, s.chunk_offsets);
+  d["chunk_ns"] = column(store, s.chunk_ns);
+  d["chunk_content_bytes"] = column(store, s.chunk_content_bytes);
+  d["content_offsets"] = column(store, s.content_offsets);
+  d["content"] = bytes_column(store, s.content);
+  d["reasoning_offsets"] = column(store, s.reasoning_offsets);
+  d["reasoning"] = bytes_column(store, s.reasoning);
+  d["usage_prompt_tokens"] = column(store, s.usage_prompt_tokens);
+  d["usage_completion_tokens"] = column(store, s.usage_completion_tokens);
+  d["usage_reasoning_tokens"] = column(store, s.usage_reasoning_tokens);
+  d["num_images"] = column(store, s.num_images);
+  d["response_bytes"] = column(store, s.response_bytes);
+  d["raw_offsets"] = column(store, s.raw_offsets);
+  d["raw"] = bytes_column(store, s.raw);
+  d["response_header_offsets"] = column(store, s.response_header_offsets);
+  d["response_headers"] = bytes_column(store, s.response_headers);
+  return d;
+}
+
+std::unique_ptr<Engine> make_engine(EngineConfig config, const py::list& bodies,
+                                    std::optional<py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>>
+                                        order) {
+  std::vector<std::string> body_bytes;
+  body_bytes.reserve(bodies.size());
+  for (const py::handle body : bodies) {
+    if (!py::isinstance<py::bytes>(body) && !py::isinstance<py::bytearray>(body)) {
+      throw py::type_error("bodies must be a list of bytes");
+    }
+    body_bytes.push_back(body.cast<std::string>());
+  }
+  std::vector<std::int32_t> order_values;
+  if (order) {
+    if (order->ndim() != 1) throw py::value_error("order must be a 1-D array");
+    const auto view = order->unchecked<1>();
+    order_values.reserve(static_cast<std::size_t>(view.shape(0)));
+    for (py::ssize_t i = 0; i < view.shape(0); ++i) order_values.push_back(view(i));
+    if (order_values.empty()) throw py::value_error("order must not be empty (pass None for round-robin)");
+  }
+  return std::make_unique<Engine>(std::move(config), std::move(body_bytes), std::move(order_values));
+}
+
+}  // namespace
+
+void register_engine(py::module_& m) {
+  py::class_<EngineConfig>(m, "EngineConfig", "Settings of one engine run (see _engine.pyi).")
+      .def(py::init<>())
+      .def_readwrite("url", &EngineConfig::url)
+      .def_readwrite("headers", &EngineConfig::headers)
+      .def_readwrite("content_type", &EngineConfig::content_type)
+      .def_readwrite("streaming", &EngineConfig::streaming)
+      .def_readwrite("concurrency", &EngineConfig::concurrency)
+      .def_readwrite("request_count", &EngineConfig::request_count)
+      .def_readwrite("warmup_request_count", &EngineConfig::warmup_request_count)
+      .def_readwrite("benchmark_duration_s", &EngineConfig::benchmark_duration_s)
+      .def_readwrite("grace_period_s", &EngineConfig::grace_period_s)
+      .def_readwrite("request_timeout_s", &EngineConfig::request_timeout_s)
+      .def_readwrite("num_threads", &EngineConfig::num_threads)
+      .def_readwrite("keep_raw", &EngineConfig::keep_raw)
+      .def_readwrite("proxy", &EngineConfig::proxy)
+      .def_readwrite("request_id_prefix", &EngineConfig::request_id_prefix)
+      .def("__repr__", [](const EngineConfig& c) {
+        return "EngineConfig(url=" + py::repr(py::str(c.url)).cast<std::string>() +
+               ", streaming=" + (c.streaming ? "True" : "False") + ", concurrency=" + std::to_string(c.concurrency) +
+               ", request_count=" + std::to_string(c.request_count) + ")";
+      });
+
+  py::class_<Progress>(m, "Progress", "A snapshot of the run's counters.")
+      .def_readonly("sent", &Progress::sent)
+      .def_readonly("completed", &Progress::completed)
+      .def_readonly("errors", &Progress::errors)
+      .def_readonly("in_flight", &Progress::in_flight)
+      .def_readonly("phase", &Progress::phase)
+      .def_readonly("profiling_start_ns", &Progress::profiling_start_ns)
+      .def("__repr__", [](const Progress& p) {
+        return "Progress(sent=" + std::to_string(p.sent) + ", completed=" + std::to_string(p.completed) +
+               ", errors=" + std::to_string(p.errors) + ", in_flight=" + std::to_string(p.in_flight) +
+               ", phase=" + std::to_string(p.phase) + ")";
+      });
+
+  py::class_<Engine>(m, "Engine", "Runs a benchmark on native event-loop threads.")
+      .def(py::init(&make_engine), py::arg("config"), py::arg("bodies"), py::arg("order") = py::none())
+      .def("start", &Engine::start, py::call_guard<py::gil_scoped_release>())
+      .def("wait", &Engine::wait, py::arg("timeout_s"), py::call_guard<py::gil_scoped_release>())
+      .def("stop", &Engine::stop, py::call_guard<py::gil_scoped_release>())
+      .def("progress", &Engine::progress)
+      .def("records", [](const Engine& engine) { return records_dict(engine.records()); })
+      .def_property_readonly("anchor_wall_ns", &Engine::anchor_wall_ns)
+      .def_property_readonly("anchor_mono_ns", &Engine::anchor_mono_ns);
+
+  m.def("monotonic_ns", &monotonic_ns, "CLOCK_MONOTONIC in nanoseconds, the engine's clock.");
+}
+
 }  // namespace aiperf::bindings

@@ -4,6 +4,8 @@
 """
 from __future__ import annotations
 
+import sys
+
 import math
 import time
 from collections.abc import Sequence
@@ -84,7 +86,8 @@ def print_summary(metrics: RunMetrics, *, endpoint: Endpoint, console: Any = Non
     from rich.console import Console
     from rich.text import Text
 
-    console = console if console is not None else Console()
+    # Piped output (CI logs, notebooks' captured stdout) gets a table wide enough not to wrap its rows.
+    console = console if console is not None else Console(width=None if sys.stdout.isatty() else 140)
     console.print()
     console.print(metrics_table(metrics, endpoint))
     if metrics.errors:

@@ -1,0 +1,119 @@
+// EventLoop: one thread's libcurl multi driven by its own epoll + timerfds; owns its connections and records.
+#pragma once
+#include <curl/curl.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "aiperf/extract.hpp"
+#include "aiperf/record.hpp"
+#include "aiperf/scheduler.hpp"
+#include "aiperf/sse.hpp"
+
+namespace aiperf {
+
+// A file descriptor closed on destruction.
+class FileDescriptor {
+ public:
+  FileDescriptor() = default;
+  explicit FileDescriptor(int fd) noexcept : fd_(fd) {}
+  FileDescriptor(FileDescriptor&& other) noexcept : fd_(other.release()) {}
+  FileDescriptor& operator=(FileDescriptor&& other) noexcept;
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  ~FileDescriptor();
+  int get() const noexcept { return fd_; }
+  int release() noexcept;
+
+ private:
+  int fd_ = -1;
+};
+
+struct CurlEasyDeleter {
+  void operator()(CURL* easy) const noexcept { curl_easy_cleanup(easy); }
+};
+struct CurlMultiDeleter {
+  void operator()(CURLM* multi) const noexcept { curl_multi_cleanup(multi); }
+};
+struct CurlSlistDeleter {
+  void operator()(curl_slist* list) const noexcept { curl_slist_free_all(list); }
+};
+using CurlEasyPtr = std::unique_ptr<CURL, CurlEasyDeleter>;
+using CurlMultiPtr = std::unique_ptr<CURLM, CurlMultiDeleter>;
+using CurlSlistPtr = std::unique_ptr<curl_slist, CurlSlistDeleter>;
+
+class EventLoop;
+
+// One concurrency slot: an easy handle reused request after request, and the in-flight request's state.
+struct RequestSlot {
+  EventLoop* loop = nullptr;
+  CurlEasyPtr easy;
+  CurlSlistPtr headers;
+  char* request_id_hex = nullptr;  // the 12 hex digits of X-Request-ID inside `headers`, rewritten per request
+  char curl_error[CURL_ERROR_SIZE] = {};
+  bool in_flight = false;
+  RequestRecord record;
+  SseParser sse;
+  std::string body;        // non-streaming or error body; streaming: the first bytes, to explain a bad stream
+  std::int32_t sse_events = 0;
+  std::int64_t last_byte_ns = -1;
+  bool invalid_response = false;
+  bool write_failed = false;  // a callback could not store data (out of memory)
+};
+
+class EventLoop {
+ public:
+  // Throws aiperf::Error when the loop's resources cannot be created.
+  EventLoop(RunShared& run, std::int32_t worker_id, std::size_t slot_count);
+  ~EventLoop();
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  // Warm-up, the barrier with the other loops, then profiling. Never throws; see fatal_error().
+  void run() noexcept;
+  // Thread-safe: makes the loop look at the run's stop flag now.
+  void wake() noexcept;
+
+  const RecordStore& records() const noexcept { return store_; }
+  const std::string& fatal_error() const noexcept { return fatal_error_; }
+
+ private:
+  static int on_socket(CURL* easy, curl_socket_t socket, int what, void* loop, void* socket_data);
+  static int on_timer(CURLM* multi, long timeout_ms, void* loop);
+  static size_t on_write(char* data, size_t size, size_t count, void* slot);
+  static size_t on_header(char* data, size_t size, size_t count, void* slot);
+
+  void configure_slot(RequestSlot& slot);
+  void run_phase(Phase phase);
+  void start_requests();
+  void start_request(RequestSlot& slot, const RequestTicket& ticket);
+  void handle_socket_event(int fd, std::uint32_t events);
+  void drain_completions();
+  void finish_request(RequestSlot& slot, CURLcode result);
+  void classify_result(RequestSlot& slot, CURLcode result);
+  void cancel_in_flight(std::string_view reason);
+  void release_slot(RequestSlot& slot);
+  void on_sse_event(RequestSlot& slot, std::string_view data, std::int64_t now_ns);
+  void extract_document(RequestSlot& slot, std::string_view document);
+  void arm_scheduler_timer();
+
+  RunShared& run_;
+  const std::int32_t worker_id_;
+  Scheduler scheduler_;
+  FileDescriptor epoll_fd_;
+  FileDescriptor curl_timer_fd_;
+  FileDescriptor scheduler_timer_fd_;
+  FileDescriptor wake_fd_;
+  CurlMultiPtr multi_;
+  std::vector<std::unique_ptr<RequestSlot>> slots_;  // after multi_: easy handles go before the multi handle
+  std::vector<RequestSlot*> free_slots_;
+  std::size_t in_flight_ = 0;
+  ResponseExtractor extractor_;
+  RecordStore store_;
+  std::string fatal_error_;
+};
+
+}  // namespace aiperf

@@ -1,0 +1,46 @@
+// ResponseExtractor: pulls content, reasoning, usage, image counts and error messages out of OpenAI-style JSON.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace aiperf {
+
+// What a request's response documents have yielded so far; extract() appends to it.
+struct ResponseFields {
+  std::string content;    // choices[0].delta.content / message.content / text
+  std::string reasoning;  // reasoning_content, or reasoning when reasoning_content is absent
+  std::int64_t usage_prompt_tokens = -1;  // -1: absent
+  std::int64_t usage_completion_tokens = -1;
+  std::int64_t usage_reasoning_tokens = -1;
+  std::int32_t num_images = 0;  // items of `data` carrying b64_json or url, plus completed streamed images
+  std::string error_message;    // message of an OpenAI error object (`{"error": {...}}`)
+
+  void clear() noexcept;
+};
+
+enum class ExtractStatus {
+  ok,
+  invalid,       // not a JSON object
+  error_object,  // carried an `error` object; its message is in ResponseFields::error_message
+};
+
+// Owns one simdjson on-demand parser and one padded input buffer, both reused; one instance per loop thread.
+class ResponseExtractor {
+ public:
+  ResponseExtractor();
+  ~ResponseExtractor();
+  ResponseExtractor(ResponseExtractor&&) noexcept;
+  ResponseExtractor& operator=(ResponseExtractor&&) noexcept;
+
+  // Parses one JSON document (an SSE event's data or a whole non-streaming body) and appends what it carries.
+  ExtractStatus extract(std::string_view document, ResponseFields& out);
+
+ private:
+  // simdjson stays out of this header: its parser layout depends on compile definitions (SIMDJSON_THREADS_ENABLED).
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace aiperf

@@ -1,0 +1,100 @@
+// Incremental Server-Sent Events parser: fed arbitrary byte chunks, calls back with each event's data.
+#pragma once
+#include <cstddef>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+namespace aiperf {
+
+// True for the OpenAI end-of-stream marker `[DONE]` (surrounding whitespace tolerated).
+bool is_done(std::string_view event_data) noexcept;
+
+// Follows the WHATWG event-stream rules that matter for inference servers: CRLF/LF/CR line endings, `data:` with or
+// without one leading space, several data lines joined with '\n', ':' comments and other fields ignored, an event
+// dispatched on a blank line. Buffers are reused, so steady-state feeding does not allocate.
+class SseParser {
+ public:
+  // on_event(std::string_view data) is called once per complete event; the view is valid during the call only.
+  template <class OnEvent>
+  void feed(std::string_view bytes, OnEvent&& on_event);
+
+  // Forget any partial line or event (e.g. before reusing the parser for the next response).
+  void reset() noexcept;
+
+  // Bytes held for an event or line that has not been completed yet.
+  std::size_t pending_bytes() const noexcept { return partial_line_.size() + event_data_.size(); }
+
+ private:
+  template <class OnEvent>
+  void process_line(std::string_view line, OnEvent& on_event);
+
+  std::string partial_line_;  // a line split across feeds
+  std::string event_data_;    // data lines of the event being assembled
+  bool has_data_ = false;     // a `data` field was seen (an empty `data:` still dispatches an empty event)
+  bool skip_lf_ = false;      // the previous feed ended on CR: a leading LF completes that CRLF
+};
+
+template <class OnEvent>
+void SseParser::feed(std::string_view bytes, OnEvent&& on_event) {
+  const char* const p = bytes.data();
+  const std::size_t n = bytes.size();
+  std::size_t i = 0;
+  if (skip_lf_ && n > 0) {
+    if (p[0] == '\n') i = 1;
+    skip_lf_ = false;
+  }
+  // memchr (vectorised) finds line ends; the next CR is looked up once and reused, since most servers send none.
+  const char* next_cr = i < n ? static_cast<const char*>(std::memchr(p + i, '\r', n - i)) : nullptr;
+  while (i < n) {
+    const char* line_end = static_cast<const char*>(std::memchr(p + i, '\n', n - i));
+    if (next_cr != nullptr && (line_end == nullptr || next_cr < line_end)) line_end = next_cr;
+    if (line_end == nullptr) {
+      partial_line_.append(p + i, n - i);
+      return;
+    }
+    std::size_t j = static_cast<std::size_t>(line_end - p);
+    if (partial_line_.empty()) {
+      process_line(std::string_view(p + i, j - i), on_event);
+    } else {
+      partial_line_.append(p + i, j - i);
+      process_line(std::string_view(partial_line_), on_event);
+      partial_line_.clear();
+    }
+    if (p[j] == '\r') {
+      if (j + 1 < n) {
+        if (p[j + 1] == '\n') ++j;
+      } else {
+        skip_lf_ = true;
+      }
+      next_cr = j + 1 < n ? static_cast<const char*>(std::memchr(p + j + 1, '\r', n - j - 1)) : nullptr;
+    }
+    i = j + 1;
+  }
+}
+
+template <class OnEvent>
+void SseParser::process_line(std::string_view line, OnEvent& on_event) {
+  if (line.empty()) {
+    if (has_data_) {
+      on_event(std::string_view(event_data_));
+      event_data_.clear();
+      has_data_ = false;
+    }
+    return;
+  }
+  if (line.front() == ':') return;  // comment (keep-alive pings)
+  const std::size_t colon = line.find(':');
+  const std::string_view field = line.substr(0, colon);
+  if (field != "data") return;  // event:, id:, retry: do not change what is measured
+  std::string_view value;
+  if (colon != std::string_view::npos) {
+    value = line.substr(colon + 1);
+    if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+  }
+  if (has_data_) event_data_.push_back('\n');
+  event_data_.append(value);
+  has_data_ = true;
+}
+
+}  // namespace aiperf

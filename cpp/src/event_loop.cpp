@@ -1,0 +1,566 @@
+// The libcurl multi event loop: curl_multi_socket_action driven by epoll, a timerfd for curl's timeouts, a timerfd
+// for scheduler deadlines and an eventfd for stop(). Callbacks only copy bytes and parse; nothing here throws out.
+#include "aiperf/event_loop.hpp"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <climits>
+#include <cmath>
+#include <cstring>
+
+#include "aiperf/clock.hpp"
+#include "aiperf/error.hpp"
+
+namespace aiperf {
+
+FileDescriptor& FileDescriptor::operator=(FileDescriptor&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = other.release();
+  }
+  return *this;
+}
+
+FileDescriptor::~FileDescriptor() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+int FileDescriptor::release() noexcept {
+  const int fd = fd_;
+  fd_ = -1;
+  return fd;
+}
+
+namespace {
+
+constexpr std::size_t kMaxErrorBodyBytes = 64 * 1024;   // kept from an error response; the message uses 500
+constexpr std::size_t kStreamSniffBytes = 4 * 1024;     // kept from a stream to explain one without events
+constexpr std::size_t kErrorMessageBodyBytes = 500;
+constexpr std::size_t kRetainedBufferBytes = 1 << 20;  // larger per-slot buffers (image bodies) are freed after use
+constexpr int kMaxEpollEvents = 64;
+
+FileDescriptor checked_fd(int fd, const char* what) {
+  if (fd < 0) throw Error(std::string("cannot create ") + what + ": " + std::strerror(errno));
+  return FileDescriptor(fd);
+}
+
+template <class Value>
+void set_option(CURL* easy, CURLoption option, Value value) {
+  const CURLcode code = curl_easy_setopt(easy, option, value);
+  if (code != CURLE_OK) throw Error(std::string("libcurl option failed: ") + curl_easy_strerror(code));
+}
+
+template <class Value>
+void set_multi_option(CURLM* multi, CURLMoption option, Value value) {
+  const CURLMcode code = curl_multi_setopt(multi, option, value);
+  if (code != CURLM_OK) throw Error(std::string("libcurl multi option failed: ") + curl_multi_strerror(code));
+}
+
+bool starts_with_ignoring_case(std::string_view text, std::string_view prefix) {
+  if (text.size() < prefix.size()) return false;
+  for (std::size_t i = 0; i < prefix.size(); ++i) {
+    const auto a = static_cast<unsigned char>(text[i]);
+    const auto b = static_cast<unsigned char>(prefix[i]);
+    if (std::tolower(a) != std::tolower(b)) return false;
+  }
+  return true;
+}
+
+void write_hex12(char* out, std::int64_t value) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  auto bits = static_cast<std::uint64_t>(value);
+  for (int i = 11; i >= 0; --i) {
+    out[i] = kDigits[bits & 0xF];
+    bits >>= 4;
+  }
+}
+
+// The first `limit` bytes, cut back to a UTF-8 character boundary.
+std::string_view utf8_prefix(std::string_view text, std::size_t limit) {
+  if (text.size() <= limit) return text;
+  std::size_t cut = limit;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  return text.substr(0, cut);
+}
+
+itimerspec relative_timer(long timeout_ms) {
+  itimerspec spec{};
+  if (timeout_ms > 0) {
+    spec.it_value.tv_sec = timeout_ms / 1000;
+    spec.it_value.tv_nsec = (timeout_ms % 1000) * 1'000'000;
+  } else if (timeout_ms == 0) {
+    spec.it_value.tv_nsec = 1;  // as soon as possible; an all-zero value would disarm the timer
+  }
+  return spec;
+}
+
+void drain_fd(int fd) {
+  std::uint64_t count = 0;
+  while (::read(fd, &count, sizeof count) < 0 && errno == EINTR) {
+  }
+}
+
+}  // namespace
+
+EventLoop::EventLoop(RunShared& run, std::int32_t worker_id, std::size_t slot_count)
+    : run_(run), worker_id_(worker_id), scheduler_(run), store_(run.config.keep_raw) {
+  epoll_fd_ = checked_fd(::epoll_create1(EPOLL_CLOEXEC), "epoll");
+  curl_timer_fd_ = checked_fd(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC), "timerfd");
+  scheduler_timer_fd_ = checked_fd(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC), "timerfd");
+  wake_fd_ = checked_fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd");
+  for (int fd : {curl_timer_fd_.get(), scheduler_timer_fd_.get(), wake_fd_.get()}) {
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.fd = fd;
+    if (::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, fd, &event) != 0) {
+      throw Error(std::string("epoll_ctl failed: ") + std::strerror(errno));
+    }
+  }
+
+  multi_.reset(curl_multi_init());
+  if (!multi_) throw Error("curl_multi_init failed");
+  set_multi_option(multi_.get(), CURLMOPT_SOCKETFUNCTION, &EventLoop::on_socket);
+  set_multi_option(multi_.get(), CURLMOPT_SOCKETDATA, static_cast<void*>(this));
+  set_multi_option(multi_.get(), CURLMOPT_TIMERFUNCTION, &EventLoop::on_timer);
+  set_multi_option(multi_.get(), CURLMOPT_TIMERDATA, static_cast<void*>(this));
+  set_multi_option(multi_.get(), CURLMOPT_MAXCONNECTS, static_cast<long>(std::max<std::size_t>(slot_count, 1)));
+
+  slots_.reserve(slot_count);
+  free_slots_.reserve(slot_count);
+  for (std::size_t i = 0; i < slot_count; ++i) {
+    auto slot = std::make_unique<RequestSlot>();
+    slot->loop = this;
+    configure_slot(*slot);
+    free_slots_.push_back(slot.get());
+    slots_.push_back(std::move(slot));
+  }
+  std::reverse(free_slots_.begin(), free_slots_.end());  // slot 0 is used first
+}
+
+EventLoop::~EventLoop() {
+  for (auto& slot : slots_) {
+    if (slot->in_flight) curl_multi_remove_handle(multi_.get(), slot->easy.get());
+  }
+}
+
+void EventLoop::configure_slot(RequestSlot& slot) {
+  const EngineConfig& config = run_.config;
+  slot.easy.reset(curl_easy_init());
+  if (!slot.easy) throw Error("curl_easy_init failed");
+  CURL* easy = slot.easy.get();
+
+  // X-Request-ID first: its value is rewritten in place for every request, so sending allocates nothing.
+  const std::string request_id = "X-Request-ID: " + config.request_id_prefix + "000000000000";
+  curl_slist* list = curl_slist_append(nullptr, request_id.c_str());
+  if (!list) throw Error("curl_slist_append failed");
+  slot.headers.reset(list);
+  slot.request_id_hex = list->data + request_id.size() - 12;
+  auto append_header = [&slot](const std::string& line) {
+    if (!curl_slist_append(slot.headers.get(), line.c_str())) throw Error("curl_slist_append failed");
+  };
+  bool has_content_type = false;
+  for (const std::string& header : config.headers) {
+    has_content_type = has_content_type || starts_with_ignoring_case(header, "content-type:");
+    append_header(header);
+  }
+  if (!has_content_type) append_header("Content-Type: " + config.content_type);
+  append_header("Expect:");  // no 100-continue round trip before large bodies
+
+  set_option(easy, CURLOPT_URL, config.url.c_str());
+  set_option(easy, CURLOPT_HTTPHEADER, slot.headers.get());
+  set_option(easy, CURLOPT_POST, 1L);
+  set_option(easy, CURLOPT_WRITEFUNCTION, &EventLoop::on_write);
+  set_option(easy, CURLOPT_WRITEDATA, static_cast<void*>(&slot));
+  set_option(easy, CURLOPT_HEADERFUNCTION, &EventLoop::on_header);
+  set_option(easy, CURLOPT_HEADERDATA, static_cast<void*>(&slot));
+  set_option(easy, CURLOPT_PRIVATE, static_cast<void*>(&slot));
+  set_option(easy, CURLOPT_ERRORBUFFER, slot.curl_error);
+  set_option(easy, CURLOPT_NOSIGNAL, 1L);
+  set_option(easy, CURLOPT_TCP_NODELAY, 1L);
+  set_option(easy, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
+  set_option(easy, CURLOPT_PROXY, config.proxy.c_str());  // "" also ignores the *_proxy environment variables
+  if (config.request_timeout_s > 0) {
+    const double timeout_ms = std::ceil(config.request_timeout_s * 1000.0);
+    set_option(easy, CURLOPT_TIMEOUT_MS, timeout_ms >= static_cast<double>(LONG_MAX) ? LONG_MAX
+                                                                                     : static_cast<long>(timeout_ms));
+  }
+}
+
+void EventLoop::wake() noexcept {
+  const std::uint64_t one = 1;
+  while (::write(wake_fd_.get(), &one, sizeof one) < 0 && errno == EINTR) {
+  }
+}
+
+void EventLoop::run() noexcept {
+  bool arrived_at_barrier = false;
+  try {
+    store_.reserve(static_cast<std::size_t>(std::clamp<std::int64_t>(
+                       (run_.config.request_count + run_.config.warmup_request_count) /
+                               std::max<std::int64_t>(run_.config.num_threads, 1) + 1,
+                       16, 1 << 16)),
+                   run_.config.streaming ? 1024 : 16);
+    run_phase(Phase::warmup);
+    arrived_at_barrier = true;
+    run_.warmup_finished.arrive_and_wait();
+    run_phase(Phase::profiling);
+  } catch (const std::exception& error) {
+    fatal_error_ = error.what();
+  } catch (...) {
+    fatal_error_ = "unknown error in the event loop";
+  }
+  if (!fatal_error_.empty()) {
+    try {
+      cancel_in_flight("cancelled: event loop failed");
+    } catch (...) {
+    }
+    if (!arrived_at_barrier) run_.warmup_finished.arrive_and_drop();
+  }
+}
+
+void EventLoop::run_phase(Phase phase) {
+  scheduler_.begin_phase(phase, monotonic_ns());
+  arm_scheduler_timer();
+  start_requests();
+  epoll_event events[kMaxEpollEvents];
+  while (in_flight_ > 0 || !scheduler_.exhausted()) {
+    const int count = ::epoll_wait(epoll_fd_.get(), events, kMaxEpollEvents, -1);
+    if (count < 0) {
+      if (errno == EINTR) continue;
+      throw Error(std::string("epoll_wait failed: ") + std::strerror(errno));
+    }
+    bool cancel_now = false;
+    for (int i = 0; i < count; ++i) {
+      const int fd = events[i].data.fd;
+      if (fd == curl_timer_fd_.get()) {
+        drain_fd(fd);
+        int running = 0;
+        curl_multi_socket_action(multi_.get(), CURL_SOCKET_TIMEOUT, 0, &running);
+      } else if (fd == scheduler_timer_fd_.get()) {
+        drain_fd(fd);
+        cancel_now = scheduler_.on_wake(monotonic_ns()) || cancel_now;
+        arm_scheduler_timer();
+      } else if (fd == wake_fd_.get()) {
+        drain_fd(fd);
+      } else {
+        handle_socket_event(fd, events[i].events);
+      }
+    }
+    drain_completions();
+    if (run_.stop_requested.load(std::memory_order_relaxed)) {
+      scheduler_.stop_sending();
+      cancel_now = true;
+    }
+    if (cancel_now) {
+      const bool stopped = run_.stop_requested.load(std::memory_order_relaxed);
+      cancel_in_flight(stopped ? "cancelled: benchmark stopped" : "cancelled: grace period ended");
+    }
+    start_requests();
+  }
+}
+
+void EventLoop::arm_scheduler_timer() {
+  const std::int64_t wake_ns = scheduler_.next_wake_ns();
+  itimerspec spec{};
+  if (wake_ns >= 0) {
+    spec.it_value.tv_sec = wake_ns / 1'000'000'000;
+    spec.it_value.tv_nsec = wake_ns % 1'000'000'000;
+    if (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec == 0) spec.it_value.tv_nsec = 1;
+  }
+  ::timerfd_settime(scheduler_timer_fd_.get(), TFD_TIMER_ABSTIME, &spec, nullptr);
+}
+
+void EventLoop::start_requests() {
+  while (!free_slots_.empty()) {
+    const std::optional<RequestTicket> ticket = scheduler_.next(monotonic_ns());
+    if (!ticket) return;
+    RequestSlot* slot = free_slots_.back();
+    free_slots_.pop_back();
+    start_request(*slot, *ticket);
+  }
+}
+
+void EventLoop::start_request(RequestSlot& slot, const RequestTicket& ticket) {
+  RequestRecord& record = slot.record;
+  record.reset();
+  record.request_index = ticket.request_index;
+  record.body_index = ticket.body_index;
+  record.worker_id = worker_id_;
+  record.phase = ticket.phase;
+  slot.sse.reset();
+  slot.body.clear();
+  slot.sse_events = 0;
+  slot.last_byte_ns = -1;
+  slot.invalid_response = false;
+  slot.write_failed = false;
+  slot.curl_error[0] = '\0';
+  write_hex12(slot.request_id_hex, ticket.request_index);
+
+  const std::string& body = run_.bodies[static_cast<std::size_t>(ticket.body_index)];
+  CURL* easy = slot.easy.get();
+  curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body.data());
+
+  slot.in_flight = true;
+  ++in_flight_;
+  run_.sent.fetch_add(1, std::memory_order_relaxed);
+  record.start_ns = monotonic_ns();
+  const CURLMcode code = curl_multi_add_handle(multi_.get(), easy);
+  if (code != CURLM_OK) {
+    slot.in_flight = false;
+    record.error_kind = ErrorKind::transport;
+    record.error_message = std::string("cannot start request: ") + curl_multi_strerror(code);
+    record.end_ns = monotonic_ns();
+    store_.append(record);
+    run_.completed.fetch_add(1, std::memory_order_relaxed);
+    run_.errors.fetch_add(1, std::memory_order_relaxed);
+    release_slot(slot);
+  }
+}
+
+void EventLoop::release_slot(RequestSlot& slot) {
+  // Reused buffers keep their capacity, except rare huge ones: concurrency x image size would pin too much memory.
+  if (slot.body.capacity() > kRetainedBufferBytes) std::string().swap(slot.body);
+  if (slot.record.raw.capacity() > kRetainedBufferBytes) std::string().swap(slot.record.raw);
+  if (slot.record.fields.content.capacity() > kRetainedBufferBytes) std::string().swap(slot.record.fields.content);
+  slot.in_flight = false;
+  --in_flight_;
+  free_slots_.push_back(&slot);
+}
+
+void EventLoop::handle_socket_event(int fd, std::uint32_t events) {
+  int flags = 0;
+  if (events & EPOLLIN) flags |= CURL_CSELECT_IN;
+  if (events & EPOLLOUT) flags |= CURL_CSELECT_OUT;
+  if (events & (EPOLLERR | EPOLLHUP)) flags |= CURL_CSELECT_ERR;
+  int running = 0;
+  curl_multi_socket_action(multi_.get(), fd, flags, &running);
+}
+
+void EventLoop::drain_completions() {
+  int queued = 0;
+  while (CURLMsg* message = curl_multi_info_read(multi_.get(), &queued)) {
+    if (message->msg != CURLMSG_DONE) continue;
+    CURL* easy = message->easy_handle;
+    const CURLcode result = message->data.result;  // copied: the message dies with remove_handle
+    void* slot_pointer = nullptr;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, &slot_pointer);
+    curl_multi_remove_handle(multi_.get(), easy);
+    finish_request(*static_cast<RequestSlot*>(slot_pointer), result);
+  }
+}
+
+void EventLoop::finish_request(RequestSlot& slot, CURLcode result) {
+  RequestRecord& record = slot.record;
+  const std::int64_t now_ns = monotonic_ns();
+  long status = 0;
+  curl_easy_getinfo(slot.easy.get(), CURLINFO_RESPONSE_CODE, &status);
+  if (status != 0) record.status = static_cast<std::int32_t>(status);
+  if (result == CURLE_OK && run_.config.streaming && record.status < 400) {
+    // A last event without its blank line still counts when the server closed the body cleanly.
+    const std::int64_t event_ns = slot.last_byte_ns >= 0 ? slot.last_byte_ns : now_ns;
+    slot.sse.feed("\n\n", [this, &slot, event_ns](std::string_view data) { on_sse_event(slot, data, event_ns); });
+  }
+  record.end_ns = slot.last_byte_ns >= 0 ? slot.last_byte_ns : now_ns;
+  classify_result(slot, result);
+  store_.append(record);
+  run_.completed.fetch_add(1, std::memory_order_relaxed);
+  if (record.error_kind != ErrorKind::ok) run_.errors.fetch_add(1, std::memory_order_relaxed);
+  release_slot(slot);
+}
+
+void EventLoop::classify_result(RequestSlot& slot, CURLcode result) {
+  RequestRecord& record = slot.record;
+  if (result != CURLE_OK) {
+    switch (result) {
+      case CURLE_COULDNT_CONNECT:
+      case CURLE_COULDNT_RESOLVE_HOST:
+      case CURLE_COULDNT_RESOLVE_PROXY:
+      case CURLE_SSL_CONNECT_ERROR:
+        record.error_kind = ErrorKind::connect;
+        break;
+      case CURLE_OPERATION_TIMEDOUT:
+        record.error_kind = ErrorKind::timeout;
+        break;
+      default:
+        record.error_kind = ErrorKind::transport;
+        break;
+    }
+    record.error_message = curl_easy_strerror(result);
+    if (slot.write_failed) {
+      record.error_message = "out of memory while storing the response";
+    } else if (slot.curl_error[0] != '\0') {
+      record.error_message.append(": ").append(slot.curl_error);
+    }
+    return;
+  }
+  if (record.status >= 400) {
+    record.error_kind = ErrorKind::http_status;
+    record.error_message = "HTTP " + std::to_string(record.status) + ": ";
+    record.error_message.append(utf8_prefix(slot.body, kErrorMessageBodyBytes));
+    return;
+  }
+  if (!run_.config.streaming) {
+    // One chunk: the whole body, timed at its last byte.
+    if (!slot.body.empty()) {
+      record.chunk_ns.push_back(record.end_ns);
+      if (run_.config.keep_raw) {
+        record.raw.assign(slot.body);
+        record.raw_chunk_ends.push_back(static_cast<std::int64_t>(record.raw.size()));
+      }
+      const std::size_t text_before = record.fields.content.size() + record.fields.reasoning.size();
+      extract_document(slot, slot.body);
+      const std::size_t text_after = record.fields.content.size() + record.fields.reasoning.size();
+      record.chunk_content_bytes.push_back(static_cast<std::int32_t>(text_after - text_before));
+    } else {
+      slot.invalid_response = true;
+      record.error_message = "invalid response: empty body";
+    }
+  } else if (slot.sse_events == 0) {
+    if (slot.body.empty()) {
+      slot.invalid_response = true;
+      record.error_message = "invalid response: empty stream";
+    } else if (extractor_.extract(slot.body, record.fields) != ExtractStatus::error_object) {
+      slot.invalid_response = true;
+      record.error_message = "invalid response: no SSE data events in the streaming response";
+    }
+  }
+  if (!record.fields.error_message.empty()) {
+    record.error_kind = ErrorKind::invalid_response;
+    record.error_message = record.fields.error_message;
+  } else if (slot.invalid_response) {
+    record.error_kind = ErrorKind::invalid_response;
+  }
+}
+
+void EventLoop::extract_document(RequestSlot& slot, std::string_view document) {
+  if (extractor_.extract(document, slot.record.fields) == ExtractStatus::invalid && !slot.invalid_response) {
+    slot.invalid_response = true;
+    slot.record.error_message = "invalid response: not a JSON object: ";
+    slot.record.error_message.append(utf8_prefix(document, 200));
+  }
+}
+
+void EventLoop::on_sse_event(RequestSlot& slot, std::string_view data, std::int64_t now_ns) {
+  RequestRecord& record = slot.record;
+  ++slot.sse_events;
+  record.chunk_ns.push_back(now_ns);
+  if (run_.config.keep_raw) {
+    record.raw.append(data);
+    record.raw_chunk_ends.push_back(static_cast<std::int64_t>(record.raw.size()));
+  }
+  if (is_done(data)) {
+    record.chunk_content_bytes.push_back(0);
+    return;
+  }
+  const std::size_t text_before = record.fields.content.size() + record.fields.reasoning.size();
+  extract_document(slot, data);
+  const std::size_t text_after = record.fields.content.size() + record.fields.reasoning.size();
+  record.chunk_content_bytes.push_back(static_cast<std::int32_t>(text_after - text_before));
+}
+
+void EventLoop::cancel_in_flight(std::string_view reason) {
+  if (in_flight_ == 0) return;
+  const std::int64_t now_ns = monotonic_ns();
+  for (auto& slot_pointer : slots_) {
+    RequestSlot& slot = *slot_pointer;
+    if (!slot.in_flight) continue;
+    curl_multi_remove_handle(multi_.get(), slot.easy.get());
+    RequestRecord& record = slot.record;
+    record.end_ns = now_ns;
+    record.error_kind = ErrorKind::cancelled;
+    record.was_cancelled = true;
+    record.error_message.assign(reason);
+    store_.append(record);
+    run_.completed.fetch_add(1, std::memory_order_relaxed);
+    run_.errors.fetch_add(1, std::memory_order_relaxed);
+    release_slot(slot);
+  }
+}
+
+int EventLoop::on_socket(CURL*, curl_socket_t socket, int what, void* loop_pointer, void* socket_data) {
+  auto* loop = static_cast<EventLoop*>(loop_pointer);
+  const int epoll_fd = loop->epoll_fd_.get();
+  if (what == CURL_POLL_REMOVE) {
+    ::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, socket, nullptr);  // may already be closed: nothing to undo then
+    return 0;
+  }
+  epoll_event event{};
+  event.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
+  event.data.fd = socket;
+  const int first_op = socket_data ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+  if (::epoll_ctl(epoll_fd, first_op, socket, &event) != 0) {
+    const int retry_op = first_op == EPOLL_CTL_ADD ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    if (::epoll_ctl(epoll_fd, retry_op, socket, &event) != 0) return -1;
+  }
+  if (!socket_data) curl_multi_assign(loop->multi_.get(), socket, loop_pointer);  // marks the socket as registered
+  return 0;
+}
+
+int EventLoop::on_timer(CURLM*, long timeout_ms, void* loop_pointer) {
+  auto* loop = static_cast<EventLoop*>(loop_pointer);
+  const itimerspec spec = relative_timer(timeout_ms);
+  return ::timerfd_settime(loop->curl_timer_fd_.get(), 0, &spec, nullptr) == 0 ? 0 : -1;
+}
+
+size_t EventLoop::on_header(char* data, size_t size, size_t count, void* slot_pointer) {
+  auto& slot = *static_cast<RequestSlot*>(slot_pointer);
+  const std::size_t bytes = size * count;
+  RequestRecord& record = slot.record;
+  if (record.ack_ns < 0) record.ack_ns = monotonic_ns();
+  const std::string_view line(data, bytes);
+  try {
+    if (line.starts_with("HTTP/")) {
+      // A new status line starts a new header block (after 1xx or an auth round trip).
+      const std::size_t space = line.find(' ');
+      std::int32_t status = 0;
+      for (std::size_t i = space + 1; space != std::string_view::npos && i < line.size(); ++i) {
+        if (line[i] < '0' || line[i] > '9') break;
+        status = status * 10 + (line[i] - '0');
+      }
+      record.status = status;
+      record.response_headers.clear();
+    }
+    if (slot.loop->run_.config.keep_raw) record.response_headers.append(line);
+  } catch (...) {
+    slot.write_failed = true;
+    return 0;
+  }
+  return bytes;
+}
+
+size_t EventLoop::on_write(char* data, size_t size, size_t count, void* slot_pointer) {
+  auto& slot = *static_cast<RequestSlot*>(slot_pointer);
+  const std::size_t bytes = size * count;
+  EventLoop& loop = *slot.loop;
+  RequestRecord& record = slot.record;
+  const std::int64_t now_ns = monotonic_ns();  // events that arrived together share this time
+  if (record.ack_ns < 0) record.ack_ns = now_ns;
+  slot.last_byte_ns = now_ns;
+  record.response_bytes += static_cast<std::int64_t>(bytes);
+  const std::string_view chunk(data, bytes);
+  try {
+    if (record.status >= 400) {
+      if (slot.body.size() < kMaxErrorBodyBytes) {
+        slot.body.append(chunk.substr(0, kMaxErrorBodyBytes - slot.body.size()));
+      }
+    } else if (!loop.run_.config.streaming) {
+      slot.body.append(chunk);
+    } else {
+      if (slot.body.size() < kStreamSniffBytes) slot.body.append(chunk.substr(0, kStreamSniffBytes - slot.body.size()));
+      slot.sse.feed(chunk, [&loop, &slot, now_ns](std::string_view event) { loop.on_sse_event(slot, event, now_ns); });
+    }
+  } catch (...) {
+    slot.write_failed = true;
+    return 0;  // aborts this transfer with CURLE_WRITE_ERROR
+  }
+  return bytes;
+}
+
+}  // namespace aiperf

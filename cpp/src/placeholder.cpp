@@ -1,1 +1,0 @@
-// placeholder so the engine library has a source until the engine lands

@@ -1,0 +1,21 @@
+// Non-template parts of the SSE parser.
+#include "aiperf/sse.hpp"
+
+namespace aiperf {
+
+bool is_done(std::string_view event_data) noexcept {
+  constexpr std::string_view kWhitespace = " \t\r\n";
+  const std::size_t first = event_data.find_first_not_of(kWhitespace);
+  if (first == std::string_view::npos) return false;
+  const std::size_t last = event_data.find_last_not_of(kWhitespace);
+  return event_data.substr(first, last - first + 1) == "[DONE]";
+}
+
+void SseParser::reset() noexcept {
+  partial_line_.clear();
+  event_data_.clear();
+  has_data_ = false;
+  skip_lf_ = false;
+}
+
+}  // namespace aiperf

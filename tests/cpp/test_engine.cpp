@@ -1,0 +1,377 @@
+// Engine against a tiny HTTP/1.1 server on 127.0.0.1: keep-alive, SSE, HTTP errors, refused port, timeout, stop().
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "aiperf/engine.hpp"
+#include "aiperf/error.hpp"
+
+namespace aiperf {
+namespace {
+
+constexpr std::string_view kChatBody =
+    R"({"choices":[{"message":{"role":"assistant","content":"hello"}}],)"
+    R"("usage":{"prompt_tokens":3,"completion_tokens":1}})";
+
+// Serves each connection on its own thread; requests on a connection are answered in order (keep-alive).
+class TestServer {
+ public:
+  TestServer() {
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+        ::listen(listen_fd_, 64) != 0) {
+      throw std::runtime_error("test server cannot listen");
+    }
+    socklen_t length = sizeof address;
+    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&address), &length);
+    port_ = ntohs(address.sin_port);
+    acceptor_ = std::thread([this] { accept_loop(); });
+  }
+
+  ~TestServer() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+      for (int fd : client_fds_) ::shutdown(fd, SHUT_RDWR);
+    }
+    stop_cv_.notify_all();
+    acceptor_.join();
+    for (std::thread& thread : connection_threads_) thread.join();
+    for (int fd : client_fds_) ::close(fd);
+    ::close(listen_fd_);
+  }
+
+  std::string url(std::string_view path) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + std::string(path);
+  }
+  int connections() const { return connections_.load(); }
+  std::vector<std::string> request_ids() {
+    std::lock_guard lock(mutex_);
+    return request_ids_;
+  }
+
+ private:
+  void accept_loop() {
+    while (true) {
+      pollfd poll_fd{listen_fd_, POLLIN, 0};
+      ::poll(&poll_fd, 1, 20);
+      std::lock_guard lock(mutex_);
+      if (stopping_) return;
+      if (!(poll_fd.revents & POLLIN)) continue;
+      const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) continue;
+      ++connections_;
+      client_fds_.push_back(fd);
+      connection_threads_.emplace_back([this, fd] { serve(fd); });
+    }
+  }
+
+  bool send_all(int fd, std::string_view data) {
+    while (!data.empty()) {
+      const ssize_t sent = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+      if (sent <= 0) return false;
+      data.remove_prefix(static_cast<std::size_t>(sent));
+    }
+    return true;
+  }
+
+  // Waits up to `seconds` unless the server is stopping; true when it is.
+  bool wait_for_stop(double seconds) {
+    std::unique_lock lock(mutex_);
+    return stop_cv_.wait_for(lock, std::chrono::duration<double>(seconds), [this] { return stopping_; });
+  }
+
+  void serve(int fd) {
+    std::string buffer;
+    char read_buffer[4096];
+    while (true) {
+      std::size_t header_end;
+      while ((header_end = buffer.find("\r\n\r\n")) == std::string::npos) {
+        const ssize_t got = ::recv(fd, read_buffer, sizeof read_buffer, 0);
+        if (got <= 0) return;
+        buffer.append(read_buffer, static_cast<std::size_t>(got));
+      }
+      const std::string head = buffer.substr(0, header_end);
+      std::size_t content_length = 0;
+      if (const std::size_t at = head.find("Content-Length: "); at != std::string::npos) {
+        content_length = std::stoul(head.substr(at + 16));
+      }
+      while (buffer.size() < header_end + 4 + content_length) {
+        const ssize_t got = ::recv(fd, read_buffer, sizeof read_buffer, 0);
+        if (got <= 0) return;
+        buffer.append(read_buffer, static_cast<std::size_t>(got));
+      }
+      buffer.erase(0, header_end + 4 + content_length);
+      if (const std::size_t at = head.find("X-Request-ID: "); at != std::string::npos) {
+        std::lock_guard lock(mutex_);
+        request_ids_.push_back(head.substr(at + 14, head.find("\r\n", at) - at - 14));
+      }
+      const std::string path = head.substr(head.find(' ') + 1, head.find(' ', head.find(' ') + 1) - head.find(' ') - 1);
+      if (!respond(fd, path)) return;
+    }
+  }
+
+  bool respond(int fd, const std::string& path) {
+    auto plain = [&](int status, std::string_view body) {
+      return send_all(fd, "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Type: application/json\r\n" +
+                              "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + std::string(body));
+    };
+    auto chunk = [&](std::string_view data) {
+      char size_line[32];
+      std::snprintf(size_line, sizeof size_line, "%zx\r\n", data.size());
+      return send_all(fd, std::string(size_line) + std::string(data) + "\r\n");
+    };
+    if (path == "/chat") return plain(200, kChatBody);
+    if (path == "/error") return plain(500, R"({"error":{"message":"boom"}})");
+    if (path == "/slow") {
+      if (wait_for_stop(3.0)) return false;
+      return plain(200, kChatBody);
+    }
+    if (path == "/bad-stream") {
+      return plain(200, "data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\n\ndata: not json\n\n"
+                        "data: {\"error\":{\"message\":\"overloaded\"}}\n\ndata: [DONE]\n\n");
+    }
+    if (path == "/stream" || path == "/hang") {
+      if (!send_all(fd, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")) {
+        return false;
+      }
+      // Events cut mid-line across chunked-encoding chunks, as a server flushing tokens would.
+      if (!chunk("data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\n\ndata: {\"choi")) return false;
+      if (path == "/hang") {
+        wait_for_stop(10.0);
+        return false;
+      }
+      if (!chunk("ces\":[{\"delta\":{\"content\":\"lo\"}}]}\n\n")) return false;
+      const std::string_view usage =
+          "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":2,\"completion_tokens\":2}}\n\n";
+      if (!chunk(usage) || !chunk("data: [DONE]\n\n")) return false;
+      return chunk("");
+    }
+    return plain(404, "{}");
+  }
+
+  int listen_fd_ = -1;
+  int port_ = 0;
+  std::thread acceptor_;
+  std::mutex mutex_;
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
+  std::vector<int> client_fds_;
+  std::vector<std::thread> connection_threads_;
+  std::vector<std::string> request_ids_;
+  std::atomic<int> connections_{0};
+};
+
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+  socklen_t length = sizeof address;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  ::close(fd);  // nothing listens there afterwards
+  return ntohs(address.sin_port);
+}
+
+EngineConfig config_for(std::string url) {
+  EngineConfig config;
+  config.url = std::move(url);
+  config.concurrency = 2;
+  config.request_count = 6;
+  config.request_timeout_s = 10;
+  return config;
+}
+
+std::shared_ptr<const RecordStore> run(const EngineConfig& config) {
+  Engine engine(config, {R"({"model":"m"})"});
+  engine.start();
+  EXPECT_TRUE(engine.wait(30));
+  return engine.records();
+}
+
+std::string slice(const std::string& arena, const std::vector<std::int64_t>& offsets, std::size_t i) {
+  return arena.substr(static_cast<std::size_t>(offsets[i]), static_cast<std::size_t>(offsets[i + 1] - offsets[i]));
+}
+
+TEST(Engine, NonStreamingRequestsReuseConnectionsAndRecordEverything) {
+  TestServer server;
+  EngineConfig config = config_for(server.url("/chat"));
+  config.warmup_request_count = 2;
+  config.request_id_prefix = "t-";
+  const auto records = run(config);
+  ASSERT_EQ(records->size(), 8u);
+  for (std::size_t i = 0; i < 8; ++i) {
+    EXPECT_EQ(records->request_index[i], static_cast<std::int64_t>(i));
+    EXPECT_EQ(records->phase[i], i < 2 ? 0 : 1);
+    EXPECT_EQ(records->status[i], 200);
+    EXPECT_EQ(records->error_kind[i], 0);
+    EXPECT_LE(records->start_ns[i], records->ack_ns[i]);
+    EXPECT_LE(records->ack_ns[i], records->end_ns[i]);
+    EXPECT_EQ(slice(records->content, records->content_offsets, i), "hello");
+    EXPECT_EQ(records->usage_completion_tokens[i], 1);
+    EXPECT_EQ(records->response_bytes[i], static_cast<std::int64_t>(kChatBody.size()));
+  }
+  EXPECT_EQ(records->chunk_ns.size(), 8u);
+  EXPECT_LE(server.connections(), 2);
+  const auto ids = server.request_ids();
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).count("t-000000000007"), 1u);
+}
+
+TEST(Engine, StreamingRecordsOneChunkPerEventAndTheDeltas) {
+  TestServer server;
+  EngineConfig config = config_for(server.url("/stream"));
+  config.streaming = true;
+  config.keep_raw = true;
+  const auto records = run(config);
+  ASSERT_EQ(records->size(), 6u);
+  for (std::size_t i = 0; i < 6; ++i) {
+    EXPECT_EQ(records->error_kind[i], 0) << slice(records->error_message, records->error_message_offsets, i);
+    EXPECT_EQ(records->chunk_offsets[i + 1] - records->chunk_offsets[i], 4);
+    EXPECT_EQ(slice(records->content, records->content_offsets, i), "Hello");
+    EXPECT_EQ(records->usage_prompt_tokens[i], 2);
+  }
+  EXPECT_EQ(records->chunk_content_bytes[0], 3);
+  EXPECT_EQ(records->chunk_content_bytes[1], 2);
+  EXPECT_EQ(slice(records->raw, records->raw_offsets, 3), "[DONE]");
+  EXPECT_NE(slice(records->response_headers, records->response_header_offsets, 0).find("text/event-stream"),
+            std::string::npos);
+}
+
+TEST(Engine, StreamWithBadEventsIsAnInvalidResponseButKeepsItsChunks) {
+  TestServer server;
+  EngineConfig config = config_for(server.url("/bad-stream"));
+  config.streaming = true;
+  config.request_count = 1;
+  const auto records = run(config);
+  ASSERT_EQ(records->size(), 1u);
+  EXPECT_EQ(records->error_kind[0], 5);
+  EXPECT_EQ(records->chunk_ns.size(), 4u);
+  EXPECT_EQ(slice(records->content, records->content_offsets, 0), "Hel");
+  EXPECT_EQ(slice(records->error_message, records->error_message_offsets, 0), "overloaded");
+}
+
+TEST(Engine, HttpErrorStatusKeepsTheBodyInTheMessage) {
+  TestServer server;
+  const auto records = run(config_for(server.url("/error")));
+  ASSERT_EQ(records->size(), 6u);
+  EXPECT_EQ(records->status[0], 500);
+  EXPECT_EQ(records->error_kind[0], 3);
+  EXPECT_EQ(slice(records->error_message, records->error_message_offsets, 0),
+            R"(HTTP 500: {"error":{"message":"boom"}})");
+}
+
+TEST(Engine, RefusedPortIsAConnectError) {
+  const auto records = run(config_for("http://127.0.0.1:" + std::to_string(free_port()) + "/chat"));
+  ASSERT_EQ(records->size(), 6u);
+  for (std::size_t i = 0; i < 6; ++i) {
+    EXPECT_EQ(records->error_kind[i], 1);
+    EXPECT_EQ(records->status[i], 0);
+    EXPECT_EQ(records->ack_ns[i], -1);
+  }
+}
+
+TEST(Engine, SlowResponseIsATimeout) {
+  TestServer server;
+  EngineConfig config = config_for(server.url("/slow"));
+  config.request_count = 2;
+  config.request_timeout_s = 0.2;
+  const auto records = run(config);
+  ASSERT_EQ(records->size(), 2u);
+  EXPECT_EQ(records->error_kind[0], 2);
+  EXPECT_EQ(records->error_kind[1], 2);
+}
+
+TEST(Engine, StopFromAnotherThreadCancelsInFlightRequestsAndKeepsWhatArrived) {
+  TestServer server;
+  EngineConfig config = config_for(server.url("/hang"));
+  config.streaming = true;
+  config.request_count = 100;
+  Engine engine(config, {"{}"});
+  engine.start();
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (engine.progress().in_flight < 2 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::thread stopper([&engine] { engine.stop(); });
+  EXPECT_TRUE(engine.wait(10));
+  stopper.join();
+  const auto records = engine.records();
+  ASSERT_EQ(records->size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(records->error_kind[i], 6);
+    EXPECT_TRUE(records->was_cancelled[i]);
+    EXPECT_EQ(slice(records->content, records->content_offsets, i), "Hel");
+  }
+  EXPECT_EQ(engine.progress().phase, 2);
+}
+
+TEST(Engine, DurationEndsSendingAndGraceEndCancels) {
+  TestServer server;
+  EngineConfig config = config_for(server.url("/hang"));
+  config.streaming = true;
+  config.request_count = 0;
+  config.benchmark_duration_s = 0.1;
+  config.grace_period_s = 0.1;
+  const auto records = run(config);
+  ASSERT_EQ(records->size(), 2u);
+  EXPECT_EQ(records->error_kind[0], 6);
+}
+
+TEST(Engine, SeveralThreadsShareTheRequestCount) {
+  TestServer server;
+  EngineConfig config = config_for(server.url("/chat"));
+  config.num_threads = 2;
+  config.concurrency = 4;
+  config.request_count = 20;
+  const auto records = run(config);
+  ASSERT_EQ(records->size(), 20u);
+  std::set<std::int32_t> workers(records->worker_id.begin(), records->worker_id.end());
+  EXPECT_EQ(workers, (std::set<std::int32_t>{0, 1}));
+  for (std::size_t i = 0; i < 20; ++i) EXPECT_EQ(records->request_index[i], static_cast<std::int64_t>(i));
+}
+
+TEST(Engine, RejectsInvalidConfigurations) {
+  EngineConfig config = config_for("http://127.0.0.1:1/x");
+  EXPECT_NO_THROW(Engine(config, {"{}"}));
+  EXPECT_THROW(Engine(config, {}), Error);
+  EXPECT_THROW(Engine(config, {""}), Error);
+  EXPECT_THROW(Engine(config, {"{}"}, {1}), Error);
+  auto rejects = [](auto change) {
+    EngineConfig bad = config_for("http://127.0.0.1:1/x");
+    change(bad);
+    EXPECT_THROW(Engine(bad, {"{}"}), Error);
+  };
+  rejects([](EngineConfig& c) { c.url = "localhost:8000/v1"; });
+  rejects([](EngineConfig& c) { c.url = "http:///path"; });
+  rejects([](EngineConfig& c) { c.concurrency = 0; });
+  rejects([](EngineConfig& c) { c.request_count = -1; });
+  rejects([](EngineConfig& c) { c.request_count = 0; });  // unbounded without a duration
+  rejects([](EngineConfig& c) { c.num_threads = 0; });
+  rejects([](EngineConfig& c) { c.headers = {"no colon"}; });
+  rejects([](EngineConfig& c) { c.headers = {"X-A: 1\r\nX-B: 2"}; });
+}
+
+TEST(Engine, RecordsBeforeTheRunFinishedThrow) {
+  Engine engine(config_for("http://127.0.0.1:1/x"), {"{}"});
+  EXPECT_THROW(engine.records(), Error);
+}
+
+}  // namespace
+}  // namespace aiperf

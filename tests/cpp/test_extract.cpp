@@ -1,0 +1,132 @@
+// ResponseExtractor: content, reasoning, usage, image counts and error objects from OpenAI-style JSON.
+#include <gtest/gtest.h>
+
+#include "aiperf/extract.hpp"
+
+namespace aiperf {
+namespace {
+
+TEST(ResponseExtractor, AppendsChatStreamingDeltas) {
+  ResponseExtractor extractor;
+  ResponseFields fields;
+  EXPECT_EQ(extractor.extract(R"({"choices":[{"index":0,"delta":{"role":"assistant","content":"Hel"}}]})", fields),
+            ExtractStatus::ok);
+  EXPECT_EQ(extractor.extract(R"({"choices":[{"delta":{"content":"lo \"w\""},"finish_reason":null}]})", fields),
+            ExtractStatus::ok);
+  EXPECT_EQ(fields.content, "Hello \"w\"");
+  EXPECT_EQ(fields.usage_prompt_tokens, -1);
+}
+
+TEST(ResponseExtractor, ReadsAChatMessageAndUsage) {
+  ResponseExtractor extractor;
+  ResponseFields fields;
+  const auto status = extractor.extract(
+      R"({"id":"x","choices":[{"message":{"role":"assistant","content":"Hi","reasoning_content":"hmm"}}],
+          "usage":{"prompt_tokens":12,"completion_tokens":3,"total_tokens":15,
+                   "completion_tokens_details":{"reasoning_tokens":2}}})",
+      fields);
+  EXPECT_EQ(status, ExtractStatus::ok);
+  EXPECT_EQ(fields.content, "Hi");
+  EXPECT_EQ(fields.reasoning, "hmm");
+  EXPECT_EQ(fields.usage_prompt_tokens, 12);
+  EXPECT_EQ(fields.usage_completion_tokens, 3);
+  EXPECT_EQ(fields.usage_reasoning_tokens, 2);
+}
+
+TEST(ResponseExtractor, ReadsCompletionsText) {
+  ResponseExtractor extractor;
+  ResponseFields fields;
+  EXPECT_EQ(extractor.extract(R"({"choices":[{"text":"abc","index":0}]})", fields), ExtractStatus::ok);
+  EXPECT_EQ(extractor.extract(R"({"choices":[{"text":"d"},{"text":"ignored second choice"}]})", fields),
+            ExtractStatus::ok);
+  EXPECT_EQ(fields.content, "abcd");
+}
+
+TEST(ResponseExtractor, PrefersReasoningContentOverReasoning) {
+  ResponseExtractor extractor;
+  ResponseFields fields;
+  extractor.extract(R"({"choices":[{"delta":{"reasoning":"r1"}}]})", fields);
+  extractor.extract(R"({"choices":[{"delta":{"reasoning":"dup","reasoning_content":"r2"}}]})", fields);
+  EXPECT_EQ(fields.reasoning, "r1r2");
+}
+
+TEST(ResponseExtractor, ToleratesNullsAndMissingFields) {
+  ResponseExtractor extractor;
+  ResponseFields fields;
+  EXPECT_EQ(extractor.extract(R"({"choices":[{"delta":{"content":null,"reasoning_content":null}}],"usage":null})",
+                              fields),
+            ExtractStatus::ok);
+  EXPECT_EQ(extractor.extract(R"({"choices":[],"usage":{"prompt_tokens":4,"completion_tokens":null}})", fields),
+            ExtractStatus::ok);
+  EXPECT_EQ(extractor.extract(R"({"choices":null,"error":null})", fields), ExtractStatus::ok);
+  EXPECT_EQ(extractor.extract(R"({})", fields), ExtractStatus::ok);
+  EXPECT_EQ(fields.content, "");
+  EXPECT_EQ(fields.usage_prompt_tokens, 4);
+  EXPECT_EQ(fields.usage_completion_tokens, -1);
+}
+
+TEST(ResponseExtractor, LaterUsageReplacesEarlierUsage) {
+  ResponseExtractor extractor;
+  ResponseFields fields;
+  extractor.extract(R"({"usage":{"prompt_tokens":4,"completion_tokens":1}})", fields);
+  extractor.extract(R"({"usage":{"prompt_tokens":4,"completion_tokens":9}})", fields);
+  EXPECT_EQ(fields.usage_completion_tokens, 9);
+}
+
+TEST(ResponseExtractor, RejectsDocumentsThatAreNotJsonObjects) {
+  ResponseExtractor extractor;
+  ResponseFields fields;
+  EXPECT_EQ(extractor.extract("<html>", fields), ExtractStatus::invalid);
+  EXPECT_EQ(extractor.extract("", fields), ExtractStatus::invalid);
+  EXPECT_EQ(extractor.extract("[1,2]", fields), ExtractStatus::invalid);
+  EXPECT_EQ(extractor.extract(R"({"choices":[{"delta":{"content":"x"})", fields), ExtractStatus::invalid);
+  EXPECT_EQ(fields.content, "");  // a truncated document contributes nothing
+}
+
+TEST(ResponseExtractor, ReportsAnOpenAiErrorObjectMessage) {
+  ResponseExtractor extractor;
+  ResponseFields fields;
+  EXPECT_EQ(extractor.extract(R"({"error":{"message":"model not found","type":"invalid_request_error","code":404}})",
+                              fields),
+            ExtractStatus::error_object);
+  EXPECT_EQ(fields.error_message, "model not found");
+  ResponseFields bare;
+  EXPECT_EQ(extractor.extract(R"({"error":"overloaded"})", bare), ExtractStatus::error_object);
+  EXPECT_EQ(bare.error_message, "overloaded");
+}
+
+TEST(ResponseExtractor, CountsImagesButNotEmbeddings) {
+  ResponseExtractor extractor;
+  ResponseFields images;
+  EXPECT_EQ(extractor.extract(R"({"created":1,"data":[{"b64_json":"iVBO"},{"url":"http://x/y.png"},{"url":null}]})",
+                              images),
+            ExtractStatus::ok);
+  EXPECT_EQ(images.num_images, 2);
+  ResponseFields embeddings;
+  EXPECT_EQ(extractor.extract(R"({"object":"list","data":[{"object":"embedding","embedding":[0.1,-2e-3],"index":0}],
+                                  "usage":{"prompt_tokens":3,"total_tokens":3}})",
+                              embeddings),
+            ExtractStatus::ok);
+  EXPECT_EQ(embeddings.num_images, 0);
+  EXPECT_EQ(embeddings.usage_prompt_tokens, 3);
+}
+
+TEST(ResponseExtractor, CountsCompletedStreamedImagesOnly) {
+  ResponseExtractor extractor;
+  ResponseFields fields;
+  extractor.extract(R"({"type":"image_generation.partial_image","b64_json":"AA"})", fields);
+  extractor.extract(R"({"b64_json":"AAAA","type":"image_generation.completed"})", fields);
+  EXPECT_EQ(fields.num_images, 1);
+}
+
+TEST(ResponseExtractor, ReusesItsBuffersForDocumentsOfAnySize) {
+  ResponseExtractor extractor;
+  ResponseFields fields;
+  const std::string long_text(100000, 'z');
+  EXPECT_EQ(extractor.extract(R"({"choices":[{"text":")" + long_text + R"("}]})", fields), ExtractStatus::ok);
+  EXPECT_EQ(extractor.extract(R"({"choices":[{"text":"!"}]})", fields), ExtractStatus::ok);
+  EXPECT_EQ(fields.content, long_text + "!");
+}
+
+}  // namespace
+}  // namespace aiperf
