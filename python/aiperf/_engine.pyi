@@ -108,4 +108,7 @@ class MockServer:
     def wait(self, timeout_s: float) -> bool: ...  # releases the GIL; True once stopped
     @property
     def port(self) -> int: ...
-    def stats(self) -> dict[str, int]: ...  # requests served per route, streams open
+    def stats(self) -> dict[str, int]:
+        """Counters since start: requests per route (health, models, chat_completions, completions, embeddings,
+        not_found, method_not_allowed, bad_request; their sum is `requests`), streams_open, client_disconnects,
+        stream_tokens_sent, stream_tokens_late_over_1ms (written more than 1 ms after their due time)."""

@@ -1,0 +1,679 @@
+// The mock server's libevent plumbing: per thread an event_base, an evhttp and an SO_REUSEPORT listener;
+// delayed replies and token streams on libevent timers kept to an absolute schedule; client disconnects;
+// a stop any thread may request.
+#include "aiperf/mock_server.hpp"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <charconv>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <cstring>
+#include <ctime>
+#include <limits>
+#include <list>
+#include <mutex>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "aiperf/error.hpp"
+
+namespace aiperf {
+namespace {
+
+struct EventConfigFree {
+  void operator()(event_config* p) const noexcept { event_config_free(p); }
+};
+struct EventBaseFree {
+  void operator()(event_base* p) const noexcept { event_base_free(p); }
+};
+struct EvhttpFree {
+  void operator()(evhttp* p) const noexcept { evhttp_free(p); }
+};
+struct EventFree {
+  void operator()(event* p) const noexcept { event_free(p); }
+};
+struct EvbufferFree {
+  void operator()(evbuffer* p) const noexcept { evbuffer_free(p); }
+};
+struct ListenerFree {
+  void operator()(evconnlistener* p) const noexcept { evconnlistener_free(p); }
+};
+using EventConfigPtr = std::unique_ptr<event_config, EventConfigFree>;
+using EventBasePtr = std::unique_ptr<event_base, EventBaseFree>;
+using EvhttpPtr = std::unique_ptr<evhttp, EvhttpFree>;
+using EventPtr = std::unique_ptr<event, EventFree>;
+using EvbufferPtr = std::unique_ptr<evbuffer, EvbufferFree>;
+using ListenerPtr = std::unique_ptr<evconnlistener, ListenerFree>;
+
+class UniqueFd {
+ public:
+  explicit UniqueFd(int fd = -1) noexcept : fd_(fd) {}
+  UniqueFd(UniqueFd&& other) noexcept : fd_(other.release()) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept {
+    if (this != &other) {
+      reset();
+      fd_ = other.release();
+    }
+    return *this;
+  }
+  ~UniqueFd() { reset(); }
+  int get() const noexcept { return fd_; }
+  int release() noexcept { return std::exchange(fd_, -1); }
+  void reset() noexcept {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_;
+};
+
+std::int64_t now_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// Rounded up to whole microseconds so a timer never fires before its due time.
+timeval delay_until(std::int64_t due_ns) {
+  std::int64_t delay_ns = std::max<std::int64_t>(0, due_ns - now_ns());
+  std::int64_t us = (delay_ns + 999) / 1000;
+  return timeval{static_cast<time_t>(us / 1'000'000), static_cast<suseconds_t>(us % 1'000'000)};
+}
+
+[[noreturn]] void throw_errno(const std::string& what) { throw Error(what + ": " + std::strerror(errno)); }
+
+enum Counter : int {
+  kHealth,
+  kModels,
+  kChatCompletions,
+  kCompletions,
+  kEmbeddings,
+  kNotFound,
+  kMethodNotAllowed,
+  kBadRequest,
+  kStreamsOpen,
+  kClientDisconnects,
+  kTokensSent,
+  kTokensLate,  // written more than kLateNs after their due time
+  kCounterCount
+};
+constexpr std::int64_t kLateNs = 1'000'000;
+constexpr std::array<const char*, kCounterCount> kCounterNames = {
+    "health",      "models",             "chat_completions", "completions",  "embeddings",
+    "not_found",   "method_not_allowed", "bad_request",      "streams_open", "client_disconnects",
+    "stream_tokens_sent", "stream_tokens_late_over_1ms"};
+
+struct Address {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+  void set_port(int port) {
+    if (storage.ss_family == AF_INET6) {
+      reinterpret_cast<sockaddr_in6*>(&storage)->sin6_port = htons(static_cast<std::uint16_t>(port));
+    } else {
+      reinterpret_cast<sockaddr_in*>(&storage)->sin_port = htons(static_cast<std::uint16_t>(port));
+    }
+  }
+};
+
+Address resolve(const std::string& host, int port) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  std::string service = std::to_string(port);
+  int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(), service.c_str(), &hints, &found);
+  if (rc != 0) throw Error("mock server: cannot resolve host '" + host + "': " + gai_strerror(rc));
+  // Prefer IPv4: "localhost" should be reachable at 127.0.0.1, which clients usually try.
+  const addrinfo* chosen = found;
+  for (const addrinfo* a = found; a; a = a->ai_next) {
+    if (a->ai_family == AF_INET) {
+      chosen = a;
+      break;
+    }
+  }
+  Address address;
+  std::memcpy(&address.storage, chosen->ai_addr, chosen->ai_addrlen);
+  address.length = chosen->ai_addrlen;
+  freeaddrinfo(found);
+  return address;
+}
+
+UniqueFd bind_socket(const Address& address, bool reuse_port, const std::string& where) {
+  UniqueFd fd(::socket(address.storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (fd.get() < 0) throw_errno("mock server: socket()");
+  int one = 1;
+  setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (reuse_port && setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+    throw_errno("mock server: SO_REUSEPORT");
+  }
+  // Accepted connections inherit TCP_NODELAY: a token event must not wait for the previous one's ACK.
+  setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&address.storage), address.length) != 0) {
+    throw_errno("mock server: cannot listen on " + where);
+  }
+  return fd;
+}
+
+int bound_port(int fd) {
+  sockaddr_storage local{};
+  socklen_t length = sizeof local;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &length) != 0) throw_errno("mock server: getsockname");
+  if (local.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&local)->sin6_port);
+  return ntohs(reinterpret_cast<sockaddr_in*>(&local)->sin_port);
+}
+
+mock::Method method_of(evhttp_request* request) {
+  switch (evhttp_request_get_command(request)) {
+    case EVHTTP_REQ_GET:
+    case EVHTTP_REQ_HEAD:
+      return mock::Method::get;
+    case EVHTTP_REQ_POST:
+      return mock::Method::post;
+    default:
+      return mock::Method::other;
+  }
+}
+
+const char* method_name(evhttp_request* request) {
+  switch (evhttp_request_get_command(request)) {
+    case EVHTTP_REQ_GET: return "GET";
+    case EVHTTP_REQ_POST: return "POST";
+    case EVHTTP_REQ_HEAD: return "HEAD";
+    case EVHTTP_REQ_PUT: return "PUT";
+    case EVHTTP_REQ_DELETE: return "DELETE";
+    case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+    case EVHTTP_REQ_PATCH: return "PATCH";
+    default: return "?";
+  }
+}
+
+class Worker;
+
+// A reply waiting for its time: a delayed body, or a token stream whose next event is due.
+struct PendingReply {
+  Worker* worker = nullptr;
+  evhttp_request* request = nullptr;
+  std::list<PendingReply>::iterator self;
+  bool scheduled = false;  // has an entry in the worker's due-time heap
+  bool abandoned = false;  // the client went away; erased when its heap entry comes up
+  bool streaming = false;
+  std::int64_t first_due_ns = 0;  // the delayed reply, or the stream's first token
+  std::string body;               // delayed reply
+  mock::ReplyHeader header;       // stream
+  std::string event_prefix;
+  std::int64_t next_token = 0;
+  bool chunked = false;  // HTTP/1.1: chunked framing; HTTP/1.0 clients get the bare stream until close
+};
+
+class Worker {
+ public:
+  Worker(const MockServerConfig& config, int index)
+      : index_(index),
+        ttft_ns_(std::llround(config.ttft_ms * 1e6)),
+        itl_ns_(std::llround(config.itl_ms * 1e6)),
+        output_tokens_(config.output_tokens) {
+    EventConfigPtr event_config(event_config_new());
+    // Precise timers (timerfd, CLOCK_MONOTONIC) and no cached loop time: token due times stay microsecond-exact.
+    event_config_set_flag(event_config.get(), EVENT_BASE_FLAG_PRECISE_TIMER);
+    event_config_set_flag(event_config.get(), EVENT_BASE_FLAG_NO_CACHE_TIME);
+    base_.reset(event_base_new_with_config(event_config.get()));
+    if (!base_) throw Error("mock server: event_base_new failed");
+    http_.reset(evhttp_new(base_.get()));
+    stop_event_.reset(event_new(base_.get(), -1, 0, &Worker::on_stop, this));
+    due_timer_.reset(evtimer_new(base_.get(), &Worker::on_due, this));
+    out_buffer_.reset(evbuffer_new());
+    if (!http_ || !stop_event_ || !due_timer_ || !out_buffer_) throw Error("mock server: libevent allocation failed");
+    evhttp_set_gencb(http_.get(), &Worker::on_request, this);
+  }
+
+  void listen(UniqueFd fd) {
+    ListenerPtr listener(evconnlistener_new(base_.get(), nullptr, nullptr, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+                                            4096, fd.get()));
+    if (!listener) throw_errno("mock server: listen");
+    fd.release();
+    if (!evhttp_bind_listener(http_.get(), listener.get())) throw Error("mock server: evhttp_bind_listener failed");
+    listener.release();  // the evhttp frees its bound listeners
+  }
+
+  // The loop thread: serve until stopped, then free every libevent object here, so the port closes now.
+  void run() {
+    event_base_dispatch(base_.get());
+    for (PendingReply& reply : pending_) {
+      if (reply.abandoned) continue;
+      if (evhttp_connection* connection = evhttp_request_get_connection(reply.request)) {
+        evhttp_connection_set_closecb(connection, nullptr, nullptr);
+      }
+    }
+    due_.clear();
+    pending_.clear();
+    due_timer_.reset();
+    counters_[kStreamsOpen] = 0;
+    {
+      std::lock_guard lock(stop_mutex_);
+      stop_event_.reset();
+    }
+    http_.reset();  // closes the listener and every connection, freeing their requests
+    out_buffer_.reset();
+    base_.reset();
+  }
+
+  void request_stop() {
+    std::lock_guard lock(stop_mutex_);
+    if (stop_event_) event_active(stop_event_.get(), EV_TIMEOUT, 0);
+  }
+
+  std::int64_t counter(int which) const { return counters_[which].load(std::memory_order_relaxed); }
+
+ private:
+  static void on_stop(evutil_socket_t, short, void* arg) {
+    event_base_loopbreak(static_cast<Worker*>(arg)->base_.get());
+  }
+  static void on_request(evhttp_request* request, void* arg) { static_cast<Worker*>(arg)->handle(request); }
+  static void on_due(evutil_socket_t, short, void* arg) { static_cast<Worker*>(arg)->run_due(); }
+  static void on_connection_closed(evhttp_connection*, void* arg) {
+    auto* reply = static_cast<PendingReply*>(arg);
+    reply->worker->abandon(*reply);
+  }
+
+  void count(Counter which) { counters_[which].fetch_add(1, std::memory_order_relaxed); }
+
+  void handle(evhttp_request* request) {
+    const char* uri = evhttp_request_get_uri(request);
+    std::string_view path = uri ? uri : "";
+    path = path.substr(0, path.find('?'));
+    bool path_known = false;
+    const mock::Route* route = mock::find_route(path, method_of(request), &path_known);
+    if (!route) {
+      if (path_known) {
+        count(kMethodNotAllowed);
+        send_error(request, 405, "Method not allowed for " + std::string(path));
+      } else {
+        count(kNotFound);
+        send_error(request, 404, std::string("Invalid URL (") + method_name(request) + " " + std::string(path) + ")",
+                   "not_found_error");
+      }
+      return;
+    }
+    switch (route->endpoint) {
+      case mock::Endpoint::health:
+        count(kHealth);
+        send_now(request, 200, mock::health_body());
+        break;
+      case mock::Endpoint::models:
+        count(kModels);
+        send_now(request, 200, mock::models_body());
+        break;
+      case mock::Endpoint::chat_completions:
+      case mock::Endpoint::completions:
+        handle_text(request, route->endpoint);
+        break;
+      case mock::Endpoint::embeddings:
+        handle_embeddings(request);
+        break;
+    }
+  }
+
+  static std::string_view body_of(evhttp_request* request) {
+    evbuffer* input = evhttp_request_get_input_buffer(request);
+    std::size_t length = evbuffer_get_length(input);
+    if (length == 0) return {};
+    return {reinterpret_cast<const char*>(evbuffer_pullup(input, -1)), length};
+  }
+
+  void handle_text(evhttp_request* request, mock::Endpoint endpoint) {
+    const std::int64_t start_ns = now_ns();
+    mock::TextRequest parsed;
+    std::string error;
+    if (!parser_.parse_text(body_of(request), endpoint, parsed, error)) {
+      count(kBadRequest);
+      send_error(request, 400, error);
+      return;
+    }
+    count(endpoint == mock::Endpoint::completions ? kCompletions : kChatCompletions);
+    mock::ReplyHeader header = mock::make_reply_header(endpoint, parsed, output_tokens_, next_serial(), std::time(nullptr));
+    if (parsed.stream) {
+      start_stream(request, std::move(header), start_ns + ttft_ns_);
+      return;
+    }
+    const std::int64_t tokens = header.completion_tokens;
+    send_at(request, start_ns + ttft_ns_ + std::max<std::int64_t>(0, tokens - 1) * itl_ns_, mock::completion_body(header));
+  }
+
+  void handle_embeddings(evhttp_request* request) {
+    const std::int64_t start_ns = now_ns();
+    mock::EmbeddingsRequest parsed;
+    std::string error;
+    if (!parser_.parse_embeddings(body_of(request), parsed, error)) {
+      count(kBadRequest);
+      send_error(request, 400, error);
+      return;
+    }
+    count(kEmbeddings);
+    send_at(request, start_ns + ttft_ns_, mock::embeddings_body(parsed));
+  }
+
+  std::uint64_t next_serial() { return (static_cast<std::uint64_t>(index_) << 48) | ++serial_; }
+
+  void send_now(evhttp_request* request, int status, std::string_view body) {
+    evhttp_add_header(evhttp_request_get_output_headers(request), "Content-Type", "application/json");
+    evbuffer_add(out_buffer_.get(), body.data(), body.size());
+    evhttp_send_reply(request, status, nullptr, out_buffer_.get());
+  }
+
+  void send_error(evhttp_request* request, int status, const std::string& message,
+                  std::string_view type = "invalid_request_error") {
+    send_now(request, status, mock::error_body(message, type));
+  }
+
+  PendingReply& add_pending(evhttp_request* request) {
+    PendingReply& reply = pending_.emplace_back();
+    reply.self = std::prev(pending_.end());
+    reply.worker = this;
+    reply.request = request;
+    evhttp_connection_set_closecb(evhttp_request_get_connection(request), &Worker::on_connection_closed, &reply);
+    return reply;
+  }
+
+  // Forget a reply that is about to be completed by the caller: libevent owns the request again.
+  void release(PendingReply& reply) {
+    if (evhttp_connection* connection = evhttp_request_get_connection(reply.request)) {
+      evhttp_connection_set_closecb(connection, nullptr, nullptr);
+    }
+    if (reply.streaming) counters_[kStreamsOpen].fetch_sub(1, std::memory_order_relaxed);
+    pending_.erase(reply.self);
+  }
+
+  void send_at(evhttp_request* request, std::int64_t due_ns, std::string body) {
+    if (due_ns <= now_ns()) {
+      send_now(request, 200, body);
+      return;
+    }
+    PendingReply& reply = add_pending(request);
+    reply.first_due_ns = due_ns;
+    reply.body = std::move(body);
+    schedule(reply, due_ns);
+  }
+
+  void start_stream(evhttp_request* request, mock::ReplyHeader header, std::int64_t first_due_ns) {
+    PendingReply& reply = add_pending(request);
+    reply.streaming = true;
+    reply.first_due_ns = first_due_ns;
+    reply.header = std::move(header);
+    reply.event_prefix = mock::stream_event_prefix(reply.header);
+    evkeyvalq* headers = evhttp_request_get_output_headers(request);
+    evhttp_add_header(headers, "Content-Type", "text/event-stream");
+    evhttp_add_header(headers, "Cache-Control", "no-cache");
+    evhttp_send_reply_start(request, 200, nullptr);
+    const char* encoding = evhttp_find_header(headers, "Transfer-Encoding");
+    reply.chunked = encoding && std::string_view(encoding) == "chunked";
+    counters_[kStreamsOpen].fetch_add(1, std::memory_order_relaxed);
+    schedule(reply, first_due_ns);
+  }
+
+  // One libevent timer per worker, armed for the earliest entry of a heap of due times: a wake-up serves every
+  // reply due by then, and a token costs a heap operation instead of a libevent timer add/delete.
+  void schedule(PendingReply& reply, std::int64_t due_ns) {
+    reply.scheduled = true;
+    due_.push_back({due_ns, &reply});
+    std::push_heap(due_.begin(), due_.end(), later);
+    if (due_ns < armed_ns_) arm(due_ns);
+  }
+
+  void arm(std::int64_t due_ns) {
+    armed_ns_ = due_ns;
+    timeval delay = delay_until(due_ns);
+    evtimer_add(due_timer_.get(), &delay);
+  }
+
+  void run_due() {
+    armed_ns_ = std::numeric_limits<std::int64_t>::min();  // no re-arming while the batch runs
+    const std::int64_t batch_ns = now_ns();
+    while (!due_.empty() && due_.front().due_ns <= batch_ns) {
+      std::pop_heap(due_.begin(), due_.end(), later);
+      PendingReply& reply = *due_.back().reply;
+      due_.pop_back();
+      reply.scheduled = false;
+      if (reply.abandoned) {
+        pending_.erase(reply.self);
+        continue;
+      }
+      advance(reply, now_ns());
+    }
+    armed_ns_ = std::numeric_limits<std::int64_t>::max();
+    if (!due_.empty()) arm(due_.front().due_ns);
+  }
+
+  std::int64_t token_due_ns(const PendingReply& reply, std::int64_t token) const {
+    return reply.first_due_ns + token * itl_ns_;
+  }
+
+  void advance(PendingReply& reply, std::int64_t now) {
+    evhttp_request* request = reply.request;
+    if (!reply.streaming) {
+      std::string body = std::move(reply.body);
+      release(reply);
+      send_now(request, 200, body);
+      return;
+    }
+    // Every token already due goes out now (due times come from the stream start, so lateness never
+    // accumulates), then the stream is scheduled for its next one.
+    const std::int64_t total = reply.header.completion_tokens;
+    text_.clear();
+    std::int64_t due;
+    while (reply.next_token < total && (due = token_due_ns(reply, reply.next_token)) <= now) {
+      mock::append_stream_token_event(text_, reply.header, reply.event_prefix, reply.next_token);
+      ++reply.next_token;
+      count(kTokensSent);
+      if (now - due > kLateNs) count(kTokensLate);
+    }
+    const bool done = reply.next_token >= total;
+    if (done) mock::append_stream_end_events(text_, reply.header, reply.event_prefix);
+    if (!text_.empty()) write_stream_chunk(reply, text_);
+    if (!done) {
+      schedule(reply, token_due_ns(reply, reply.next_token));
+      return;
+    }
+    release(reply);
+    evhttp_send_reply_end(request);
+  }
+
+  // A token chunk goes straight to the socket when evhttp has nothing queued: this saves the EPOLLOUT round
+  // trip (two epoll_ctl calls and a loop pass) and an evbuffer per token, which dominate at 100k tokens/s.
+  // Whatever the socket does not take right away (or an error, which libevent then reports through its own
+  // write) goes through evhttp's output buffer, after which that buffer is used until it drains.
+  void write_stream_chunk(PendingReply& reply, const std::string& data) {
+    evhttp_connection* connection = evhttp_request_get_connection(reply.request);
+    bufferevent* socket_buffer = connection ? evhttp_connection_get_bufferevent(connection) : nullptr;
+    evbuffer* output = socket_buffer ? bufferevent_get_output(socket_buffer) : nullptr;
+    const evutil_socket_t fd = socket_buffer ? bufferevent_getfd(socket_buffer) : -1;
+    if (!output || fd < 0 || evbuffer_get_length(output) != 0) {
+      evbuffer_add(out_buffer_.get(), data.data(), data.size());
+      evhttp_send_reply_chunk(reply.request, out_buffer_.get());
+      return;
+    }
+    char size_line[20];
+    std::size_t size_length = 0;
+    if (reply.chunked) {
+      auto result = std::to_chars(size_line, size_line + sizeof size_line - 2, data.size(), 16);
+      size_length = static_cast<std::size_t>(result.ptr - size_line);
+      size_line[size_length++] = '\r';
+      size_line[size_length++] = '\n';
+    }
+    static constexpr char kChunkEnd[] = "\r\n";
+    iovec parts[3] = {{size_line, size_length},
+                      {const_cast<char*>(data.data()), data.size()},
+                      {const_cast<char*>(kChunkEnd), reply.chunked ? std::size_t{2} : std::size_t{0}}};
+    msghdr message{};
+    message.msg_iov = parts;
+    message.msg_iovlen = 3;
+    const std::size_t total = size_length + data.size() + parts[2].iov_len;
+    ssize_t sent = ::sendmsg(fd, &message, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (sent == static_cast<ssize_t>(total)) return;
+    std::size_t skip = sent > 0 ? static_cast<std::size_t>(sent) : 0;
+    for (const iovec& part : parts) {
+      std::size_t take = std::min(skip, part.iov_len);
+      skip -= take;
+      if (part.iov_len > take) evbuffer_add(output, static_cast<const char*>(part.iov_base) + take, part.iov_len - take);
+    }
+    bufferevent_enable(socket_buffer, EV_WRITE);
+  }
+
+  // The client went away before the reply finished: libevent has detached the request from the dying
+  // connection, so it is ours to free. The reply itself goes when its heap entry comes up.
+  void abandon(PendingReply& reply) {
+    count(kClientDisconnects);
+    evhttp_request* request = reply.request;
+    const bool detached = evhttp_request_get_connection(request) == nullptr;
+    if (reply.streaming) counters_[kStreamsOpen].fetch_sub(1, std::memory_order_relaxed);
+    reply.abandoned = true;
+    reply.request = nullptr;
+    if (!reply.scheduled) pending_.erase(reply.self);
+    if (detached) evhttp_request_free(request);
+  }
+
+  const int index_;
+  const std::int64_t ttft_ns_;
+  const std::int64_t itl_ns_;
+  const std::int64_t output_tokens_;
+  std::uint64_t serial_ = 0;
+  // Declared before everything that lives on the base, so it is destroyed last.
+  EventBasePtr base_;
+  EvhttpPtr http_;
+  std::mutex stop_mutex_;
+  EventPtr stop_event_;
+  struct Due {
+    std::int64_t due_ns;
+    PendingReply* reply;
+  };
+  static bool later(const Due& a, const Due& b) { return a.due_ns > b.due_ns; }
+  std::vector<Due> due_;  // min-heap on due_ns: every pending reply has exactly one entry
+  EventPtr due_timer_;
+  std::int64_t armed_ns_ = std::numeric_limits<std::int64_t>::max();  // when due_timer_ fires
+  EvbufferPtr out_buffer_;  // reused: evhttp moves its contents out on every send
+  std::string text_;        // reused scratch for stream events
+  mock::RequestParser parser_;
+  std::list<PendingReply> pending_;
+  std::array<std::atomic<std::int64_t>, kCounterCount> counters_{};
+};
+
+std::once_flag libevent_threads_once;
+
+}  // namespace
+
+struct MockServer::Impl {
+  MockServerConfig config;
+  std::vector<std::unique_ptr<Worker>> workers;
+  std::vector<std::thread> threads;
+  int port = 0;
+  bool started = false;
+  std::mutex mutex;
+  std::condition_variable finished;
+  int threads_running = 0;
+
+  void validate() const {
+    if (config.threads < 1 || config.threads > 256) throw Error("mock server: threads must be between 1 and 256");
+    if (config.port < 0 || config.port > 65535) throw Error("mock server: port must be between 0 and 65535");
+    if (!(config.ttft_ms >= 0) || !std::isfinite(config.ttft_ms)) throw Error("mock server: ttft_ms must be >= 0");
+    if (!(config.itl_ms >= 0) || !std::isfinite(config.itl_ms)) throw Error("mock server: itl_ms must be >= 0");
+    if (config.output_tokens < 0) throw Error("mock server: output_tokens must be >= 0");
+  }
+};
+
+MockServer::MockServer(MockServerConfig config) : impl_(std::make_unique<Impl>()) { impl_->config = std::move(config); }
+
+MockServer::~MockServer() {
+  stop();
+  for (std::thread& thread : impl_->threads) {
+    if (thread.joinable()) thread.join();
+  }
+}
+
+int MockServer::start() {
+  Impl& s = *impl_;
+  if (s.started) throw Error("mock server: already started");
+  s.validate();
+  // Stop requests come from other threads (event_active), which libevent allows only with locking enabled.
+  std::call_once(libevent_threads_once, [] { evthread_use_pthreads(); });
+
+  Address address = resolve(s.config.host, s.config.port);
+  const std::string where = s.config.host + ":" + std::to_string(s.config.port);
+  {
+    // Bound once without SO_REUSEPORT: fails if anyone holds the port (SO_REUSEPORT alone would silently share
+    // it with another server of the same user), and picks the port when 0 was asked for.
+    UniqueFd probe = bind_socket(address, false, where);
+    s.port = bound_port(probe.get());
+  }
+  address.set_port(s.port);
+  std::vector<std::unique_ptr<Worker>> workers;
+  for (int i = 0; i < s.config.threads; ++i) {
+    auto worker = std::make_unique<Worker>(s.config, i);
+    worker->listen(bind_socket(address, true, s.config.host + ":" + std::to_string(s.port)));
+    workers.push_back(std::move(worker));
+  }
+  s.workers = std::move(workers);
+  s.started = true;
+  {
+    std::lock_guard lock(s.mutex);
+    s.threads_running = static_cast<int>(s.workers.size());
+  }
+  for (auto& worker : s.workers) {
+    s.threads.emplace_back([&s, w = worker.get()] {
+      w->run();
+      std::lock_guard lock(s.mutex);
+      if (--s.threads_running == 0) s.finished.notify_all();
+    });
+  }
+  return s.port;
+}
+
+void MockServer::stop() {
+  for (auto& worker : impl_->workers) worker->request_stop();
+}
+
+bool MockServer::wait(double timeout_s) {
+  Impl& s = *impl_;
+  std::unique_lock lock(s.mutex);
+  auto stopped = [&] { return s.threads_running == 0; };
+  if (timeout_s < 0) {
+    s.finished.wait(lock, stopped);
+    return true;
+  }
+  return s.finished.wait_for(lock, std::chrono::duration<double>(timeout_s), stopped);
+}
+
+int MockServer::port() const { return impl_->port; }
+
+std::map<std::string, std::int64_t> MockServer::stats() const {
+  std::map<std::string, std::int64_t> totals;
+  for (int c = 0; c < kCounterCount; ++c) {
+    std::int64_t sum = 0;
+    for (const auto& worker : impl_->workers) sum += worker->counter(c);
+    totals[kCounterNames[c]] = sum;
+  }
+  std::int64_t requests = 0;
+  for (int c = kHealth; c <= kBadRequest; ++c) requests += totals[kCounterNames[c]];
+  totals["requests"] = requests;
+  return totals;
+}
+
+}  // namespace aiperf

@@ -1,0 +1,230 @@
+"""The mock server from Python: `MockServer` (a context manager for tests and notebooks), `serve()` (blocks, stops
+cleanly on Ctrl-C / SIGTERM) and `run_cli()` (`aiperf mock-server …`). The serving itself is C++ (aiperf._engine).
+
+Behaviour (see `aiperf mock-server --help`):
+- POST /v1/chat/completions, /v1/completions: OpenAI-shaped replies; with "stream": true an SSE stream whose first
+  token comes after ttft_ms and every further one itl_ms later (scheduled from the request's arrival, so delays
+  do not accumulate); a non-streaming reply comes after ttft_ms + itl_ms x (tokens - 1).
+- Output tokens: min(max_tokens or max_completion_tokens, output_tokens) when the request gives a limit, else
+  output_tokens. Every token is a word that is exactly one GPT-2 token with its leading space (" the", " of", …),
+  so a GPT-2 tokenizer counts exactly that many tokens in the text.
+- usage.prompt_tokens is estimated as ceil(characters of prompt text / 4); in streams usage is sent only when
+  stream_options.include_usage is true.
+- POST /v1/embeddings: one 768-float vector per input, after ttft_ms. GET /health, GET /v1/models ("mock").
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType, TracebackType
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000  # the CLI's; MockServer() defaults to 0, a free port
+DEFAULT_TTFT_MS = 20.0
+DEFAULT_ITL_MS = 5.0
+DEFAULT_OUTPUT_TOKENS = 128
+DEFAULT_THREADS = 1
+_POLL_S = 0.2  # how often serve() lets Python run signal handlers while the C++ loops serve
+
+
+class MockServer:
+    """An OpenAI-compatible mock server on background threads.
+
+    `with MockServer(port=0, ttft_ms=5, itl_ms=1) as server: server.url` -> "http://127.0.0.1:PORT".
+    """
+
+    def __init__(
+        self,
+        host: str = DEFAULT_HOST,
+        port: int = 0,
+        ttft_ms: float = DEFAULT_TTFT_MS,
+        itl_ms: float = DEFAULT_ITL_MS,
+        output_tokens: int = DEFAULT_OUTPUT_TOKENS,
+        threads: int = DEFAULT_THREADS,
+    ) -> None:
+        from .. import _engine
+
+        config = _engine.MockServerConfig()
+        config.host = host
+        config.port = int(port)
+        config.ttft_ms = float(ttft_ms)
+        config.itl_ms = float(itl_ms)
+        config.output_tokens = int(output_tokens)
+        config.threads = int(threads)
+        self.host = host
+        self.config = config
+        self._server = _engine.MockServer(config)
+        self._started = False
+
+    def start(self) -> Self:
+        """Bind and start serving; raises aiperf._engine.EngineError (e.g. the port is in use)."""
+        self._server.start()
+        self._started = True
+        return self
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop serving and wait for the loop threads to finish (safe to call twice, and from any thread)."""
+        self._server.stop()
+        self._server.wait(timeout_s)
+
+    def request_stop(self) -> None:
+        """Ask the server to stop without waiting (e.g. from a signal handler)."""
+        self._server.stop()
+
+    def wait(self, timeout_s: float | None = None) -> bool:
+        """Block until stopped (True) or until timeout_s passed (False). The GIL is released meanwhile."""
+        return bool(self._server.wait(-1.0 if timeout_s is None else float(timeout_s)))
+
+    @property
+    def port(self) -> int:
+        return int(self._server.port)
+
+    @property
+    def url(self) -> str:
+        """Base URL for clients, e.g. http://127.0.0.1:8000 (a wildcard bind address is reached via loopback)."""
+        host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.host, self.host)
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    def stats(self) -> dict[str, int]:
+        """Requests served per route, streams open, client disconnects."""
+        return dict(self._server.stats())
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        where = self.url if self._started else "not started"
+        return (
+            f"MockServer({where}, ttft_ms={self.config.ttft_ms}, itl_ms={self.config.itl_ms}, "
+            f"output_tokens={self.config.output_tokens}, threads={self.config.threads})"
+        )
+
+
+def serve(
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    ttft_ms: float = DEFAULT_TTFT_MS,
+    itl_ms: float = DEFAULT_ITL_MS,
+    output_tokens: int = DEFAULT_OUTPUT_TOKENS,
+    threads: int = DEFAULT_THREADS,
+    out: TextIO | None = None,
+) -> int:
+    """Serve until SIGINT/SIGTERM; print `listening on http://HOST:PORT` once connections are accepted. Returns 0."""
+    server = MockServer(host, port, ttft_ms, itl_ms, output_tokens, threads).start()
+    previous: dict[int, Any] = {}
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        server.request_stop()
+
+    # Signal handlers can only be installed from the main thread; elsewhere the caller stops us.
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, on_signal)
+    try:
+        stream = out if out is not None else sys.stdout
+        print(f"listening on http://{host}:{server.port}", file=stream, flush=True)
+        # Short waits so Python gets to run the signal handler; the C++ loop threads serve meanwhile.
+        while not server.wait(_POLL_S):
+            pass
+    finally:
+        server.stop()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="aiperf mock-server",
+        description="Start an OpenAI-compatible mock server (chat, completions, embeddings) with configurable "
+        "time to first token and inter-token latency. Prints 'listening on http://HOST:PORT' when "
+        "ready; stops on Ctrl-C or SIGTERM.",
+        epilog="Output tokens: min(max_tokens or max_completion_tokens, --output-tokens) when the request gives a "
+        "limit, else --output-tokens; each token is one GPT-2 token (' the', ' of', ...). usage.prompt_tokens "
+        "is estimated as ceil(prompt characters / 4). Non-streaming replies wait TTFT + ITL x (tokens - 1).",
+    )
+    parser.add_argument("--host", default=DEFAULT_HOST, help=f"bind address [default: {DEFAULT_HOST}]")
+    parser.add_argument(
+        "--port",
+        "-p",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"listen port, 0 = a free port [default: {DEFAULT_PORT}]",
+    )
+    parser.add_argument(
+        "--ttft-ms",
+        "--ttft",
+        "-t",
+        dest="ttft_ms",
+        type=float,
+        default=DEFAULT_TTFT_MS,
+        metavar="MS",
+        help=f"time to first token in ms [default: {DEFAULT_TTFT_MS}]",
+    )
+    parser.add_argument(
+        "--itl-ms",
+        "--itl",
+        dest="itl_ms",
+        type=float,
+        default=DEFAULT_ITL_MS,
+        metavar="MS",
+        help=f"inter-token latency in ms [default: {DEFAULT_ITL_MS}]",
+    )
+    parser.add_argument(
+        "--output-tokens",
+        type=int,
+        default=DEFAULT_OUTPUT_TOKENS,
+        metavar="N",
+        help="tokens per completion when the request does not ask for fewer "
+        f"[default: {DEFAULT_OUTPUT_TOKENS}]",
+    )
+    parser.add_argument(
+        "--threads",
+        "--workers",
+        "-w",
+        dest="threads",
+        type=int,
+        default=DEFAULT_THREADS,
+        metavar="T",
+        help=f"event-loop threads sharing the port [default: {DEFAULT_THREADS}]",
+    )
+    parser.add_argument("--fast", action="store_true", help="no latency at all: TTFT and ITL 0")
+    return parser
+
+
+def run_cli(argv: Sequence[str] | None = None) -> int:
+    """`aiperf mock-server [flags]`: serve until interrupted; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    if args.fast:
+        args.ttft_ms = args.itl_ms = 0.0
+    if not 0 <= args.port <= 65535:
+        parser.error("--port must be between 0 and 65535")
+    if args.ttft_ms < 0 or args.itl_ms < 0:
+        parser.error("--ttft-ms and --itl-ms must be >= 0")
+    if args.output_tokens < 0:
+        parser.error("--output-tokens must be >= 0")
+    if not 1 <= args.threads <= 256:
+        parser.error("--threads must be between 1 and 256")
+    from .._engine import EngineError
+
+    try:
+        return serve(args.host, args.port, args.ttft_ms, args.itl_ms, args.output_tokens, args.threads)
+    except EngineError as e:
+        print(f"aiperf mock-server: error: {e}", file=sys.stderr)
+        return 1
