@@ -48,9 +48,21 @@ class TokenizerError(Exception):
 class Tokenizer:
     """`encode`/`count_tokens` never add special tokens (BOS/EOS): we count what is sent."""
 
-    def __init__(self, backend: Any, name: str) -> None:
+    def __init__(self, backend: Any, name: str, source: Path | None = None) -> None:
         self._backend = backend  # a tokenizers.Tokenizer
         self.name = name
+        self.source = source  # the tokenizer.json it was loaded from, when there is one
+
+    @property
+    def fingerprint(self) -> str | None:
+        """Identifies the tokenizer file (path, size, mtime) for caches of tokenized data; None if unknown."""
+        if self.source is None:
+            return None
+        try:
+            st = self.source.stat()
+        except OSError:
+            return None
+        return f"{self.source.resolve()}:{st.st_size}:{st.st_mtime_ns}"
 
     def encode(self, text: str) -> list[int]:
         return self._backend.encode(text, add_special_tokens=False).ids
@@ -182,7 +194,7 @@ def _from_file(file: Path, name: str) -> Tokenizer:
     from tokenizers import Tokenizer as HFTokenizer
 
     try:
-        return Tokenizer(HFTokenizer.from_file(str(file)), name)
+        return Tokenizer(HFTokenizer.from_file(str(file)), name, source=file)
     except Exception as e:  # noqa: BLE001 - the Rust side raises plain Exception subclasses
         raise TokenizerError(f"--tokenizer {name!r}: cannot load {file}: {e}") from None
 

@@ -10,6 +10,8 @@ docs/tokenizers.md).
 
 from __future__ import annotations
 
+import os
+
 import random
 import uuid
 from functools import lru_cache
@@ -158,6 +160,37 @@ def sample_lengths(rng: np.random.Generator, mean: float, stddev: float, count: 
     return np.maximum(1, np.rint(rng.normal(mean, stddev, size=count))).astype(np.int64)
 
 
+def _corpus_tokens(tokenizer: Any) -> np.ndarray:
+    """The built-in corpus as token ids, cached on disk per tokenizer file (saves ~0.1 s of start-up)."""
+    fingerprint = getattr(tokenizer, "fingerprint", None)
+    cache_file = None
+    if fingerprint:
+        import hashlib
+
+        from ..tokenizer import aiperf_cache_dir
+
+        key = hashlib.sha256(f"{CORPUS_CACHE_VERSION}|{fingerprint}".encode()).hexdigest()[:32]
+        cache_file = aiperf_cache_dir() / "corpus" / f"{key}.npy"
+        try:
+            return np.load(cache_file)
+        except (OSError, ValueError):
+            pass
+    tokens = np.asarray(tokenizer.encode(" " + corpus_text()), dtype=np.int64)
+    if cache_file is not None:
+        try:
+            cache_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache_file.with_suffix(f".{os.getpid()}.tmp.npy")
+            np.save(tmp, tokens)
+            os.replace(tmp, cache_file)
+        except OSError:
+            pass  # a read-only cache only costs start-up time
+    return tokens
+
+
+# Bump when corpus_text() changes, so cached corpus tokens are not reused.
+CORPUS_CACHE_VERSION = 1
+
+
 class PromptSource:
     """The corpus as one token stream for one tokenizer; cuts prompts of exact token lengths from it."""
 
@@ -165,8 +198,8 @@ class PromptSource:
         self.tokenizer = tokenizer
         # A leading space makes the first sentence tokenize like every later one (" The"), so wrapping around
         # from the end of the stream to its start gives the same tokens as the text would.
-        self.tokens = np.asarray(
-            tokenizer.encode(" " + (text if text is not None else corpus_text())), dtype=np.int64
+        self.tokens = _corpus_tokens(tokenizer) if text is None else np.asarray(
+            tokenizer.encode(" " + text), dtype=np.int64
         )
         if self.tokens.size == 0:
             raise ValueError("the prompt corpus tokenized to no tokens")
