@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 
+import aiperf
 from aiperf.mock import MockServer
 
-REPO_PYTHON = Path(__file__).resolve().parents[2] / "python"
+
 TOKENS = [" the", " of", " and", " to", " in", " a", " is", " that", " for", " it"]
 
 
@@ -315,7 +316,9 @@ def test_port_in_use_is_an_error() -> None:
 
 def _cli_env() -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_PYTHON), env.get("PYTHONPATH", "")) if p)
+    # The subprocess imports the same aiperf as this test (installed package or source tree with PYTHONPATH).
+    package_root = str(Path(aiperf.__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
     return env
 
 
