@@ -11,4 +11,5 @@ PYBIND11_MODULE(_engine, m) {
   aiperf::bindings::register_stats(m);
   aiperf::bindings::register_engine(m);
   aiperf::bindings::register_mock(m);
+  aiperf::bindings::register_images(m);
 }

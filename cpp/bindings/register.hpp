@@ -8,4 +8,5 @@ void register_json(pybind11::module_& m);    // build_json (register_json.cpp)
 void register_stats(pybind11::module_& m);   // compute_stats (register_stats.cpp)
 void register_engine(pybind11::module_& m);  // EngineConfig, Engine, Progress, monotonic_ns (register_engine.cpp)
 void register_mock(pybind11::module_& m);    // MockServerConfig, MockServer (register_mock.cpp)
+void register_images(pybind11::module_& m);  // encode_png, png_size, sniff_image_type, multipart_encode
 }  // namespace aiperf::bindings

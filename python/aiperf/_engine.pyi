@@ -99,6 +99,7 @@ class MockServerConfig:
     itl_ms: float
     output_tokens: int        # tokens per completion when the request does not ask for fewer
     threads: int
+    image_latency_ms: float   # images/generations and images/edits: request arrival to the reply
     def __init__(self) -> None: ...
 
 class MockServer:
@@ -110,5 +111,37 @@ class MockServer:
     def port(self) -> int: ...
     def stats(self) -> dict[str, int]:
         """Counters since start: requests per route (health, models, chat_completions, completions, embeddings,
-        not_found, method_not_allowed, bad_request; their sum is `requests`), streams_open, client_disconnects,
-        stream_tokens_sent, stream_tokens_late_over_1ms (written more than 1 ms after their due time)."""
+        image_generations, image_edits, mock_images, not_found, method_not_allowed, bad_request; their sum is
+        `requests`), streams_open, client_disconnects, stream_tokens_sent, stream_tokens_late_over_1ms (written more
+        than 1 ms after their due time), images_sent, chat_image_parts (image_url parts in chat requests)."""
+
+# ---- Images and multipart bodies (cpp/include/aiperf/png.hpp, multipart.hpp) ---------------------------------
+def encode_png(width: int, height: int, seed: int, compression_level: int = 1) -> bytes:
+    """A deterministic synthetic RGB PNG (same seed, same bytes): a mosaic of 4x4 squares, colour gradients plus
+    noise. Raises EngineError for sizes outside 1..16384 or a compression level outside 0..9. Releases the GIL."""
+
+def encode_png_rgb(
+    pixels: bytes | bytearray | memoryview | Any,
+    width: int | None = None,
+    height: int | None = None,
+    compression_level: int = 1,
+) -> bytes:
+    """Encode 8-bit RGB pixels as PNG: a C-contiguous uint8 HxWx3 array (numpy), or width*height*3 bytes with
+    width and height given. Releases the GIL."""
+
+def png_size(data: bytes | bytearray | memoryview) -> tuple[int, int]:
+    """(width, height) from a PNG's IHDR chunk, or (0, 0) when the bytes are not a PNG."""
+
+def sniff_image_type(data: bytes | bytearray | memoryview) -> str | None:
+    """'image/png', 'image/jpeg', 'image/webp' or 'image/gif' from the magic bytes, or None."""
+
+def multipart_encode(
+    fields: list[tuple[str, str]],
+    files: list[tuple[str, str, bytes | bytearray | memoryview, str | None]],
+    boundary: str | None = None,
+) -> tuple[str, bytes]:
+    """A multipart/form-data body (RFC 7578): the text fields, then the files, each in the order given.
+    files: (field name, filename, data, content type or None to sniff it from the bytes, else
+    application/octet-stream). Names and filenames have '"', CR, LF escaped as %22, %0D, %0A.
+    Returns (Content-Type header value with the boundary, body). Without `boundary` a random one is used and
+    replaced if it occurs in a part; a given boundary that occurs in a part raises EngineError. Releases the GIL."""

@@ -1,0 +1,81 @@
+"""Image benchmark: synthetic 512x512 PNGs per second on one core, and multipart encoding against a plain copy.
+
+Everything runs on the calling thread (one core). The multipart body carries the same payload as an image_edit
+request (prompt, model, response_format, n, the PNG as file `image`); its MB/s is compared with copying the same
+number of bytes once (numpy copyto into a preallocated array, and bytes.join, which also allocates the result).
+Usage: PYTHONPATH=python python bench/images/run.py [--seconds S]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from aiperf import _engine
+
+
+def timed(fn, min_seconds: float) -> float:
+    """Seconds per call of fn, looping until min_seconds have passed."""
+    fn()  # warm-up
+    calls = 0
+    started = time.perf_counter()
+    while True:
+        fn()
+        calls += 1
+        elapsed = time.perf_counter() - started
+        if elapsed >= min_seconds:
+            return elapsed / calls
+
+
+def png_rows(seconds: float) -> list[tuple[str, str, str, str]]:
+    rows = []
+    for level in (1, 0):
+        seed = iter(range(1 << 62))
+        sizes: list[int] = []
+
+        def one(seed=seed, sizes=sizes, level=level) -> None:  # defaults bind this iteration's values
+            sizes.append(len(_engine.encode_png(512, 512, next(seed), level)))
+
+        per_image_s = timed(one, seconds)
+        rows.append((f"synthetic 512x512 PNG, zlib level {level}", f"{1 / per_image_s:,.0f} images/s",
+                     f"{per_image_s * 1e3:.3f} ms/image", f"{np.mean(sizes) / 1024:.0f} KiB avg"))
+    return rows
+
+
+def multipart_rows(seconds: float) -> list[tuple[str, str, str, str]]:
+    rows = []
+    fields = [("prompt", "a watercolor painting of a lighthouse at dawn"), ("model", "black-forest-labs/FLUX.1-dev"),
+              ("response_format", "b64_json"), ("n", "1")]
+    for label, image in (("512x512 level-1 PNG", _engine.encode_png(512, 512, 1, 1)),
+                         ("512x512 level-0 PNG", _engine.encode_png(512, 512, 1, 0)),
+                         ("8 MiB random file", np.random.default_rng(0).bytes(8 << 20))):
+        files = [("image", "image.png", image, None)]
+        _, body = _engine.multipart_encode(fields, files)
+        size = len(body)
+        encode_s = timed(lambda files=files: _engine.multipart_encode(fields, files), seconds)
+        source = np.frombuffer(body, dtype=np.uint8)
+        target = np.empty_like(source)
+        copy_s = timed(lambda target=target, source=source: np.copyto(target, source), seconds)
+        pieces = [body[: size // 2], body[size // 2:]]
+        join_s = timed(lambda pieces=pieces: b"".join(pieces), seconds)
+        mb = size / 1e6
+        rows.append((f"multipart, {label} ({size / 1024:.0f} KiB body)", f"{mb / encode_s:,.0f} MB/s",
+                     f"numpy copy {mb / copy_s:,.0f} MB/s (ratio {copy_s / encode_s:.2f})",
+                     f"bytes.join {mb / join_s:,.0f} MB/s (ratio {join_s / encode_s:.2f})"))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=1.0, help="minimum time per measurement")
+    args = parser.parse_args()
+    rows = png_rows(args.seconds) + multipart_rows(args.seconds)
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    print("aiperf bench/images (one thread; ratio = encoder speed / copy speed of the same bytes)")
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)))
+
+
+if __name__ == "__main__":
+    main()
