@@ -1,4 +1,4 @@
-"""The `aiperf` console script: `aiperf profile …` and `aiperf mock-server …`.
+"""The `aiperf` console script: `aiperf profile …`, `aiperf mock-server …` and `aiperf extract-images …`.
 
 Start-up matters (target: `aiperf --help` and the first request within 0.5 s), so this module imports only the
 standard library; numpy, rich, tokenizers and the engine are imported when a command runs.
@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from . import __version__
 from .config import OPTIONS, ConfigError, ProfileConfig, validate
@@ -47,7 +47,33 @@ def build_parser() -> argparse.ArgumentParser:
                                          "artifact folder with the metrics.")
     _add_profile_options(profile)
     sub.add_parser("mock-server", help="Start the built-in OpenAI-compatible mock server.", add_help=False)
+    extract = sub.add_parser("extract-images", help="Write the images of a raw export to files.",
+                             description="Decode every base64 image in an artifact folder's profile_export_raw.jsonl "
+                                         "(aiperf profile --export-level raw) into files named "
+                                         "image_<line:04d>_<index:02d>.jpg, as the guides' extract_images.py does.")
+    extract.add_argument("artifact_dir", metavar="ARTIFACT_DIR",
+                         help="artifact folder of a run, or its profile_export_raw.jsonl")
+    extract.add_argument("--out", "-o", default="extracted_images", metavar="DIR",
+                         help="output folder [default: extracted_images]")
+    extract.add_argument("--real-extension", action="store_true",
+                         help="name files by their real type (.png, .jpg, .webp …) instead of always .jpg")
     return parser
+
+
+def _extract_images(argv: Sequence[str]) -> int:
+    args = build_parser().parse_args(["extract-images", *argv])
+    from .images import extract_images
+
+    try:
+        written = extract_images(args.artifact_dir, args.out, real_extension=args.real_extension)
+    except (OSError, ValueError) as e:
+        print(f"aiperf extract-images: error: {e}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"Extracted: {path.resolve()}")
+    if not written:
+        print(f"aiperf extract-images: no images found in {args.artifact_dir}", file=sys.stderr)
+    return 0
 
 
 def config_from_args(argv: Sequence[str]) -> ProfileConfig:
@@ -68,6 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .mock.server import run_cli
 
         return run_cli(argv[1:])
+    if argv and argv[0] == "extract-images":
+        return _extract_images(argv[1:])
     if not argv or argv[0] != "profile":
         parser = build_parser()
         if not argv:
@@ -80,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as e:
         print(f"aiperf profile: error: {e}", file=sys.stderr)
         return e.exit_code
-    from .run import run_profile, RunError
+    from .run import RunError, run_profile
 
     try:
         result = run_profile(config)

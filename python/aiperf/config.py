@@ -8,9 +8,13 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .images import SyntheticImageSpec
 
 
 class ConfigError(ValueError):
@@ -35,7 +39,9 @@ def _positive_float_or_inf(text: str) -> float:
     return float("inf") if text.strip().lower() in ("inf", "infinity") else float(text)
 
 
-ENDPOINT_TYPES = ("chat", "completions", "embeddings")
+ENDPOINT_TYPES = ("chat", "completions", "embeddings", "image_generation", "image_edit")
+CONTENT_TYPES = ("application/json", "multipart/form-data")
+IMAGE_FORMATS = ("png", "jpeg", "random")
 EXPORT_LEVELS = ("summary", "records", "raw")
 UI_TYPES = ("dashboard", "simple", "none")
 DATASET_TYPES = ("single_turn", "multi_turn", "random_pool", "mooncake_trace")
@@ -57,6 +63,8 @@ OPTIONS: tuple[Option, ...] = (
            "keep their JSON type (4 -> number, true -> boolean).", "Endpoint", kind="list"),
     Option("request_timeout_seconds", ("--request-timeout-seconds",), "Per-request timeout, connect included.",
            "Endpoint", type=float),
+    Option("request_content_type", ("--request-content-type",), "Request body encoding (default: multipart/form-data "
+           "for image_edit, application/json otherwise).", "Endpoint", choices=CONTENT_TYPES),
     Option("use_legacy_max_tokens", ("--use-legacy-max-tokens",), "Send max_tokens instead of max_completion_tokens "
            "(chat).", "Endpoint", kind="flag"),
     # Tokenizer
@@ -81,6 +89,19 @@ OPTIONS: tuple[Option, ...] = (
            "Texts per request (embeddings).", "Input", type=int),
     Option("num_dataset_entries", ("--num-dataset-entries", "--num-prompts"), "Distinct synthetic prompts.",
            "Input", type=int),
+    # Images
+    Option("image_width_mean", ("--image-width-mean",), "Mean width in pixels of synthetic images (images are off "
+           "while the width and height means are 0).", "Images", type=float),
+    Option("image_width_stddev", ("--image-width-stddev",), "Stddev of the width of synthetic images.", "Images",
+           type=float),
+    Option("image_height_mean", ("--image-height-mean",), "Mean height in pixels of synthetic images.", "Images",
+           type=float),
+    Option("image_height_stddev", ("--image-height-stddev",), "Stddev of the height of synthetic images.", "Images",
+           type=float),
+    Option("image_batch_size", ("--image-batch-size", "--batch-size-image"), "Synthetic images per request (chat: "
+           "image parts; image_edit: reference images).", "Images", type=int),
+    Option("image_format", ("--image-format",), "Encoding of synthetic images (jpeg needs an engine built with a "
+           "JPEG encoder).", "Images", choices=IMAGE_FORMATS),
     # Load
     Option("concurrency", ("--concurrency",), "Requests kept in flight (closed loop).", "Load", type=int),
     Option("request_count", ("--request-count", "--num-requests"), "Profiling requests to send "
@@ -135,6 +156,7 @@ class ProfileConfig:
     header: list[str] = field(default_factory=list)
     extra_inputs: list[str] = field(default_factory=list)
     request_timeout_seconds: float = 21600.0
+    request_content_type: str | None = None
     use_legacy_max_tokens: bool = False
     tokenizer: str | None = None
     tokenizer_revision: str = "main"
@@ -148,6 +170,12 @@ class ProfileConfig:
     output_tokens_stddev: float = 0.0
     prompt_batch_size: int = 1
     num_dataset_entries: int = 100
+    image_width_mean: float = 0.0
+    image_width_stddev: float = 0.0
+    image_height_mean: float = 0.0
+    image_height_stddev: float = 0.0
+    image_batch_size: int = 1
+    image_format: str = "png"
     concurrency: int | None = None
     request_count: int | None = None
     warmup_request_count: int = 0
@@ -182,6 +210,19 @@ class ProfileConfig:
     @property
     def full_url(self) -> str:
         return self.base_url + self.endpoint_path
+
+    @property
+    def effective_request_content_type(self) -> str:
+        if self.request_content_type is not None:
+            return self.request_content_type
+        return "multipart/form-data" if self.endpoint_type == "image_edit" else "application/json"
+
+    @property
+    def synthetic_images(self) -> SyntheticImageSpec:
+        from .images import SyntheticImageSpec
+
+        return SyntheticImageSpec(self.image_width_mean, self.image_width_stddev, self.image_height_mean,
+                                  self.image_height_stddev, self.image_batch_size, self.image_format)
 
     @property
     def effective_concurrency(self) -> int:
@@ -356,7 +397,7 @@ def validate(config: ProfileConfig) -> ProfileConfig:
     if config.endpoint is not None and not config.endpoint.strip():
         raise ConfigError("--endpoint: empty path")
 
-    def positive(dest: str, value: float | int | None, *, allow_zero: bool = False) -> None:
+    def positive(dest: str, value: float | None, *, allow_zero: bool = False) -> None:
         if value is None:
             return
         bad = value < 0 if allow_zero else value <= 0
@@ -389,8 +430,12 @@ def validate(config: ProfileConfig) -> ProfileConfig:
             raise ConfigError(f"--input-file: {config.input_file}: is a folder, expected a JSONL file")
         if not os.access(path, os.R_OK):
             raise ConfigError(f"--input-file: {config.input_file}: not readable")
+    for dest in ("image_width_mean", "image_width_stddev", "image_height_mean", "image_height_stddev",
+                 "image_batch_size"):
+        positive(dest, getattr(config, dest), allow_zero=True)
     for dest, choices in (("export_level", EXPORT_LEVELS), ("ui_type", UI_TYPES),
-                          ("custom_dataset_type", DATASET_TYPES)):
+                          ("custom_dataset_type", DATASET_TYPES), ("request_content_type", CONTENT_TYPES),
+                          ("image_format", IMAGE_FORMATS)):
         value = getattr(config, dest)
         if value is not None and value not in choices:
             raise ConfigError(f"{OPTIONS_BY_DEST[dest].flags[0]}: {value!r} is not one of {', '.join(choices)}")
@@ -398,6 +443,7 @@ def validate(config: ProfileConfig) -> ProfileConfig:
     if config.log_level not in LOG_LEVELS:
         raise ConfigError(f"--log-level: {config.log_level!r} is not one of {', '.join(LOG_LEVELS)}")
     config.extra_body = parse_extra_inputs(config.extra_inputs)
+    _validate_images(config)
     config.headers = parse_headers(config.header)
     if config.api_key is not None:
         if not config.api_key or any(c in config.api_key for c in "\r\n"):
@@ -405,6 +451,39 @@ def validate(config: ProfileConfig) -> ProfileConfig:
         config.headers.setdefault("Authorization", f"Bearer {config.api_key}")
     config.goodput_slos = parse_goodput(config.goodput)
     return config
+
+
+def _validate_images(config: ProfileConfig) -> None:
+    """Image options and image-endpoint inputs that can be checked before anything is loaded."""
+    image_endpoint = config.endpoint_type in ("image_generation", "image_edit")
+    if config.request_content_type == "multipart/form-data" and config.endpoint_type != "image_edit":
+        raise ConfigError(f"--request-content-type: multipart/form-data is only supported by image_edit "
+                          f"(endpoint type {config.endpoint_type} sends application/json)")
+    for dest in ("image_width_mean", "image_height_mean"):
+        if getattr(config, dest) > 16384:
+            raise ConfigError(f"{OPTIONS_BY_DEST[dest].flags[0]}: at most 16384 pixels (got {getattr(config, dest):g})")
+    if (config.image_width_mean > 0) != (config.image_height_mean > 0):
+        raise ConfigError("--image-width-mean/--image-height-mean: give both (synthetic images need a width and a "
+                          f"height; got {config.image_width_mean:g} x {config.image_height_mean:g})")
+    if config.image_format != "png" and config.synthetic_images.enabled:
+        from .images import jpeg_available
+
+        if not jpeg_available():
+            raise ConfigError(f"--image-format: {config.image_format}: JPEG is not available in this build "
+                              "(the engine has no JPEG encoder); use --image-format png")
+    if image_endpoint and "size" in config.extra_body:
+        from .images import ImageError, parse_size
+
+        try:
+            parse_size(config.extra_body["size"])
+        except ImageError as e:
+            raise ConfigError(f"--extra-inputs: size: {e}") from None
+    if config.image_batch_size == 0 and config.endpoint_type == "image_edit" and not config.input_file:
+        raise ConfigError("--image-batch-size: image_edit needs at least 1 reference image per request")
+    if config.endpoint_type == "image_edit" and not config.input_file and not config.synthetic_images.enabled:
+        raise ConfigError("--image-width-mean/--image-height-mean: image_edit needs a reference image per request: "
+                          "give synthetic sizes (e.g. --image-width-mean 512 --image-height-mean 512) or an "
+                          "--input-file whose lines have an 'image'")
 
 
 def _validate_url(url: str) -> None:

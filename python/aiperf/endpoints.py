@@ -15,18 +15,24 @@ class Endpoint:
     produces_tokens: bool  # the response carries generated text (OSL, token throughput)
     supports_streaming: bool  # --streaming is honoured (SSE)
     tokenizes_input: bool  # input sequence length is computed from the prompt
-    produces_images: bool = False
-    payload_kind: str = "json"  # "json" or "multipart"
+    produces_images: bool = False  # responses carry `data[]` images (image rows counted from the response)
+    payload_kind: str = "json"  # default body encoding: "json" or "multipart" (--request-content-type)
     max_tokens_field: str | None = None  # where --output-tokens-mean goes
+    accepts_images: bool = False  # input images (files, URLs, synthetic) are sent
+    requires_image: bool = False  # every request needs a reference image (image_edit)
 
 
 ENDPOINTS: dict[str, Endpoint] = {
     e.type: e
     for e in (
         Endpoint("chat", "/v1/chat/completions", "LLM Metrics", True, True, True,
-                 max_tokens_field="max_completion_tokens"),
+                 max_tokens_field="max_completion_tokens", accepts_images=True),
         Endpoint("completions", "/v1/completions", "LLM Metrics", True, True, True, max_tokens_field="max_tokens"),
         Endpoint("embeddings", "/v1/embeddings", "Embeddings Metrics", False, False, True),
+        Endpoint("image_generation", "/v1/images/generations", "Image Generation Metrics", False, True, True,
+                 produces_images=True),
+        Endpoint("image_edit", "/v1/images/edits", "Image Edit Metrics", False, False, True, produces_images=True,
+                 payload_kind="multipart", accepts_images=True, requires_image=True),
     )
 }
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 import uuid
@@ -16,6 +17,7 @@ from typing import Any
 from . import __version__
 from .config import ConfigError, ProfileConfig
 from .endpoints import Endpoint, get_endpoint
+from .payloads import EDIT_RESERVED_FIELDS, refused_extra_fields
 
 log = logging.getLogger("aiperf")
 
@@ -60,19 +62,52 @@ def _load_tokenizer(config: ProfileConfig) -> Any:
         raise ConfigError(message if "--tokenizer" in message else f"--tokenizer: {message}") from None
 
 
-def _load_conversations(config: ProfileConfig, tokenizer: Any) -> list:
-    from .dataset import InputFileError, load_dataset
+def _load_conversations(config: ProfileConfig, endpoint: Endpoint, tokenizer: Any) -> list:
+    from .dataset import InputFileError, attach_images, load_dataset
 
+    input_file = Path(config.input_file) if config.input_file else None
     try:
-        return load_dataset(
-            input_file=Path(config.input_file) if config.input_file else None,
+        conversations = load_dataset(
+            input_file=input_file,
             custom_dataset_type=config.custom_dataset_type, tokenizer=tokenizer,
             num_entries=config.num_dataset_entries, isl_mean=config.synthetic_input_tokens_mean,
             isl_stddev=config.synthetic_input_tokens_stddev, osl_mean=config.output_tokens_mean,
             osl_stddev=config.output_tokens_stddev, batch_size=config.prompt_batch_size,
             random_seed=config.random_seed)
+        if endpoint.accepts_images:
+            attach_images(conversations, input_file=input_file, spec=config.synthetic_images,
+                          random_seed=config.random_seed, require_image=endpoint.requires_image,
+                          endpoint_type=endpoint.type)
     except InputFileError as e:
         raise ConfigError(str(e)) from None
+    return conversations
+
+
+def _warn(message: str) -> None:
+    """A problem the run works around: in the log file and on stderr, where the user sees it before the table."""
+    log.warning("%s", message)
+    print(f"aiperf profile: warning: {message}", file=sys.stderr)
+
+
+def _warn_about_inputs(config: ProfileConfig, endpoint: Endpoint, conversations: list) -> None:
+    refused = set(refused_extra_fields(endpoint, config.extra_body))
+    for conversation in conversations:
+        for turn in conversation.turns:
+            refused.update(refused_extra_fields(endpoint, turn.extra_body))
+    if refused:
+        _warn(f"--extra-inputs: {', '.join(sorted(refused))} ignored: {endpoint.type} sends the request's own "
+              f"prompt and reference image in {', '.join(EDIT_RESERVED_FIELDS)}")
+    if endpoint.accepts_images and config.input_file and config.synthetic_images.enabled:
+        _warn("--image-width-mean/--image-height-mean ignored: synthetic images are added to synthetic prompts "
+              "only; --input-file lines give their own 'image'/'images'")
+    if not endpoint.accepts_images:
+        if config.synthetic_images.enabled:
+            _warn(f"--image-width-mean/--image-height-mean ignored: endpoint type {endpoint.type} sends no images")
+        if any(turn.images for conversation in conversations for turn in conversation.turns):
+            _warn(f"--input-file: 'image'/'images' ignored: endpoint type {endpoint.type} sends no images")
+    if "content-type" in {k.lower() for k in config.headers} and config.effective_request_content_type.startswith(
+            "multipart/"):
+        _warn("--header: Content-Type ignored: multipart bodies need the encoder's boundary")
 
 
 def build_request_inputs(config: ProfileConfig, endpoint: Endpoint, conversations: list, tokenizer: Any):
@@ -80,10 +115,9 @@ def build_request_inputs(config: ProfileConfig, endpoint: Endpoint, conversation
     import numpy as np
 
     from .export import RequestInputs
-    from .payloads import build_payload
-    from .secrets import redact_headers
+    from .payloads import build_payload, encode_bodies, payload_description
 
-    payloads: list[dict] = []
+    payloads: list = []
     session_ids: list[str] = []
     turn_indices: list[int] = []
     texts: list[str] = []
@@ -109,25 +143,35 @@ def build_request_inputs(config: ProfileConfig, endpoint: Endpoint, conversation
             np.add.at(input_tokens, np.asarray(text_owner), tokenizer.count_tokens(texts))
         for body_index, count in known_tokens.items():
             input_tokens[body_index] = count
-    inputs = RequestInputs(payloads=payloads, session_ids=session_ids, turn_indices=turn_indices,
-                           request_headers=redact_headers(_request_headers(config, endpoint)))
-    return inputs, input_tokens
+    try:
+        encoded = encode_bodies(payloads)
+    except (ValueError, TypeError) as e:
+        raise ConfigError(f"--extra-inputs: payload cannot be written as JSON: {e}") from None
+    inputs = RequestInputs(payloads=[payload_description(p) for p in payloads], session_ids=session_ids,
+                           turn_indices=turn_indices, request_headers=_request_headers(config, encoded.content_type))
+    return inputs, input_tokens, encoded
 
 
-def _request_headers(config: ProfileConfig, endpoint: Endpoint) -> dict[str, str]:
-    headers = {"Content-Type": "application/json"} if endpoint.payload_kind == "json" else {}
-    headers.update(config.headers)
-    return headers
+def _request_headers(config: ProfileConfig, content_type: str) -> dict[str, str]:
+    """Headers of every request, as exports show them (secrets redacted)."""
+    from .secrets import redact_headers
+
+    headers = {"Content-Type": content_type}
+    headers.update({k: v for k, v in config.headers.items() if k.lower() != "content-type"
+                    or not content_type.startswith("multipart/")})
+    return redact_headers(headers)
 
 
-def _engine_config(config: ProfileConfig, endpoint: Endpoint, streaming: bool, keep_raw: bool,
+def _engine_config(config: ProfileConfig, content_type: str, streaming: bool, keep_raw: bool,
                    request_id_prefix: str) -> Any:
     from . import _engine
 
     ec = _engine.EngineConfig()
     ec.url = config.full_url
     ec.headers = [f"{k}: {v}" for k, v in config.headers.items() if k.lower() != "content-type"]
-    ec.content_type = config.headers.get("Content-Type", "application/json")
+    user_content_type = next((v for k, v in config.headers.items() if k.lower() == "content-type"), None)
+    ec.content_type = (user_content_type if user_content_type and not content_type.startswith("multipart/")
+                       else content_type)
     ec.streaming = streaming
     ec.concurrency = config.effective_concurrency
     ec.request_count = config.effective_request_count
@@ -149,7 +193,7 @@ class _Interrupts:
         self.count = 0
         self._previous: dict[int, Any] = {}
 
-    def __enter__(self) -> "_Interrupts":
+    def __enter__(self) -> _Interrupts:
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self._previous[sig] = signal.signal(sig, self._handle)
@@ -161,7 +205,7 @@ class _Interrupts:
             os._exit(130)
         raise KeyboardInterrupt
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
 
@@ -190,7 +234,7 @@ def _drive(engine: Any, config: ProfileConfig) -> bool:
     return cancelled
 
 
-def run_profile(config: ProfileConfig, *, console: Any = None, print_table: bool = True) -> "ProfileResult":
+def run_profile(config: ProfileConfig, *, console: Any = None, print_table: bool = True) -> ProfileResult:
     from . import _engine
     from .export import write_exports
     from .metrics import compute_metrics
@@ -211,16 +255,15 @@ def run_profile(config: ProfileConfig, *, console: Any = None, print_table: bool
         if config.streaming and not endpoint.supports_streaming:
             log.warning("--streaming ignored: endpoint type %s does not stream", endpoint.type)
         tokenizer = _load_tokenizer(config)
-        conversations = _load_conversations(config, tokenizer)
-        inputs, input_tokens = build_request_inputs(config, endpoint, conversations, tokenizer)
-        try:
-            bodies = [_engine.build_json(p) for p in inputs.payloads]
-        except (ValueError, TypeError) as e:
-            raise ConfigError(f"--extra-inputs: payload cannot be written as JSON: {e}") from None
+        conversations = _load_conversations(config, endpoint, tokenizer)
+        _warn_about_inputs(config, endpoint, conversations)
+        inputs, input_tokens, encoded = build_request_inputs(config, endpoint, conversations, tokenizer)
+        bodies = encoded.bodies
         request_id_prefix = str(uuid.uuid4())[:24]
         keep_raw = config.export_level == "raw"
         try:
-            engine = _engine.Engine(_engine_config(config, endpoint, streaming, keep_raw, request_id_prefix), bodies)
+            engine = _engine.Engine(_engine_config(config, encoded.content_type, streaming, keep_raw,
+                                                   request_id_prefix), bodies)
         except _engine.EngineError as e:
             raise RunError(str(e)) from None
         log.info("sending to %s: concurrency %d, %s requests, %d warm-up", config.full_url,

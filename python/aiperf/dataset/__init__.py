@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ..images import InputImage
     from .files import load_single_turn
+    from .images import attach_images
     from .synthetic import synthetic_conversations
 
 __all__ = [
@@ -21,6 +23,7 @@ __all__ = [
     "Conversation",
     "InputFileError",
     "Turn",
+    "attach_images",
     "load_dataset",
     "load_single_turn",
     "synthetic_conversations",
@@ -42,6 +45,8 @@ class Turn:
     delay_ms: float | None = None
     max_tokens: int | None = None  # requested output length (None: let the server decide)
     input_tokens: int | None = None  # token count of texts when already known (synthetic prompts)
+    line: int | None = field(default=None, compare=False)  # 1-based input-file line, for error messages
+    image_inputs: list[InputImage] = field(default_factory=list)  # `images` resolved, plus synthetic images
 
 
 @dataclass
@@ -77,6 +82,10 @@ def __getattr__(name: str) -> Any:  # lazy re-exports keep `import aiperf.datase
         from .files import load_single_turn
 
         return load_single_turn
+    if name == "attach_images":
+        from .images import attach_images
+
+        return attach_images
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -157,6 +157,7 @@ def parse_single_turn_line(obj: Any, path: Path, line: int) -> Turn:
         extra_body=dict(extra_body) if extra_body else None,
         timestamp_ms=timestamp_ms,
         delay_ms=delay_ms,
+        line=line,
     )
 
 

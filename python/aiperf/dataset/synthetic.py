@@ -11,7 +11,6 @@ docs/tokenizers.md).
 from __future__ import annotations
 
 import os
-
 import random
 import uuid
 from functools import lru_cache
