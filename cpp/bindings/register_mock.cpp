@@ -18,10 +18,13 @@ void register_mock(py::module_& m) {
       .def_readwrite("output_tokens", &MockServerConfig::output_tokens,
                      "tokens per completion when the request does not ask for fewer")
       .def_readwrite("threads", &MockServerConfig::threads)
+      .def_readwrite("image_latency_ms", &MockServerConfig::image_latency_ms,
+                     "images/generations and images/edits: request arrival to the reply")
       .def("__repr__", [](const MockServerConfig& c) {
         return "MockServerConfig(host='" + c.host + "', port=" + std::to_string(c.port) +
                ", ttft_ms=" + std::to_string(c.ttft_ms) + ", itl_ms=" + std::to_string(c.itl_ms) +
-               ", output_tokens=" + std::to_string(c.output_tokens) + ", threads=" + std::to_string(c.threads) + ")";
+               ", output_tokens=" + std::to_string(c.output_tokens) + ", threads=" + std::to_string(c.threads) +
+               ", image_latency_ms=" + std::to_string(c.image_latency_ms) + ")";
       });
 
   py::class_<MockServer>(m, "MockServer", "The mock server, serving on background threads.")
@@ -31,6 +34,6 @@ void register_mock(py::module_& m) {
       .def("wait", &MockServer::wait, py::arg("timeout_s"), py::call_guard<py::gil_scoped_release>(),
            "Wait up to timeout_s seconds (negative: forever); True once stopped.")
       .def_property_readonly("port", &MockServer::port)
-      .def("stats", &MockServer::stats, "Requests served per route, streams open, client disconnects.");
+      .def("stats", &MockServer::stats, "Requests served per route, streams open, client disconnects, images sent, chat image parts.");
 }
 }  // namespace aiperf::bindings

@@ -107,6 +107,9 @@ enum Counter : int {
   kChatCompletions,
   kCompletions,
   kEmbeddings,
+  kImageGenerations,
+  kImageEdits,
+  kMockImages,
   kNotFound,
   kMethodNotAllowed,
   kBadRequest,
@@ -114,13 +117,21 @@ enum Counter : int {
   kClientDisconnects,
   kTokensSent,
   kTokensLate,  // written more than kLateNs after their due time
+  kImagesSent,
+  kChatImageParts,
   kCounterCount
 };
 constexpr std::int64_t kLateNs = 1'000'000;
 constexpr std::array<const char*, kCounterCount> kCounterNames = {
-    "health",      "models",             "chat_completions", "completions",  "embeddings",
-    "not_found",   "method_not_allowed", "bad_request",      "streams_open", "client_disconnects",
-    "stream_tokens_sent", "stream_tokens_late_over_1ms"};
+    "health",           "models",
+    "chat_completions", "completions",
+    "embeddings",       "image_generations",
+    "image_edits",      "mock_images",
+    "not_found",        "method_not_allowed",
+    "bad_request",      "streams_open",
+    "client_disconnects", "stream_tokens_sent",
+    "stream_tokens_late_over_1ms", "images_sent",
+    "chat_image_parts"};
 
 struct Address {
   sockaddr_storage storage{};
@@ -222,16 +233,23 @@ struct PendingReply {
   mock::ReplyHeader header;       // stream
   std::string event_prefix;
   std::int64_t next_token = 0;
+  // Image streams: rounds of prepared events and when each is due (instead of token events).
+  std::vector<std::string> image_events;
+  std::vector<std::int64_t> image_event_due_ns;
+  std::size_t next_image_event = 0;
   bool chunked = false;  // HTTP/1.1: chunked framing; HTTP/1.0 clients get the bare stream until close
 };
 
 class Worker {
  public:
-  Worker(const MockServerConfig& config, int index)
+  Worker(const MockServerConfig& config, int index, int port, std::shared_ptr<mock::ImageCache> images)
       : index_(index),
         ttft_ns_(std::llround(config.ttft_ms * 1e6)),
         itl_ns_(std::llround(config.itl_ms * 1e6)),
-        output_tokens_(config.output_tokens) {
+        image_latency_ns_(std::llround(config.image_latency_ms * 1e6)),
+        output_tokens_(config.output_tokens),
+        default_url_base_(default_url_base(config.host, port)),
+        images_(std::move(images)) {
     EventConfigPtr event_config(event_config_new());
     // Precise timers (timerfd, CLOCK_MONOTONIC) and no cached loop time: token due times stay microsecond-exact.
     event_config_set_flag(event_config.get(), EVENT_BASE_FLAG_PRECISE_TIMER);
@@ -330,7 +348,89 @@ class Worker {
       case mock::Endpoint::embeddings:
         handle_embeddings(request);
         break;
+      case mock::Endpoint::image_generations:
+      case mock::Endpoint::image_edits:
+        handle_image(request, route->endpoint);
+        break;
+      case mock::Endpoint::mock_image:
+        handle_mock_image(request, path);
+        break;
     }
+  }
+
+  static std::string default_url_base(const std::string& host, int port) {
+    std::string reachable = host.empty() || host == "0.0.0.0" ? "127.0.0.1" : host == "::" ? "::1" : host;
+    if (reachable.find(':') != std::string::npos) reachable = "[" + reachable + "]";
+    return "http://" + reachable + ":" + std::to_string(port);
+  }
+
+  // Where the client reached us (its Host header), so image URLs work through port forwards and proxies.
+  std::string url_base(evhttp_request* request) const {
+    const char* host = evhttp_find_header(evhttp_request_get_input_headers(request), "Host");
+    if (!host || !*host) return default_url_base_;
+    return std::string("http://") + host;
+  }
+
+  void handle_image(evhttp_request* request, mock::Endpoint endpoint) {
+    const std::int64_t start_ns = now_ns();
+    mock::ImageRequest parsed;
+    std::string error;
+    bool ok;
+    if (endpoint == mock::Endpoint::image_edits) {
+      const char* content_type = evhttp_find_header(evhttp_request_get_input_headers(request), "Content-Type");
+      ok = mock::parse_image_edit(content_type ? content_type : "", body_of(request), parsed, error);
+    } else {
+      ok = parser_.parse_image_generation(body_of(request), parsed, error);
+    }
+    if (!ok) {
+      count(kBadRequest);
+      send_error(request, 400, error);
+      return;
+    }
+    count(endpoint == mock::Endpoint::image_edits ? kImageEdits : kImageGenerations);
+    // Exceptions must not unwind through libevent: an encoder failure becomes a 500 reply.
+    std::shared_ptr<const mock::MockImage> image;
+    try {
+      const auto [width, height] = mock::image_output_size(parsed);
+      image = images_->get(width, height);
+    } catch (const std::exception& e) {
+      send_error(request, 500, std::string("mock server could not draw the image: ") + e.what(), "server_error");
+      return;
+    }
+    counters_[kImagesSent].fetch_add(parsed.n, std::memory_order_relaxed);
+    const std::int64_t created = std::time(nullptr);
+    if (!parsed.stream) {
+      send_at(request, start_ns + image_latency_ns_, mock::images_body(parsed, *image, url_base(request), created));
+      return;
+    }
+    PendingReply& reply = open_stream(request);
+    reply.image_events = mock::image_stream_events(endpoint, parsed, *image, created);
+    // Preview rounds spread evenly over the latency; the completed events at its end.
+    const auto rounds = static_cast<std::int64_t>(reply.image_events.size());
+    for (std::int64_t k = 1; k <= rounds; ++k) {
+      reply.image_event_due_ns.push_back(start_ns + image_latency_ns_ * k / rounds);
+    }
+    reply.first_due_ns = reply.image_event_due_ns.front();
+    schedule(reply, reply.first_due_ns);
+  }
+
+  void handle_mock_image(evhttp_request* request, std::string_view path) {
+    const auto [width, height] = mock::mock_image_path_size(path);
+    if (width <= 0) {
+      count(kNotFound);
+      send_error(request, 404, "No mock image at " + std::string(path) + " (expected /v1/mock-images/WIDTHxHEIGHT.png)",
+                 "not_found_error");
+      return;
+    }
+    count(kMockImages);
+    std::shared_ptr<const mock::MockImage> image;
+    try {
+      image = images_->get(width, height);
+    } catch (const std::exception& e) {
+      send_error(request, 500, std::string("mock server could not draw the image: ") + e.what(), "server_error");
+      return;
+    }
+    send_now(request, 200, image->png, "image/png");
   }
 
   static std::string_view body_of(evhttp_request* request) {
@@ -350,6 +450,7 @@ class Worker {
       return;
     }
     count(endpoint == mock::Endpoint::completions ? kCompletions : kChatCompletions);
+    if (parsed.image_parts > 0) counters_[kChatImageParts].fetch_add(parsed.image_parts, std::memory_order_relaxed);
     mock::ReplyHeader header = mock::make_reply_header(endpoint, parsed, output_tokens_, next_serial(), std::time(nullptr));
     if (parsed.stream) {
       start_stream(request, std::move(header), start_ns + ttft_ns_);
@@ -374,8 +475,9 @@ class Worker {
 
   std::uint64_t next_serial() { return (static_cast<std::uint64_t>(index_) << 48) | ++serial_; }
 
-  void send_now(evhttp_request* request, int status, std::string_view body) {
-    evhttp_add_header(evhttp_request_get_output_headers(request), "Content-Type", "application/json");
+  void send_now(evhttp_request* request, int status, std::string_view body,
+                const char* content_type = "application/json") {
+    evhttp_add_header(evhttp_request_get_output_headers(request), "Content-Type", content_type);
     evbuffer_add(out_buffer_.get(), body.data(), body.size());
     evhttp_send_reply(request, status, nullptr, out_buffer_.get());
   }
@@ -415,11 +517,17 @@ class Worker {
   }
 
   void start_stream(evhttp_request* request, mock::ReplyHeader header, std::int64_t first_due_ns) {
-    PendingReply& reply = add_pending(request);
-    reply.streaming = true;
+    PendingReply& reply = open_stream(request);
     reply.first_due_ns = first_due_ns;
     reply.header = std::move(header);
     reply.event_prefix = mock::stream_event_prefix(reply.header);
+    schedule(reply, first_due_ns);
+  }
+
+  // Sends the SSE response head now; the caller fills in what the stream sends and schedules it.
+  PendingReply& open_stream(evhttp_request* request) {
+    PendingReply& reply = add_pending(request);
+    reply.streaming = true;
     evkeyvalq* headers = evhttp_request_get_output_headers(request);
     evhttp_add_header(headers, "Content-Type", "text/event-stream");
     evhttp_add_header(headers, "Cache-Control", "no-cache");
@@ -427,7 +535,7 @@ class Worker {
     const char* encoding = evhttp_find_header(headers, "Transfer-Encoding");
     reply.chunked = encoding && std::string_view(encoding) == "chunked";
     counters_[kStreamsOpen].fetch_add(1, std::memory_order_relaxed);
-    schedule(reply, first_due_ns);
+    return reply;
   }
 
   // One libevent timer per worker, armed for the earliest entry of a heap of due times: a wake-up serves every
@@ -475,6 +583,10 @@ class Worker {
       send_now(request, 200, body);
       return;
     }
+    if (!reply.image_events.empty()) {
+      advance_image_stream(reply, now);
+      return;
+    }
     // Every token already due goes out now (due times come from the stream start, so lateness never
     // accumulates), then the stream is scheduled for its next one.
     const std::int64_t total = reply.header.completion_tokens;
@@ -493,6 +605,25 @@ class Worker {
       schedule(reply, token_due_ns(reply, reply.next_token));
       return;
     }
+    release(reply);
+    evhttp_send_reply_end(request);
+  }
+
+  void advance_image_stream(PendingReply& reply, std::int64_t now) {
+    text_.clear();
+    const std::size_t rounds = reply.image_events.size();
+    while (reply.next_image_event < rounds && reply.image_event_due_ns[reply.next_image_event] <= now) {
+      text_ += reply.image_events[reply.next_image_event];
+      std::string().swap(reply.image_events[reply.next_image_event]);  // megabytes each: free once sent
+      ++reply.next_image_event;
+    }
+    if (!text_.empty()) write_stream_chunk(reply, text_);
+    if (text_.capacity() > (std::size_t{1} << 20)) std::string().swap(text_);  // keep the scratch small
+    if (reply.next_image_event < rounds) {
+      schedule(reply, reply.image_event_due_ns[reply.next_image_event]);
+      return;
+    }
+    evhttp_request* request = reply.request;
     release(reply);
     evhttp_send_reply_end(request);
   }
@@ -554,7 +685,10 @@ class Worker {
   const int index_;
   const std::int64_t ttft_ns_;
   const std::int64_t itl_ns_;
+  const std::int64_t image_latency_ns_;
   const std::int64_t output_tokens_;
+  const std::string default_url_base_;           // image URLs when the request has no Host header
+  std::shared_ptr<mock::ImageCache> images_;      // shared by every worker of the server
   std::uint64_t serial_ = 0;
   // Declared before everything that lives on the base, so it is destroyed last.
   EventBasePtr base_;
@@ -596,6 +730,9 @@ struct MockServer::Impl {
     if (!(config.ttft_ms >= 0) || !std::isfinite(config.ttft_ms)) throw Error("mock server: ttft_ms must be >= 0");
     if (!(config.itl_ms >= 0) || !std::isfinite(config.itl_ms)) throw Error("mock server: itl_ms must be >= 0");
     if (config.output_tokens < 0) throw Error("mock server: output_tokens must be >= 0");
+    if (!(config.image_latency_ms >= 0) || !std::isfinite(config.image_latency_ms)) {
+      throw Error("mock server: image_latency_ms must be >= 0");
+    }
   }
 };
 
@@ -625,8 +762,9 @@ int MockServer::start() {
   }
   address.set_port(s.port);
   std::vector<std::unique_ptr<Worker>> workers;
+  auto images = std::make_shared<mock::ImageCache>();
   for (int i = 0; i < s.config.threads; ++i) {
-    auto worker = std::make_unique<Worker>(s.config, i);
+    auto worker = std::make_unique<Worker>(s.config, i, s.port, images);
     worker->listen(bind_socket(address, true, s.config.host + ":" + std::to_string(s.port)));
     workers.push_back(std::move(worker));
   }

@@ -19,6 +19,9 @@ constexpr Route kRoutes[] = {
     {"/v1/chat/completions", Method::post, Endpoint::chat_completions},
     {"/v1/completions", Method::post, Endpoint::completions},
     {"/v1/embeddings", Method::post, Endpoint::embeddings},
+    {"/v1/images/generations", Method::post, Endpoint::image_generations},
+    {"/v1/images/edits", Method::post, Endpoint::image_edits},
+    {"/v1/mock-images/", Method::get, Endpoint::mock_image, true},
 };
 
 // Each " word" is a single GPT-2 BPE token, so a GPT-2 tokenizer counts exactly one token per word emitted.
@@ -86,38 +89,56 @@ std::int64_t prompt_chars_of(simdjson::ondemand::value value) {
   }
 }
 
-// Chat content: a string or a list of parts, of which {"type":"text","text":…} count.
-std::int64_t message_content_chars(simdjson::ondemand::value content) {
+struct ContentCount {
+  std::int64_t chars = 0;
+  std::int64_t image_parts = 0;
+};
+
+// Chat content: a string or a list of parts; text parts count their characters, image_url (and input_image)
+// parts are counted, other parts (audio, files) are accepted and ignored.
+void count_message_content(simdjson::ondemand::value content, ContentCount& count) {
   using simdjson::ondemand::json_type;
   switch (content.type()) {
     case json_type::string:
-      return static_cast<std::int64_t>(std::string_view(content.get_string()).size());
-    case json_type::array: {
-      std::int64_t chars = 0;
-      for (auto part : content.get_array()) {
+      count.chars += static_cast<std::int64_t>(std::string_view(content.get_string()).size());
+      return;
+    case json_type::array:
+      for (auto element : content.get_array()) {
+        simdjson::ondemand::value part = element.value();
+        if (part.type() == json_type::string) {
+          count.chars += static_cast<std::int64_t>(std::string_view(part.get_string()).size());
+          continue;
+        }
+        if (part.type() != json_type::object) continue;
         for (auto field : part.get_object()) {
-          if (std::string_view(field.unescaped_key()) == "text") {
-            chars += static_cast<std::int64_t>(std::string_view(field.value().get_string()).size());
+          std::string_view key = field.unescaped_key();
+          if (key == "text") {
+            simdjson::ondemand::value text = field.value();
+            if (text.type() == json_type::string) {
+              count.chars += static_cast<std::int64_t>(std::string_view(text.get_string()).size());
+            }
+          } else if (key == "type") {
+            simdjson::ondemand::value type = field.value();
+            if (type.type() != json_type::string) continue;
+            std::string_view name = type.get_string();
+            if (name == "image_url" || name == "input_image") ++count.image_parts;
           }
         }
       }
-      return chars;
-    }
-    case json_type::null:
-      return 0;
+      return;
     default:
-      throw simdjson::simdjson_error(simdjson::INCORRECT_TYPE);
+      return;  // null, or a shape the mock does not need to read
   }
 }
 
-std::int64_t messages_chars(simdjson::ondemand::value messages) {
-  std::int64_t chars = 0;
+ContentCount count_messages(simdjson::ondemand::value messages) {
+  ContentCount count;
   for (auto message : messages.get_array()) {
     for (auto field : message.get_object()) {
-      if (std::string_view(field.unescaped_key()) == "content") chars += message_content_chars(field.value());
+      if (std::string_view(field.unescaped_key()) == "content") count_message_content(field.value(), count);
     }
   }
-  return chars;
+  return count;
 }
 
 std::string invalid_body_message(std::string_view field, const simdjson::simdjson_error& e) {
@@ -157,7 +178,7 @@ std::string build_embedding_vector() {
 const Route* find_route(std::string_view path, Method method, bool* path_known) {
   if (path_known) *path_known = false;
   for (const Route& route : kRoutes) {
-    if (route.path != path) continue;
+    if (route.prefix ? !path.starts_with(route.path) : route.path != path) continue;
     if (route.method == method) return &route;
     if (path_known) *path_known = true;
   }
@@ -208,7 +229,9 @@ bool RequestParser::parse_text(std::string_view body, Endpoint endpoint, TextReq
         // Both given: the smaller limit wins, as the output can honour neither more.
         out.max_tokens = out.max_tokens < 0 ? limit : std::min(out.max_tokens, limit);
       } else if (field_name == "messages" && endpoint == Endpoint::chat_completions) {
-        out.prompt_chars += messages_chars(value);
+        ContentCount count = count_messages(value);
+        out.prompt_chars += count.chars;
+        out.image_parts += count.image_parts;
       } else if (field_name == "prompt" && endpoint == Endpoint::completions) {
         out.prompt_chars += prompt_chars_of(value);
       }
@@ -272,6 +295,46 @@ bool RequestParser::parse_embeddings(std::string_view body, EmbeddingsRequest& o
   return true;
 }
 
+bool RequestParser::parse_image_generation(std::string_view body, ImageRequest& out, std::string& error) {
+  out = ImageRequest{};
+  std::string_view field_name;
+  try {
+    simdjson::ondemand::document doc = impl_->parser.iterate(impl_->pad(body));
+    for (auto field : doc.get_object()) {
+      field_name = field.unescaped_key();
+      simdjson::ondemand::value value = field.value();
+      // Null means "not given" for every optional field, as in the OpenAI API.
+      if (field_name != "prompt" && value.is_null()) continue;
+      if (field_name == "prompt") {
+        out.prompt = std::string(std::string_view(value.get_string()));
+        out.has_prompt = true;
+      } else if (field_name == "model") {
+        out.model = std::string(std::string_view(value.get_string()));
+      } else if (field_name == "n") {
+        if (!set_image_count(out, value.get_int64(), error)) return false;
+      } else if (field_name == "size") {
+        if (!set_image_size(out, value.get_string(), error)) return false;
+      } else if (field_name == "response_format") {
+        if (!set_image_response_format(out, value.get_string(), error)) return false;
+      } else if (field_name == "quality") {
+        out.quality = std::string(std::string_view(value.get_string()));
+      } else if (field_name == "stream") {
+        out.stream = value.get_bool();
+      } else if (field_name == "partial_images") {
+        if (!set_partial_images(out, value.get_int64(), error)) return false;
+      }
+    }
+  } catch (const simdjson::simdjson_error& e) {
+    error = invalid_body_message(field_name, e);
+    return false;
+  }
+  if (!out.has_prompt) {
+    error = "'prompt' is required";
+    return false;
+  }
+  return true;
+}
+
 std::string_view output_token(std::int64_t index) { return kTokens[static_cast<std::size_t>(index) % kTokens.size()]; }
 
 std::int64_t output_token_count(const TextRequest& request, std::int64_t cap) {
@@ -316,7 +379,7 @@ ReplyHeader make_reply_header(Endpoint endpoint, const TextRequest& request, std
   header.id.append(buffer, result.ptr);
   header.created = created_unix_s;
   append_json_string(header.model_json, request.model);
-  header.prompt_tokens = prompt_token_estimate(request.prompt_chars);
+  header.prompt_tokens = prompt_token_estimate(request.prompt_chars) + request.image_parts * kChatImagePartTokens;
   header.completion_tokens = output_token_count(request, output_tokens_cap);
   header.finished_by_length = request.max_tokens >= 0 && request.max_tokens <= output_tokens_cap;
   header.include_usage = request.include_usage;

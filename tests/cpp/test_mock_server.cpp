@@ -9,6 +9,7 @@
 
 #include "aiperf/error.hpp"
 #include "aiperf/mock_server.hpp"
+#include "aiperf/png.hpp"
 
 namespace {
 
@@ -44,6 +45,9 @@ TEST(MockParser, ChatRequestFieldsAreRead) {
   EXPECT_TRUE(request.include_usage);
   EXPECT_EQ(request.max_tokens, 7);
   EXPECT_EQ(request.prompt_chars, 12);
+  EXPECT_EQ(request.image_parts, 1);
+  auto header = aiperf::mock::make_reply_header(Endpoint::chat_completions, request, 8, 1, 0);
+  EXPECT_EQ(header.prompt_tokens, 3 + aiperf::mock::kChatImagePartTokens);
 }
 
 TEST(MockParser, CompletionsPromptListsAndTokenIdsCount) {
@@ -184,7 +188,8 @@ struct Reply {
   std::string content_type;
 };
 
-Reply http(int port, const std::string& path, const std::string& post_body = "", bool post = false) {
+Reply http(int port, const std::string& path, const std::string& post_body = "", bool post = false,
+           const std::string& content_type = "application/json") {
   Reply reply;
   CURL* curl = curl_easy_init();
   std::string url = "http://127.0.0.1:" + std::to_string(port) + path;
@@ -193,9 +198,10 @@ Reply http(int port, const std::string& path, const std::string& post_body = "",
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &reply.body);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
-  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
+  curl_slist* headers = curl_slist_append(nullptr, ("Content-Type: " + content_type).c_str());
   if (post) {
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, post_body.c_str());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, post_body.data());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(post_body.size()));
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
   }
   if (curl_easy_perform(curl) == CURLE_OK) {
@@ -347,6 +353,256 @@ TEST(MockServer, PortInUseIsAnError) {
   config.port = port;
   aiperf::MockServer second(config);
   EXPECT_THROW(second.start(), aiperf::Error);
+}
+
+// ---- Image routes ----
+
+std::string multipart_body(const std::string& boundary, const std::string& image_bytes, const std::string& eol = "\r\n") {
+  std::string body = "--" + boundary + eol + "Content-Disposition: form-data; name=\"prompt\"" + eol + eol +
+                     "make it\r\nblue" + eol;
+  body += "--" + boundary + eol + "Content-Disposition: form-data; name=\"n\"" + eol + eol + "2" + eol;
+  body += "--" + boundary + eol + "Content-Disposition: form-data; name=\"image\"; filename=\"ref.png\"" + eol +
+          "Content-Type: image/png" + eol + eol + image_bytes + eol;
+  body += "--" + boundary + "--" + eol;
+  return body;
+}
+
+// A minimal JPEG head: SOI, an APP0 segment, then a baseline frame header for 128x64.
+std::string tiny_jpeg() {
+  const unsigned char bytes[] = {0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x04, 0x00, 0x00, 0xFF, 0xC0, 0x00, 0x11, 0x08,
+                                 0x00, 0x40, 0x00, 0x80, 0x03, 0x01, 0x11, 0x00, 0x02, 0x11, 0x00, 0x03, 0x11,
+                                 0x00, 0xFF, 0xD9};
+  return std::string(reinterpret_cast<const char*>(bytes), sizeof bytes);
+}
+
+TEST(MockRoutes, ImageRoutesResolveAndMockImagePathsArePrefixed) {
+  using aiperf::mock::Method;
+  EXPECT_EQ(aiperf::mock::find_route("/v1/images/generations", Method::post, nullptr)->endpoint,
+            Endpoint::image_generations);
+  EXPECT_EQ(aiperf::mock::find_route("/v1/images/edits", Method::post, nullptr)->endpoint, Endpoint::image_edits);
+  EXPECT_EQ(aiperf::mock::find_route("/v1/mock-images/64x32.png", Method::get, nullptr)->endpoint,
+            Endpoint::mock_image);
+  EXPECT_EQ(aiperf::mock::mock_image_path_size("/v1/mock-images/64x32.png"), std::make_pair(64, 32));
+  EXPECT_EQ(aiperf::mock::mock_image_path_size("/v1/mock-images/64x32.jpg"), std::make_pair(0, 0));
+  EXPECT_EQ(aiperf::mock::mock_image_path_size("/v1/mock-images/../x.png"), std::make_pair(0, 0));
+}
+
+TEST(MockMultipart, BoundaryIsReadQuotedOrBareAndOnlyForFormData) {
+  EXPECT_EQ(aiperf::mock::multipart_boundary("multipart/form-data; boundary=abc123"), "abc123");
+  EXPECT_EQ(aiperf::mock::multipart_boundary("Multipart/Form-Data;boundary=\"a b;c\""), "a b;c");
+  EXPECT_EQ(aiperf::mock::multipart_boundary("multipart/form-data; charset=utf-8; boundary=xyz; foo=bar"), "xyz");
+  EXPECT_EQ(aiperf::mock::multipart_boundary("application/json"), "");
+  EXPECT_EQ(aiperf::mock::multipart_boundary("multipart/form-data"), "");
+}
+
+TEST(MockMultipart, PartsAreSplitAtCrlfBoundaryLinesKeepingTheirBytes) {
+  const std::string image("\x89PNG\r\n\x1a\n--not-the-boundary\r\n\0tail", 33);
+  const std::string body = "preamble\r\n" + multipart_body("BOUND", image);
+  std::vector<aiperf::mock::MultipartPart> parts;
+  std::string error;
+  ASSERT_TRUE(aiperf::mock::parse_multipart(body, "BOUND", parts, error)) << error;
+  ASSERT_EQ(parts.size(), 3u);
+  EXPECT_EQ(parts[0].name, "prompt");
+  EXPECT_EQ(parts[0].data, "make it\r\nblue");
+  EXPECT_FALSE(parts[0].is_file);
+  EXPECT_EQ(parts[1].data, "2");
+  EXPECT_EQ(parts[2].name, "image");
+  EXPECT_EQ(parts[2].filename, "ref.png");
+  EXPECT_TRUE(parts[2].is_file);
+  EXPECT_EQ(parts[2].content_type, "image/png");
+  EXPECT_EQ(parts[2].data, image);
+}
+
+TEST(MockMultipart, BareLfLineEndingsAreAccepted) {
+  std::vector<aiperf::mock::MultipartPart> parts;
+  std::string error;
+  ASSERT_TRUE(aiperf::mock::parse_multipart(multipart_body("b", "PNGDATA", "\n"), "b", parts, error)) << error;
+  ASSERT_EQ(parts.size(), 3u);
+  EXPECT_EQ(parts[2].data, "PNGDATA");
+}
+
+TEST(MockMultipart, MalformedBodiesAreErrors) {
+  std::vector<aiperf::mock::MultipartPart> parts;
+  std::string error;
+  EXPECT_FALSE(aiperf::mock::parse_multipart("no boundary here", "b", parts, error));
+  EXPECT_NE(error.find("boundary"), std::string::npos);
+  EXPECT_FALSE(aiperf::mock::parse_multipart("--b\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\nvalue", "b",
+                                             parts, error));
+  EXPECT_NE(error.find("closing boundary"), std::string::npos);
+  EXPECT_FALSE(aiperf::mock::parse_multipart("--b\r\nContent-Type: text/plain\r\n\r\nv\r\n--b--\r\n", "b", parts, error));
+  EXPECT_NE(error.find("name"), std::string::npos);
+}
+
+TEST(MockImageEdit, AValidPngSetsTheDefaultSizeAndFieldsAreRead) {
+  aiperf::mock::ImageRequest request;
+  std::string error;
+  ASSERT_TRUE(aiperf::mock::parse_image_edit("multipart/form-data; boundary=\"BOUND\"",
+                                             multipart_body("BOUND", aiperf::synthetic_png(48, 20, 1)), request, error))
+      << error;
+  EXPECT_EQ(request.prompt, "make it\r\nblue");
+  EXPECT_EQ(request.n, 2);
+  EXPECT_EQ(request.reference_images, 1);
+  EXPECT_EQ(aiperf::mock::image_output_size(request), std::make_pair(48, 20));
+}
+
+TEST(MockImageEdit, AJpegReferenceIsAcceptedWithItsFrameSize) {
+  EXPECT_EQ(aiperf::mock::jpeg_size(tiny_jpeg()), std::make_pair(128, 64));
+  aiperf::mock::ImageRequest request;
+  std::string error;
+  ASSERT_TRUE(aiperf::mock::parse_image_edit("multipart/form-data; boundary=B", multipart_body("B", tiny_jpeg()),
+                                             request, error))
+      << error;
+  EXPECT_EQ(aiperf::mock::image_output_size(request), std::make_pair(128, 64));
+}
+
+TEST(MockImageEdit, MissingOrUndecodableImagesAndNonMultipartBodiesAreErrors) {
+  aiperf::mock::ImageRequest request;
+  std::string error;
+  const std::string no_image = "--B\r\nContent-Disposition: form-data; name=\"prompt\"\r\n\r\nx\r\n--B--\r\n";
+  EXPECT_FALSE(aiperf::mock::parse_image_edit("multipart/form-data; boundary=B", no_image, request, error));
+  EXPECT_NE(error.find("'image' is required"), std::string::npos) << error;
+
+  EXPECT_FALSE(aiperf::mock::parse_image_edit("multipart/form-data; boundary=B", multipart_body("B", "hello"), request,
+                                              error));
+  EXPECT_NE(error.find("must be a PNG or JPEG"), std::string::npos) << error;
+
+  const std::string truncated_png = aiperf::synthetic_png(8, 8, 1).substr(0, 12);
+  EXPECT_FALSE(aiperf::mock::parse_image_edit("multipart/form-data; boundary=B", multipart_body("B", truncated_png),
+                                              request, error));
+  EXPECT_NE(error.find("not a decodable PNG"), std::string::npos) << error;
+
+  EXPECT_FALSE(aiperf::mock::parse_image_edit("multipart/form-data; boundary=B", multipart_body("B", tiny_jpeg().substr(0, 8)),
+                                              request, error));
+  EXPECT_NE(error.find("not a decodable JPEG"), std::string::npos) << error;
+
+  EXPECT_FALSE(aiperf::mock::parse_image_edit("application/json", R"({"prompt":"x"})", request, error));
+  EXPECT_NE(error.find("multipart/form-data"), std::string::npos) << error;
+}
+
+TEST(MockImageGeneration, FieldsAreReadAndBadValuesAreErrors) {
+  aiperf::mock::RequestParser parser;
+  aiperf::mock::ImageRequest request;
+  std::string error;
+  ASSERT_TRUE(parser.parse_image_generation(
+      R"({"prompt":"a cat","model":"flux","n":3,"size":"640x480","response_format":"url","quality":"hd",)"
+      R"("stream":true,"partial_images":2,"num_inference_steps":4,"seed":null})",
+      request, error))
+      << error;
+  EXPECT_EQ(request.prompt, "a cat");
+  EXPECT_EQ(request.model, "flux");
+  EXPECT_EQ(request.n, 3);
+  EXPECT_EQ(aiperf::mock::image_output_size(request), std::make_pair(640, 480));
+  EXPECT_EQ(request.response_format, aiperf::mock::ImageResponseFormat::url);
+  EXPECT_EQ(request.quality, "hd");
+  EXPECT_TRUE(request.stream);
+  EXPECT_EQ(request.partial_images, 2);
+  ASSERT_TRUE(parser.parse_image_generation(R"({"prompt":"x","size":"auto"})", request, error));
+  EXPECT_EQ(aiperf::mock::image_output_size(request), std::make_pair(1024, 1024));
+
+  for (const char* bad : {R"({"model":"m"})", R"({"prompt":"x","size":"1024"})", R"({"prompt":"x","size":"0x5"})",
+                          R"({"prompt":"x","size":"5000x5"})", R"({"prompt":"x","n":0})", R"({"prompt":"x","n":11})",
+                          R"({"prompt":"x","response_format":"png"})", R"({"prompt":5})", "{not json"}) {
+    EXPECT_FALSE(parser.parse_image_generation(bad, request, error)) << bad;
+    EXPECT_FALSE(error.empty());
+  }
+}
+
+TEST(MockImages, Base64MatchesRfc4648Vectors) {
+  const std::pair<const char*, const char*> vectors[] = {{"", ""},         {"f", "Zg=="},     {"fo", "Zm8="},
+                                                         {"foo", "Zm9v"},  {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="},
+                                                         {"foobar", "Zm9vYmFy"}};
+  for (const auto& [plain, encoded] : vectors) {
+    std::string out = "prefix:";
+    aiperf::mock::append_base64(out, plain);
+    EXPECT_EQ(out, std::string("prefix:") + encoded);
+  }
+}
+
+TEST(MockImages, CacheReturnsOnePngPerSize) {
+  aiperf::mock::ImageCache cache;
+  auto a = cache.get(40, 30);
+  EXPECT_EQ(aiperf::png_size(a->png), std::make_pair(40, 30));
+  EXPECT_EQ(cache.get(40, 30).get(), a.get());
+  EXPECT_NE(cache.get(30, 40).get(), a.get());
+}
+
+TEST(MockImages, BodyHasNImagesOfTheRequestedSizeAndUsage) {
+  aiperf::mock::ImageCache cache;
+  aiperf::mock::ImageRequest request;
+  request.prompt = "12345678";
+  request.n = 2;
+  request.width = 64;
+  request.height = 32;
+  auto image = cache.get(64, 32);
+  simdjson::dom::parser parser;
+  auto doc = parse(parser, aiperf::mock::images_body(request, *image, "http://h:1", 1700000000));
+  EXPECT_EQ(int64_t(doc["created"]), 1700000000);
+  EXPECT_EQ(simdjson::dom::array(doc["data"]).size(), 2u);
+  EXPECT_EQ(std::string_view(doc["data"].at(1)["b64_json"]), image->base64);
+  EXPECT_EQ(std::string_view(doc["size"]), "64x32");
+  EXPECT_EQ(int64_t(doc["usage"]["input_tokens"]), 2);
+  EXPECT_EQ(int64_t(doc["usage"]["output_tokens"]), 2 * 2 * 1);
+  request.response_format = aiperf::mock::ImageResponseFormat::url;
+  auto url_doc = parse(parser, aiperf::mock::images_body(request, *image, "http://h:1", 0));
+  EXPECT_EQ(std::string_view(url_doc["data"].at(0)["url"]), "http://h:1/v1/mock-images/64x32.png");
+}
+
+TEST(MockImages, StreamEventsCarryB64JsonThenDone) {
+  aiperf::mock::ImageCache cache;
+  aiperf::mock::ImageRequest request;
+  request.prompt = "x";
+  request.n = 2;
+  request.partial_images = 1;
+  request.width = request.height = 16;
+  auto image = cache.get(16, 16);
+  auto rounds = aiperf::mock::image_stream_events(Endpoint::image_edits, request, *image, 5);
+  ASSERT_EQ(rounds.size(), 2u);
+  EXPECT_EQ(rounds[0].find("event: image_edit.partial_image\ndata: {\"type\":\"image_edit.partial_image\""), 0u);
+  const std::string& last = rounds[1];
+  EXPECT_TRUE(last.ends_with("}\n\ndata: [DONE]\n\n"));
+  simdjson::dom::parser parser;
+  std::size_t completed = 0;
+  for (std::size_t pos = 0; (pos = last.find("data: {", pos)) != std::string::npos; ++completed) {
+    const std::size_t end = last.find("\n\n", pos);
+    auto event = parse(parser, last.substr(pos + 6, end - pos - 6));
+    EXPECT_EQ(std::string_view(event["type"]), "image_edit.completed");
+    EXPECT_EQ(std::string_view(event["b64_json"]), image->base64);
+    EXPECT_EQ(int64_t(event["created_at"]), 5);
+    pos = end;
+  }
+  EXPECT_EQ(completed, 2u);
+}
+
+TEST(MockServer, ServesImageGenerationsEditsAndMockImageUrls) {
+  aiperf::MockServerConfig config = fast_config();
+  config.image_latency_ms = 0;
+  aiperf::MockServer server(config);
+  int port = server.start();
+  Reply generated = http(port, "/v1/images/generations", R"({"prompt":"p","size":"32x16","response_format":"url"})", true);
+  ASSERT_EQ(generated.status, 200) << generated.body;
+  simdjson::dom::parser parser;
+  std::string url(std::string_view(parse(parser, generated.body)["data"].at(0)["url"]));
+  const std::string prefix = "http://127.0.0.1:" + std::to_string(port);
+  ASSERT_EQ(url.rfind(prefix, 0), 0u) << url;
+  Reply png = http(port, url.substr(prefix.size()));
+  EXPECT_EQ(png.status, 200);
+  EXPECT_EQ(png.content_type, "image/png");
+  EXPECT_EQ(aiperf::png_size(png.body), std::make_pair(32, 16));
+
+  Reply edited = http(port, "/v1/images/edits", multipart_body("XyZ", aiperf::synthetic_png(24, 12, 3)), true,
+                      "multipart/form-data; boundary=XyZ");
+  ASSERT_EQ(edited.status, 200) << edited.body;
+  EXPECT_EQ(std::string_view(parse(parser, edited.body)["size"]), "24x12");
+  Reply bad = http(port, "/v1/images/edits", multipart_body("XyZ", "GIF89a...."), true,
+                   "multipart/form-data; boundary=XyZ");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("\"error\""), std::string::npos);
+  EXPECT_EQ(http(port, "/v1/mock-images/nothing.png").status, 404);
+  auto stats = server.stats();
+  EXPECT_EQ(stats["image_generations"], 1);
+  EXPECT_EQ(stats["image_edits"], 1);
+  EXPECT_EQ(stats["mock_images"], 1);
+  EXPECT_EQ(stats["images_sent"], 3);
 }
 
 }  // namespace

@@ -18,7 +18,6 @@ import pytest
 import aiperf
 from aiperf.mock import MockServer
 
-
 TOKENS = [" the", " of", " and", " to", " in", " a", " is", " that", " for", " it"]
 
 
@@ -388,3 +387,59 @@ def test_cli_rejects_negative_latency() -> None:
     )
     assert proc.returncode == 2
     assert "--itl-ms" in proc.stderr
+
+
+def test_cli_rejects_negative_image_latency_and_documents_the_flag() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "aiperf.mock", "--image-latency-ms", "-5"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=_cli_env(),
+    )
+    assert proc.returncode == 2
+    assert "--image-latency-ms" in proc.stderr
+    from aiperf.mock import build_parser
+
+    assert "--image-latency-ms" in build_parser().format_help()
+
+
+def test_chat_content_parts_with_images_are_counted_not_rejected(fast_server: MockServer) -> None:
+    before = fast_server.stats()["chat_image_parts"]
+    content = [
+        {"type": "text", "text": "x" * 40},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+        {"type": "image_url", "image_url": {"url": "https://picsum.photos/200"}},
+    ]
+    status, _, body = request(
+        fast_server,
+        "POST",
+        "/v1/chat/completions",
+        {"model": "m", "messages": [{"role": "user", "content": content}]},
+    )
+    assert status == 200, body
+    # 40 text characters are 10 tokens; every image part adds a fixed 85.
+    assert json.loads(body)["usage"]["prompt_tokens"] == 10 + 2 * 85
+    assert fast_server.stats()["chat_image_parts"] == before + 2
+
+
+def test_chat_streaming_with_image_parts_streams_tokens(fast_server: MockServer) -> None:
+    content = [
+        {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}},
+        {"type": "text", "text": "hi"},
+    ]
+    status, _, body = request(
+        fast_server,
+        "POST",
+        "/v1/chat/completions",
+        {"messages": [{"role": "user", "content": content}], "stream": True, "max_tokens": 3},
+    )
+    assert status == 200
+    assert sse_events(body)[-1] == "[DONE]"
+
+
+def test_mock_server_repr_and_config_carry_image_latency() -> None:
+    server = MockServer(image_latency_ms=7.5)
+    assert server.config.image_latency_ms == 7.5
+    assert "image_latency_ms=7.5" in repr(server)

@@ -11,6 +11,12 @@ Behaviour (see `aiperf mock-server --help`):
 - usage.prompt_tokens is estimated as ceil(characters of prompt text / 4); in streams usage is sent only when
   stream_options.include_usage is true.
 - POST /v1/embeddings: one 768-float vector per input, after ttft_ms. GET /health, GET /v1/models ("mock").
+- POST /v1/images/generations (JSON) and /v1/images/edits (multipart/form-data, reference image in `image`):
+  n real PNGs of the requested size (edits: the reference image's size by default) as b64_json, or as URLs
+  served at GET /v1/mock-images/WxH.png, after image_latency_ms; with "stream": true SSE events
+  `image_generation.completed` / `image_edit.completed` carrying b64_json, then data: [DONE].
+- Chat content may be a list of text and image_url parts: image parts are counted (stats()["chat_image_parts"])
+  and add 85 tokens each to usage.prompt_tokens.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ DEFAULT_TTFT_MS = 20.0
 DEFAULT_ITL_MS = 5.0
 DEFAULT_OUTPUT_TOKENS = 128
 DEFAULT_THREADS = 1
+DEFAULT_IMAGE_LATENCY_MS = 100.0
 _POLL_S = 0.2  # how often serve() lets Python run signal handlers while the C++ loops serve
 
 
@@ -49,6 +56,7 @@ class MockServer:
         itl_ms: float = DEFAULT_ITL_MS,
         output_tokens: int = DEFAULT_OUTPUT_TOKENS,
         threads: int = DEFAULT_THREADS,
+        image_latency_ms: float = DEFAULT_IMAGE_LATENCY_MS,
     ) -> None:
         from .. import _engine
 
@@ -59,6 +67,7 @@ class MockServer:
         config.itl_ms = float(itl_ms)
         config.output_tokens = int(output_tokens)
         config.threads = int(threads)
+        config.image_latency_ms = float(image_latency_ms)
         self.host = host
         self.config = config
         self._server = _engine.MockServer(config)
@@ -96,7 +105,7 @@ class MockServer:
         return f"http://{host}:{self.port}"
 
     def stats(self) -> dict[str, int]:
-        """Requests served per route, streams open, client disconnects."""
+        """Requests per route, streams open, client disconnects, images sent, chat image parts (see _engine.pyi)."""
         return dict(self._server.stats())
 
     def __enter__(self) -> Self:
@@ -111,7 +120,8 @@ class MockServer:
         where = self.url if self._started else "not started"
         return (
             f"MockServer({where}, ttft_ms={self.config.ttft_ms}, itl_ms={self.config.itl_ms}, "
-            f"output_tokens={self.config.output_tokens}, threads={self.config.threads})"
+            f"output_tokens={self.config.output_tokens}, threads={self.config.threads}, "
+            f"image_latency_ms={self.config.image_latency_ms})"
         )
 
 
@@ -123,9 +133,10 @@ def serve(
     output_tokens: int = DEFAULT_OUTPUT_TOKENS,
     threads: int = DEFAULT_THREADS,
     out: TextIO | None = None,
+    image_latency_ms: float = DEFAULT_IMAGE_LATENCY_MS,
 ) -> int:
     """Serve until SIGINT/SIGTERM; print `listening on http://HOST:PORT` once connections are accepted. Returns 0."""
-    server = MockServer(host, port, ttft_ms, itl_ms, output_tokens, threads).start()
+    server = MockServer(host, port, ttft_ms, itl_ms, output_tokens, threads, image_latency_ms).start()
     previous: dict[int, Any] = {}
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -151,8 +162,8 @@ def serve(
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aiperf mock-server",
-        description="Start an OpenAI-compatible mock server (chat, completions, embeddings) with configurable "
-        "time to first token and inter-token latency. Prints 'listening on http://HOST:PORT' when "
+        description="Start an OpenAI-compatible mock server (chat, completions, embeddings, images/generations, "
+        "images/edits) with configurable time to first token, inter-token latency and image latency. Prints 'listening on http://HOST:PORT' when "
         "ready; stops on Ctrl-C or SIGTERM.",
         epilog="Output tokens: min(max_tokens or max_completion_tokens, --output-tokens) when the request gives a "
         "limit, else --output-tokens; each token is one GPT-2 token (' the', ' of', ...). usage.prompt_tokens "
@@ -203,7 +214,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="T",
         help=f"event-loop threads sharing the port [default: {DEFAULT_THREADS}]",
     )
-    parser.add_argument("--fast", action="store_true", help="no latency at all: TTFT and ITL 0")
+    parser.add_argument(
+        "--image-latency-ms",
+        dest="image_latency_ms",
+        type=float,
+        default=DEFAULT_IMAGE_LATENCY_MS,
+        metavar="MS",
+        help="images/generations and images/edits: time from the request to the reply (streams: to the "
+        f"completed events) in ms [default: {DEFAULT_IMAGE_LATENCY_MS}]",
+    )
+    parser.add_argument(
+        "--fast", action="store_true", help="no latency at all: TTFT, ITL and image latency 0"
+    )
     return parser
 
 
@@ -212,11 +234,13 @@ def run_cli(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     if args.fast:
-        args.ttft_ms = args.itl_ms = 0.0
+        args.ttft_ms = args.itl_ms = args.image_latency_ms = 0.0
     if not 0 <= args.port <= 65535:
         parser.error("--port must be between 0 and 65535")
     if args.ttft_ms < 0 or args.itl_ms < 0:
         parser.error("--ttft-ms and --itl-ms must be >= 0")
+    if args.image_latency_ms < 0:
+        parser.error("--image-latency-ms must be >= 0")
     if args.output_tokens < 0:
         parser.error("--output-tokens must be >= 0")
     if not 1 <= args.threads <= 256:
@@ -224,7 +248,15 @@ def run_cli(argv: Sequence[str] | None = None) -> int:
     from .._engine import EngineError
 
     try:
-        return serve(args.host, args.port, args.ttft_ms, args.itl_ms, args.output_tokens, args.threads)
+        return serve(
+            args.host,
+            args.port,
+            args.ttft_ms,
+            args.itl_ms,
+            args.output_tokens,
+            args.threads,
+            image_latency_ms=args.image_latency_ms,
+        )
     except EngineError as e:
         print(f"aiperf mock-server: error: {e}", file=sys.stderr)
         return 1
