@@ -89,17 +89,6 @@ std::string_view utf8_prefix(std::string_view text, std::size_t limit) {
   return text.substr(0, cut);
 }
 
-itimerspec relative_timer(long timeout_ms) {
-  itimerspec spec{};
-  if (timeout_ms > 0) {
-    spec.it_value.tv_sec = timeout_ms / 1000;
-    spec.it_value.tv_nsec = (timeout_ms % 1000) * 1'000'000;
-  } else if (timeout_ms == 0) {
-    spec.it_value.tv_nsec = 1;  // as soon as possible; an all-zero value would disarm the timer
-  }
-  return spec;
-}
-
 void drain_fd(int fd) {
   std::uint64_t count = 0;
   while (::read(fd, &count, sizeof count) < 0 && errno == EINTR) {
@@ -111,10 +100,9 @@ void drain_fd(int fd) {
 EventLoop::EventLoop(RunShared& run, std::int32_t worker_id, std::size_t slot_count)
     : run_(run), worker_id_(worker_id), scheduler_(run), store_(run.config.keep_raw) {
   epoll_fd_ = checked_fd(::epoll_create1(EPOLL_CLOEXEC), "epoll");
-  curl_timer_fd_ = checked_fd(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC), "timerfd");
   scheduler_timer_fd_ = checked_fd(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC), "timerfd");
   wake_fd_ = checked_fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd");
-  for (int fd : {curl_timer_fd_.get(), scheduler_timer_fd_.get(), wake_fd_.get()}) {
+  for (int fd : {scheduler_timer_fd_.get(), wake_fd_.get()}) {
     epoll_event event{};
     event.events = EPOLLIN;
     event.data.fd = fd;
@@ -230,7 +218,7 @@ void EventLoop::run_phase(Phase phase) {
   start_requests();
   epoll_event events[kMaxEpollEvents];
   while (in_flight_ > 0 || !scheduler_.exhausted()) {
-    const int count = ::epoll_wait(epoll_fd_.get(), events, kMaxEpollEvents, -1);
+    const int count = ::epoll_wait(epoll_fd_.get(), events, kMaxEpollEvents, epoll_timeout_ms());
     if (count < 0) {
       if (errno == EINTR) continue;
       throw Error(std::string("epoll_wait failed: ") + std::strerror(errno));
@@ -238,11 +226,7 @@ void EventLoop::run_phase(Phase phase) {
     bool cancel_now = false;
     for (int i = 0; i < count; ++i) {
       const int fd = events[i].data.fd;
-      if (fd == curl_timer_fd_.get()) {
-        drain_fd(fd);
-        int running = 0;
-        curl_multi_socket_action(multi_.get(), CURL_SOCKET_TIMEOUT, 0, &running);
-      } else if (fd == scheduler_timer_fd_.get()) {
+      if (fd == scheduler_timer_fd_.get()) {
         drain_fd(fd);
         cancel_now = scheduler_.on_wake(monotonic_ns()) || cancel_now;
         arm_scheduler_timer();
@@ -252,6 +236,7 @@ void EventLoop::run_phase(Phase phase) {
         handle_socket_event(fd, events[i].events);
       }
     }
+    run_curl_timeout_if_due();
     drain_completions();
     if (run_.stop_requested.load(std::memory_order_relaxed)) {
       scheduler_.stop_sending();
@@ -263,6 +248,21 @@ void EventLoop::run_phase(Phase phase) {
     }
     start_requests();
   }
+}
+
+int EventLoop::epoll_timeout_ms() const {
+  if (curl_deadline_ns_ < 0) return -1;
+  const std::int64_t remaining_ns = curl_deadline_ns_ - monotonic_ns();
+  if (remaining_ns <= 0) return 0;
+  // Round up: waking before the deadline would only spin back into epoll_wait.
+  return static_cast<int>(std::min<std::int64_t>((remaining_ns + 999'999) / 1'000'000, INT32_MAX));
+}
+
+void EventLoop::run_curl_timeout_if_due() {
+  if (curl_deadline_ns_ < 0 || monotonic_ns() < curl_deadline_ns_) return;
+  curl_deadline_ns_ = -1;  // libcurl sets a new one from inside the call when it still needs one
+  int running = 0;
+  curl_multi_socket_action(multi_.get(), CURL_SOCKET_TIMEOUT, 0, &running);
 }
 
 void EventLoop::arm_scheduler_timer() {
@@ -505,8 +505,8 @@ int EventLoop::on_socket(CURL*, curl_socket_t socket, int what, void* loop_point
 
 int EventLoop::on_timer(CURLM*, long timeout_ms, void* loop_pointer) {
   auto* loop = static_cast<EventLoop*>(loop_pointer);
-  const itimerspec spec = relative_timer(timeout_ms);
-  return ::timerfd_settime(loop->curl_timer_fd_.get(), 0, &spec, nullptr) == 0 ? 0 : -1;
+  loop->curl_deadline_ns_ = timeout_ms < 0 ? -1 : monotonic_ns() + static_cast<std::int64_t>(timeout_ms) * 1'000'000;
+  return 0;
 }
 
 size_t EventLoop::on_header(char* data, size_t size, size_t count, void* slot_pointer) {

@@ -99,12 +99,16 @@ class EventLoop {
   void on_sse_event(RequestSlot& slot, std::string_view data, std::int64_t now_ns);
   void extract_document(RequestSlot& slot, std::string_view document);
   void arm_scheduler_timer();
+  int epoll_timeout_ms() const;
+  void run_curl_timeout_if_due();
 
   RunShared& run_;
   const std::int32_t worker_id_;
   Scheduler scheduler_;
   FileDescriptor epoll_fd_;
-  FileDescriptor curl_timer_fd_;
+  // libcurl's timer is kept as a deadline and turned into epoll_wait's timeout: re-arming a timerfd costs a
+  // syscall (and, in VMs, an expensive hrtimer reprogramming) several times per request.
+  std::int64_t curl_deadline_ns_ = -1;
   FileDescriptor scheduler_timer_fd_;
   FileDescriptor wake_fd_;
   CurlMultiPtr multi_;
