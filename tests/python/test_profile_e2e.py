@@ -36,9 +36,10 @@ def test_streaming_chat_reports_server_timings_and_writes_every_file(mock_server
         assert (out / name).is_file(), name
     summary = json.loads((out / "profile_export_aiperf.json").read_text())
     assert summary["request_count"]["avg"] == 200
-    # The mock server sleeps 50 ms before the first token and 5 ms between tokens; the client adds little.
+    # The mock server sleeps 50 ms before the first token and 5 ms between tokens; the client adds little. ITL can
+    # come out a hair under 5 ms when the first token is read a little late (it shortens latency - TTFT).
     assert 50 <= summary["time_to_first_token"]["avg"] < 100
-    assert 5 <= summary["inter_token_latency"]["avg"] < 10
+    assert 4.5 <= summary["inter_token_latency"]["avg"] < 10
     assert summary["output_sequence_length"]["min"] == summary["output_sequence_length"]["max"] == 20
     assert summary["time_to_second_token"]["avg"] >= 4.5
     lines = (out / "profile_export.jsonl").read_text().splitlines()
