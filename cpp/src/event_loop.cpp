@@ -436,6 +436,12 @@ void EventLoop::classify_result(RequestSlot& slot, CURLcode result) {
     record.error_message = record.fields.error_message;
   } else if (slot.invalid_response) {
     record.error_kind = ErrorKind::invalid_response;
+  } else if (run_.config.expect_images && !record.fields.image_error.empty()) {
+    record.error_kind = ErrorKind::invalid_response;
+    record.error_message = "invalid response: " + record.fields.image_error;
+  } else if (run_.config.expect_images && record.fields.num_images == 0) {
+    record.error_kind = ErrorKind::invalid_response;
+    record.error_message = "invalid response: no image in the response";
   }
 }
 

@@ -18,6 +18,7 @@ void ResponseFields::clear() noexcept {
   usage_reasoning_tokens = -1;
   num_images = 0;
   error_message.clear();
+  image_error.clear();
 }
 
 namespace {
@@ -154,7 +155,20 @@ error_code read_usage(ondemand::value value, Usage& out) {
 }
 
 // data: [{"b64_json": ...} | {"url": ...} | {"embedding": ...}]; only image items are counted.
-error_code count_images(ondemand::value value, std::int32_t& num_images) {
+// Notes in `image_error` a b64_json value that is not a valid base64 string.
+error_code check_base64(ondemand::value value, std::string& image_error) {
+  std::string_view text;
+  if (value.get_string().get(text) != SUCCESS) {
+    image_error = "b64_json is not a string";
+    return SUCCESS;
+  }
+  if (!is_valid_base64(text)) {
+    image_error = "b64_json is not valid base64 (" + std::to_string(text.size()) + " characters)";
+  }
+  return SUCCESS;
+}
+
+error_code count_images(ondemand::value value, std::int32_t& num_images, std::string& image_error) {
   ondemand::json_type type;
   if (auto error = value.type().get(type)) return error;
   if (type != ondemand::json_type::array) return SUCCESS;
@@ -176,6 +190,9 @@ error_code count_images(ondemand::value value, std::int32_t& num_images) {
         bool is_null = false;
         if (auto error = image.is_null().get(is_null)) return error;
         if (!is_null) is_image = true;
+        if (!is_null && key == "b64_json" && image_error.empty()) {
+          if (auto error = check_base64(image, image_error)) return error;
+        }
       }
     }
     if (is_image) ++num_images;
@@ -258,7 +275,7 @@ ExtractStatus ResponseExtractor::extract(std::string_view document, ResponseFiel
     } else if (key == "usage") {
       error = read_usage(field.value(), usage);
     } else if (key == "data") {
-      error = count_images(field.value(), num_images);
+      error = count_images(field.value(), num_images, out.image_error);
     } else if (key == "error") {
       error = read_error(field.value(), error_message, has_error_object);
     } else if (key == "b64_json") {
@@ -267,6 +284,7 @@ ExtractStatus ResponseExtractor::extract(std::string_view document, ResponseFiel
       bool is_null = false;
       error = image.is_null().get(is_null);
       has_top_level_image = !is_null;
+      if (!error && !is_null && out.image_error.empty()) error = check_base64(image, out.image_error);
     } else if (key == "type") {
       std::string_view event_type;
       bool present = false;
@@ -292,6 +310,18 @@ ExtractStatus ResponseExtractor::extract(std::string_view document, ResponseFiel
     return ExtractStatus::error_object;
   }
   return ExtractStatus::ok;
+}
+
+bool is_valid_base64(std::string_view text) noexcept {
+  if (text.size() % 4 != 0) return false;
+  std::size_t padding = 0;
+  while (padding < 2 && padding < text.size() && text[text.size() - 1 - padding] == '=') ++padding;
+  for (std::size_t i = 0; i + padding < text.size(); ++i) {
+    const char c = text[i];
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
+    if (!ok) return false;
+  }
+  return true;
 }
 
 }  // namespace aiperf

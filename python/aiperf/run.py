@@ -162,7 +162,7 @@ def _request_headers(config: ProfileConfig, content_type: str) -> dict[str, str]
     return redact_headers(headers)
 
 
-def _engine_config(config: ProfileConfig, content_type: str, streaming: bool, keep_raw: bool,
+def _engine_config(config: ProfileConfig, endpoint: Endpoint, content_type: str, streaming: bool, keep_raw: bool,
                    request_id_prefix: str) -> Any:
     from . import _engine
 
@@ -183,6 +183,7 @@ def _engine_config(config: ProfileConfig, content_type: str, streaming: bool, ke
     ec.keep_raw = keep_raw
     ec.proxy = ""
     ec.request_id_prefix = request_id_prefix
+    ec.expect_images = endpoint.produces_images
     return ec
 
 
@@ -262,7 +263,7 @@ def run_profile(config: ProfileConfig, *, console: Any = None, print_table: bool
         request_id_prefix = str(uuid.uuid4())[:24]
         keep_raw = config.export_level == "raw"
         try:
-            engine = _engine.Engine(_engine_config(config, encoded.content_type, streaming, keep_raw,
+            engine = _engine.Engine(_engine_config(config, endpoint, encoded.content_type, streaming, keep_raw,
                                                    request_id_prefix), bodies)
         except _engine.EngineError as e:
             raise RunError(str(e)) from None

@@ -130,3 +130,26 @@ TEST(ResponseExtractor, ReusesItsBuffersForDocumentsOfAnySize) {
 
 }  // namespace
 }  // namespace aiperf
+
+TEST(Extract, Base64ValidationFollowsRfc4648) {
+  EXPECT_TRUE(aiperf::is_valid_base64(""));
+  EXPECT_TRUE(aiperf::is_valid_base64("iVBORw0KGgo="));
+  EXPECT_TRUE(aiperf::is_valid_base64("YWJjZA=="));
+  EXPECT_TRUE(aiperf::is_valid_base64("a+/9"));
+  EXPECT_FALSE(aiperf::is_valid_base64("abc"));        // length not a multiple of 4
+  EXPECT_FALSE(aiperf::is_valid_base64("ab=c"));       // padding inside
+  EXPECT_FALSE(aiperf::is_valid_base64("a==="));        // at most two padding characters
+  EXPECT_FALSE(aiperf::is_valid_base64("ab c"));       // whitespace
+  EXPECT_FALSE(aiperf::is_valid_base64("ab-_"));       // URL-safe alphabet is not OpenAI's
+}
+
+TEST(Extract, InvalidBase64ImageIsNotedAndStillCounted) {
+  aiperf::ResponseExtractor extractor;
+  aiperf::ResponseFields fields;
+  EXPECT_EQ(extractor.extract(R"({"data": [{"b64_json": "YWJj"}, {"b64_json": "%%%"}]})", fields),
+            aiperf::ExtractStatus::ok);
+  EXPECT_EQ(fields.num_images, 2);
+  EXPECT_NE(fields.image_error.find("not valid base64"), std::string::npos);
+  fields.clear();
+  EXPECT_TRUE(fields.image_error.empty());
+}

@@ -65,6 +65,12 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, payload + b"data: [DONE]\n\n", "text/event-stream")
         elif self.path == "/error":
             self._send(500, b'{"error": {"message": "boom", "type": "server_error"}}')
+        elif self.path == "/image-ok":
+            self._send(200, b'{"created": 1, "data": [{"b64_json": "iVBORw0KGgo="}, {"url": "http://x/y.png"}]}')
+        elif self.path == "/image-none":
+            self._send(200, b'{"created": 1, "data": []}')
+        elif self.path == "/image-bad-base64":
+            self._send(200, b'{"created": 1, "data": [{"b64_json": "not base64!"}]}')
         elif self.path == "/not-json":
             self._send(200, b"<html>nope</html>", "text/html")
         elif self.path == "/slow":
@@ -205,6 +211,25 @@ def test_non_json_body_is_an_invalid_response(server: LocalServer) -> None:
     _, rec = run(make_config(server.url("/not-json"), request_count=1))
     assert rec["error_kind"][0] == 5 and rec["status"][0] == 200
     assert "invalid response" in text(rec, "error_message", 0)
+
+
+def test_image_responses_are_counted_and_checked(server: LocalServer) -> None:
+    _, rec = run(make_config(server.url("/image-ok"), request_count=2, expect_images=True))
+    assert (rec["error_kind"] == 0).all() and (rec["num_images"] == 2).all()
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [("/image-none", "no image in the response"), ("/image-bad-base64", "not valid base64")],
+)
+def test_image_response_without_a_valid_image_is_an_error_record(server: LocalServer, path: str,
+                                                                message: str) -> None:
+    _, rec = run(make_config(server.url(path), request_count=2, expect_images=True))
+    assert (rec["error_kind"] == 5).all() and (rec["status"] == 200).all()
+    assert message in text(rec, "error_message", 0)
+    # Without expect_images (text endpoints) the same body is not judged.
+    _, rec = run(make_config(server.url(path), request_count=1))
+    assert rec["error_kind"][0] == 0
 
 
 def test_refused_port_is_a_connect_error() -> None:

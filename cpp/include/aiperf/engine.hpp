@@ -24,6 +24,7 @@ struct EngineConfig {
   bool keep_raw = false;
   std::string proxy;                    // "" = no proxy, environment ignored
   std::string request_id_prefix;
+  bool expect_images = false;           // image endpoints: a success without a valid image is an invalid response
 };
 
 struct Progress {

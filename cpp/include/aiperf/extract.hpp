@@ -16,6 +16,7 @@ struct ResponseFields {
   std::int64_t usage_reasoning_tokens = -1;
   std::int32_t num_images = 0;  // items of `data` carrying b64_json or url, plus completed streamed images
   std::string error_message;    // message of an OpenAI error object (`{"error": {...}}`)
+  std::string image_error;      // first image whose b64_json is not valid base64, described
 
   void clear() noexcept;
 };
@@ -25,6 +26,9 @@ enum class ExtractStatus {
   invalid,       // not a JSON object
   error_object,  // carried an `error` object; its message is in ResponseFields::error_message
 };
+
+// Standard base64 (RFC 4648 alphabet, '=' padding, length a multiple of 4), as OpenAI's b64_json.
+bool is_valid_base64(std::string_view text) noexcept;
 
 // Owns one simdjson on-demand parser and one padded input buffer, both reused; one instance per loop thread.
 class ResponseExtractor {
