@@ -44,6 +44,7 @@ constexpr std::size_t kStreamSniffBytes = 4 * 1024;     // kept from a stream to
 constexpr std::size_t kErrorMessageBodyBytes = 500;
 constexpr std::size_t kRetainedBufferBytes = 1 << 20;  // larger per-slot buffers (image bodies) are freed after use
 constexpr int kMaxEpollEvents = 64;
+constexpr std::uint32_t kSocketIdle = 1u << 31;  // in socket_events_: registered, but libcurl is not watching it
 
 FileDescriptor checked_fd(int fd, const char* what) {
   if (fd < 0) throw Error(std::string("cannot create ") + what + ": " + std::strerror(errno));
@@ -168,6 +169,8 @@ void EventLoop::configure_slot(RequestSlot& slot) {
   set_option(easy, CURLOPT_HEADERFUNCTION, &EventLoop::on_header);
   set_option(easy, CURLOPT_HEADERDATA, static_cast<void*>(&slot));
   set_option(easy, CURLOPT_PRIVATE, static_cast<void*>(&slot));
+  set_option(easy, CURLOPT_CLOSESOCKETFUNCTION, &EventLoop::on_close_socket);
+  set_option(easy, CURLOPT_CLOSESOCKETDATA, static_cast<void*>(this));
   set_option(easy, CURLOPT_ERRORBUFFER, slot.curl_error);
   set_option(easy, CURLOPT_NOSIGNAL, 1L);
   set_option(easy, CURLOPT_TCP_NODELAY, 1L);
@@ -335,6 +338,14 @@ void EventLoop::release_slot(RequestSlot& slot) {
 }
 
 void EventLoop::handle_socket_event(int fd, std::uint32_t events) {
+  if (fd >= 0 && static_cast<std::size_t>(fd) < socket_events_.size() &&
+      (socket_events_[static_cast<std::size_t>(fd)] & kSocketIdle)) {
+    // An idle kept-alive connection became readable (the server closed it, or sent stray bytes). libcurl finds out
+    // when it next uses the connection; until then take it out of the set so level-triggered epoll does not spin.
+    ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, fd, nullptr);
+    socket_events_[static_cast<std::size_t>(fd)] = 0;
+    return;
+  }
   int flags = 0;
   if (events & EPOLLIN) flags |= CURL_CSELECT_IN;
   if (events & EPOLLOUT) flags |= CURL_CSELECT_OUT;
@@ -490,23 +501,41 @@ void EventLoop::cancel_in_flight(std::string_view reason) {
   }
 }
 
-int EventLoop::on_socket(CURL*, curl_socket_t socket, int what, void* loop_pointer, void* socket_data) {
+int EventLoop::on_socket(CURL*, curl_socket_t socket, int what, void* loop_pointer, void*) {
   auto* loop = static_cast<EventLoop*>(loop_pointer);
-  const int epoll_fd = loop->epoll_fd_.get();
+  if (socket < 0) return 0;
+  auto& registry = loop->socket_events_;
+  if (static_cast<std::size_t>(socket) >= registry.size()) registry.resize(static_cast<std::size_t>(socket) + 64, 0);
+  std::uint32_t& registered = registry[static_cast<std::size_t>(socket)];
   if (what == CURL_POLL_REMOVE) {
-    ::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, socket, nullptr);  // may already be closed: nothing to undo then
+    if (registered != 0) registered |= kSocketIdle;  // stays in the epoll set until reused, closed or it fires
+    return 0;
+  }
+  const std::uint32_t wanted = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
+  if ((registered & ~kSocketIdle) == wanted && registered != 0) {
+    registered = wanted;
     return 0;
   }
   epoll_event event{};
-  event.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
+  event.events = wanted;
   event.data.fd = socket;
-  const int first_op = socket_data ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+  const int epoll_fd = loop->epoll_fd_.get();
+  const int first_op = registered != 0 ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
   if (::epoll_ctl(epoll_fd, first_op, socket, &event) != 0) {
     const int retry_op = first_op == EPOLL_CTL_ADD ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
     if (::epoll_ctl(epoll_fd, retry_op, socket, &event) != 0) return -1;
   }
-  if (!socket_data) curl_multi_assign(loop->multi_.get(), socket, loop_pointer);  // marks the socket as registered
+  registered = wanted == 0 ? kSocketIdle : wanted;
   return 0;
+}
+
+int EventLoop::on_close_socket(void* loop_pointer, curl_socket_t socket) {
+  auto* loop = static_cast<EventLoop*>(loop_pointer);
+  // close() takes the fd out of the epoll set; the number may be reused by the next socket, so forget it.
+  if (socket >= 0 && static_cast<std::size_t>(socket) < loop->socket_events_.size()) {
+    loop->socket_events_[static_cast<std::size_t>(socket)] = 0;
+  }
+  return ::close(socket);
 }
 
 int EventLoop::on_timer(CURLM*, long timeout_ms, void* loop_pointer) {

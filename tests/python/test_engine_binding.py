@@ -65,6 +65,9 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, payload + b"data: [DONE]\n\n", "text/event-stream")
         elif self.path == "/error":
             self._send(500, b'{"error": {"message": "boom", "type": "server_error"}}')
+        elif self.path == "/close-after":
+            self._send(200, CHAT_BODY)  # advertises keep-alive, then closes: the client's idle socket sees EOF
+            self.close_connection = True
         elif self.path == "/image-ok":
             self._send(200, b'{"created": 1, "data": [{"b64_json": "iVBORw0KGgo="}, {"url": "http://x/y.png"}]}')
         elif self.path == "/image-none":
@@ -230,6 +233,12 @@ def test_image_response_without_a_valid_image_is_an_error_record(server: LocalSe
     # Without expect_images (text endpoints) the same body is not judged.
     _, rec = run(make_config(server.url(path), request_count=1))
     assert rec["error_kind"][0] == 0
+
+
+def test_server_closing_idle_kept_alive_connections_does_not_lose_requests(server: LocalServer) -> None:
+    _, rec = run(make_config(server.url("/close-after"), request_count=20, concurrency=2))
+    assert len(rec["error_kind"]) == 20
+    assert (rec["error_kind"] == 0).all(), text(rec, "error_message", int(np.argmax(rec["error_kind"] != 0)))
 
 
 def test_refused_port_is_a_connect_error() -> None:
