@@ -94,7 +94,7 @@ void append_escape(std::string& out, unsigned char byte) {
 
 }  // namespace
 
-void append_json_string(std::string& out, std::string_view s) {
+void append_json_string(std::string& out, std::string_view s, InvalidUtf8 on_invalid) {
   out.reserve(out.size() + s.size() + 2);
   out += '"';
   std::size_t run_start = 0;
@@ -121,7 +121,13 @@ void append_json_string(std::string& out, std::string_view s) {
         break;
       default: {
         const std::size_t length = utf8_sequence_length(s, i);
-        if (length == 0) throw_invalid_utf8(s, i);
+        if (length == 0) {
+          if (on_invalid == InvalidUtf8::raise) throw_invalid_utf8(s, i);
+          out.append(s.data() + run_start, i - run_start);
+          out += "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER
+          run_start = ++i;
+          break;
+        }
         i += length;
       }
     }

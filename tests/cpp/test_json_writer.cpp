@@ -136,3 +136,11 @@ TEST(JsonWriter, MisuseOfTheStreamingApiThrows) {
   w.end_object();
   EXPECT_THROW(w.value(2), aiperf::Error);  // second top-level value
 }
+
+TEST(JsonWriter, InvalidUtf8CanBeReplacedInsteadOfThrown) {
+  std::string out;
+  EXPECT_THROW(aiperf::append_json_string(out, std::string_view("a\xff" "b", 3)), aiperf::Error);
+  out.clear();
+  aiperf::append_json_string(out, std::string_view("a\xff" "b\"", 4), aiperf::InvalidUtf8::replace);
+  EXPECT_EQ(out, "\"a\xEF\xBF\xBD" "b\\\"\"");
+}

@@ -63,8 +63,10 @@ class JsonWriter {
   bool wrote_top_level_ = false;
 };
 
-// Appends s as a quoted JSON string (escaping as Python's json with ensure_ascii=False); throws on invalid UTF-8.
-void append_json_string(std::string& out, std::string_view s);
+enum class InvalidUtf8 { raise, replace };
+// Appends s as a quoted JSON string (escaping as Python's json with ensure_ascii=False). Invalid UTF-8 throws, or
+// with InvalidUtf8::replace becomes U+FFFD per bad byte (for echoing untrusted bytes, e.g. in the mock server).
+void append_json_string(std::string& out, std::string_view s, InvalidUtf8 on_invalid = InvalidUtf8::raise);
 // Appends d as Python's repr(float) does (shortest round-trip, "4.0", "1e-07", "1e+300"); throws on NaN/inf.
 void append_json_double(std::string& out, double d);
 

@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "aiperf/json_writer.hpp"
+
 namespace aiperf {
 
 struct MockServerConfig {
@@ -109,7 +111,11 @@ std::int64_t prompt_token_estimate(std::int64_t prompt_chars);
 // What one chat image_url part adds to usage.prompt_tokens (OpenAI's fixed low-detail image cost).
 inline constexpr std::int64_t kChatImagePartTokens = 85;
 
-void append_json_string(std::string& out, std::string_view text);  // quoted and escaped
+// The project's JSON string writer; echoed request bytes may be invalid UTF-8, which becomes U+FFFD rather than an
+// exception inside a libevent callback.
+inline void append_json_string(std::string& out, std::string_view text) {
+  aiperf::append_json_string(out, text, InvalidUtf8::replace);
+}
 
 // The parts of a completion reply that do not change between its events.
 struct ReplyHeader {
