@@ -12,12 +12,15 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .config import ConfigError, ProfileConfig
 from .endpoints import Endpoint, get_endpoint
 from .payloads import EDIT_RESERVED_FIELDS, refused_extra_fields
+
+if TYPE_CHECKING:
+    from .result import ProfileResult
 
 log = logging.getLogger("aiperf")
 
@@ -51,15 +54,25 @@ def _setup_logging(artifact_dir: Path, level: str) -> tuple[Path, logging.Handle
     return log_file, handler
 
 
+def _tokenizer_config_error(e: Exception) -> ConfigError:
+    message = str(e)
+    return ConfigError(message if "--tokenizer" in message else f"--tokenizer: {message}")
+
+
 def _load_tokenizer(config: ProfileConfig) -> Any:
+    """Find the tokenizer now (a missing one is an error before any request) but parse its file only when
+    it is needed: a file that loaded before (same path, size and mtime) cannot fail, so its load is deferred
+    to a thread that overlaps the run; any other file is loaded here, so a broken one is still an early error."""
     from .tokenizer import TokenizerError, load_tokenizer
 
     try:
-        return load_tokenizer(config.tokenizer_name, revision=config.tokenizer_revision,
-                              trust_remote_code=config.tokenizer_trust_remote_code)
+        tokenizer = load_tokenizer(config.tokenizer_name, revision=config.tokenizer_revision,
+                                   trust_remote_code=config.tokenizer_trust_remote_code, lazy=True)
+        if not tokenizer.known_good:
+            tokenizer.load()
     except TokenizerError as e:
-        message = str(e)
-        raise ConfigError(message if "--tokenizer" in message else f"--tokenizer: {message}") from None
+        raise _tokenizer_config_error(e) from None
+    return tokenizer
 
 
 def _load_conversations(config: ProfileConfig, endpoint: Endpoint, tokenizer: Any) -> list:
@@ -73,7 +86,7 @@ def _load_conversations(config: ProfileConfig, endpoint: Endpoint, tokenizer: An
             num_entries=config.num_dataset_entries, isl_mean=config.synthetic_input_tokens_mean,
             isl_stddev=config.synthetic_input_tokens_stddev, osl_mean=config.output_tokens_mean,
             osl_stddev=config.output_tokens_stddev, batch_size=config.prompt_batch_size,
-            random_seed=config.random_seed)
+            random_seed=config.random_seed, exact_lengths=False)
         if endpoint.accepts_images:
             attach_images(conversations, input_file=input_file, spec=config.synthetic_images,
                           random_seed=config.random_seed, require_image=endpoint.requires_image,
@@ -110,39 +123,54 @@ def _warn_about_inputs(config: ProfileConfig, endpoint: Endpoint, conversations:
         _warn("--header: Content-Type ignored: multipart bodies need the encoder's boundary")
 
 
-def build_request_inputs(config: ProfileConfig, endpoint: Endpoint, conversations: list, tokenizer: Any):
-    """Flatten conversations into one payload per (session, turn) and count their input tokens."""
+def count_input_tokens(endpoint: Endpoint, conversations: list, tokenizer: Any):
+    """Input tokens of each payload (one per (session, turn), in build_request_inputs' order); zeros when the
+    endpoint does not tokenize its input. Turns whose count is known (`Turn.input_tokens`) are not re-counted."""
     import numpy as np
 
+    texts: list[str] = []
+    text_owner: list[int] = []
+    known_tokens: dict[int, int] = {}
+    body_index = 0
+    for conversation in conversations:
+        for turn in conversation.turns:
+            if turn.input_tokens is None:
+                texts.extend(turn.texts)
+                text_owner.extend([body_index] * len(turn.texts))
+            else:
+                known_tokens[body_index] = turn.input_tokens
+            body_index += 1
+    input_tokens = np.zeros(body_index, dtype=np.int64)
+    if endpoint.tokenizes_input:
+        if texts:
+            np.add.at(input_tokens, np.asarray(text_owner), tokenizer.count_tokens(texts))
+        for index, count in known_tokens.items():
+            input_tokens[index] = count
+    return input_tokens
+
+
+def build_request_inputs(config: ProfileConfig, endpoint: Endpoint, conversations: list, tokenizer: Any, *,
+                         count_tokens: bool = True):
+    """Flatten conversations into one payload per (session, turn) and count their input tokens.
+
+    With `count_tokens=False` the counts are None: run_profile counts them with count_input_tokens() while
+    the engine runs, so the tokenizer need not be loaded before the first request.
+    """
     from .export import RequestInputs
     from .payloads import build_payload, encode_bodies, payload_description
 
     payloads: list = []
     session_ids: list[str] = []
     turn_indices: list[int] = []
-    texts: list[str] = []
-    text_owner: list[int] = []
-    known_tokens: dict[int, int] = {}
     for conversation in conversations:
         for turn_index, turn in enumerate(conversation.turns):
-            body_index = len(payloads)
             payloads.append(build_payload(endpoint, turn, config))
             session_ids.append(conversation.session_id)
             turn_indices.append(turn_index)
-            if turn.input_tokens is None:
-                texts.extend(turn.texts)
-                text_owner.extend([body_index] * len(turn.texts))
-            else:
-                known_tokens[body_index] = turn.input_tokens
     if not payloads:
         raise ConfigError("--input-file: the dataset has no requests" if config.input_file
                           else "the synthetic dataset is empty")
-    input_tokens = np.zeros(len(payloads), dtype=np.int64)
-    if endpoint.tokenizes_input:
-        if texts:
-            np.add.at(input_tokens, np.asarray(text_owner), tokenizer.count_tokens(texts))
-        for body_index, count in known_tokens.items():
-            input_tokens[body_index] = count
+    input_tokens = count_input_tokens(endpoint, conversations, tokenizer) if count_tokens else None
     try:
         encoded = encode_bodies(payloads)
     except (ValueError, TypeError) as e:
@@ -211,8 +239,48 @@ class _Interrupts:
             signal.signal(sig, handler)
 
 
-def _drive(engine: Any, config: ProfileConfig) -> bool:
-    """Run the engine to completion, showing progress. Returns True when the run was cancelled by the user."""
+class _InputTokenCounter:
+    """Loads the tokenizer and counts input tokens in a thread, started once the engine runs (the engine
+    releases the GIL, so this overlaps the run instead of delaying the first request)."""
+
+    def __init__(self, endpoint: Endpoint, conversations: list, tokenizer: Any) -> None:
+        self._args = (endpoint, conversations, tokenizer)
+        self._result: Any = None
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+
+    def _run(self) -> None:
+        try:
+            endpoint, conversations, tokenizer = self._args
+            load = getattr(tokenizer, "load", None)
+            if load is not None:
+                load()
+            self._result = count_input_tokens(endpoint, conversations, tokenizer)
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread by result()
+            self._error = e
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="aiperf-input-tokens", daemon=True)
+        self._thread.start()
+
+    def result(self) -> Any:
+        if self._thread is None:
+            self._run()
+        else:
+            self._thread.join()
+        if self._error is not None:
+            from .tokenizer import TokenizerError
+
+            if isinstance(self._error, TokenizerError):
+                raise _tokenizer_config_error(self._error) from None
+            raise self._error
+        return self._result
+
+
+def _drive(engine: Any, config: ProfileConfig, on_started: Any = None) -> bool:
+    """Run the engine to completion, showing progress. Returns True when the run was cancelled by the user.
+
+    `on_started()` is called right after the engine started (to overlap work with the run)."""
     from .report import ProgressDisplay
 
     cancelled = False
@@ -220,6 +288,8 @@ def _drive(engine: Any, config: ProfileConfig) -> bool:
     with _Interrupts() as interrupts, ProgressDisplay(config.effective_ui_type, total, config.warmup_request_count,
                                                       config.benchmark_duration) as display:
         engine.start()
+        if on_started is not None:
+            on_started()
         while True:
             try:
                 if engine.wait(0.1):
@@ -237,11 +307,6 @@ def _drive(engine: Any, config: ProfileConfig) -> bool:
 
 def run_profile(config: ProfileConfig, *, console: Any = None, print_table: bool = True) -> ProfileResult:
     from . import _engine
-    from .export import write_exports
-    from .metrics import compute_metrics
-    from .report import print_summary
-    from .result import ProfileResult
-    from .secrets import redact_headers
 
     endpoint = get_endpoint(config.endpoint_type)
     streaming = config.streaming and endpoint.supports_streaming
@@ -258,7 +323,8 @@ def run_profile(config: ProfileConfig, *, console: Any = None, print_table: bool
         tokenizer = _load_tokenizer(config)
         conversations = _load_conversations(config, endpoint, tokenizer)
         _warn_about_inputs(config, endpoint, conversations)
-        inputs, input_tokens, encoded = build_request_inputs(config, endpoint, conversations, tokenizer)
+        inputs, _, encoded = build_request_inputs(config, endpoint, conversations, tokenizer, count_tokens=False)
+        token_counter = _InputTokenCounter(endpoint, conversations, tokenizer)
         bodies = encoded.bodies
         request_id_prefix = str(uuid.uuid4())[:24]
         keep_raw = config.export_level == "raw"
@@ -271,8 +337,15 @@ def run_profile(config: ProfileConfig, *, console: Any = None, print_table: bool
                  config.effective_concurrency, config.effective_request_count or "unbounded",
                  config.warmup_request_count)
         started = time.monotonic()
-        was_cancelled = _drive(engine, config)
+        was_cancelled = _drive(engine, config, on_started=token_counter.start)
         log.info("engine finished in %.3f s%s", time.monotonic() - started, " (cancelled)" if was_cancelled else "")
+        input_tokens = token_counter.result()
+        from .export import write_exports  # only now: nothing before the first request needs these
+        from .metrics import compute_metrics
+        from .report import print_summary
+        from .result import ProfileResult
+        from .secrets import redact_headers
+
         records = engine.records()
         metrics = compute_metrics(records, endpoint=endpoint, streaming=streaming, input_tokens_per_body=input_tokens,
                                   tokenizer=tokenizer, anchor_wall_ns=engine.anchor_wall_ns,

@@ -11,7 +11,8 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,12 +47,65 @@ class TokenizerError(Exception):
 
 
 class Tokenizer:
-    """`encode`/`count_tokens` never add special tokens (BOS/EOS): we count what is sent."""
+    """`encode`/`count_tokens` never add special tokens (BOS/EOS): we count what is sent.
 
-    def __init__(self, backend: Any, name: str, source: Path | None = None) -> None:
-        self._backend = backend  # a tokenizers.Tokenizer
+    The backend may be loaded lazily: `load_tokenizer(..., lazy=True)` finds the file (so a missing tokenizer is
+    still an error at once) but parses it on first use, or when `load()` / `load_in_background()` is called.
+    `name`, `source` and `fingerprint` never load it.
+    """
+
+    def __init__(self, backend: Any, name: str, source: Path | None = None,
+                 loader: Callable[[], Any] | None = None) -> None:
+        if backend is None and loader is None:
+            raise ValueError("Tokenizer needs a backend or a loader")
+        self._loaded_backend = backend  # a tokenizers.Tokenizer, or None until `loader` has run
+        self._loader = loader
+        self._lock = threading.Lock()
         self.name = name
         self.source = source  # the tokenizer.json it was loaded from, when there is one
+
+    @property
+    def loaded(self) -> bool:
+        return self._loaded_backend is not None
+
+    def load(self) -> Tokenizer:
+        """Load the backend now (no-op when loaded); raises TokenizerError when the file cannot be parsed."""
+        if self._loaded_backend is None:
+            with self._lock:  # a background load in progress: wait for it instead of loading twice
+                if self._loaded_backend is None:
+                    assert self._loader is not None
+                    self._loaded_backend = self._loader()
+                    self._loader = None
+        return self
+
+    def load_in_background(self) -> threading.Thread | None:
+        """Start loading in a daemon thread (None when already loaded); `load()` or any use waits for it."""
+        if self.loaded:
+            return None
+
+        def run() -> None:
+            try:
+                self.load()
+            except TokenizerError:
+                pass  # raised again by the next use, in the caller's thread
+
+        thread = threading.Thread(target=run, name="aiperf-tokenizer-load", daemon=True)
+        thread.start()
+        return thread
+
+    @property
+    def known_good(self) -> bool:
+        """Loaded, or this very file (path, size, mtime) was loaded successfully before: loading it later
+        cannot fail with a parse error, so callers may defer it past the point where errors must be raised."""
+        if self.loaded:
+            return True
+        marker = _loaded_marker(self.fingerprint)
+        return marker is not None and marker.is_file()
+
+    @property
+    def _backend(self) -> Any:
+        backend = self._loaded_backend
+        return backend if backend is not None else self.load()._loaded_backend
 
     @property
     def fingerprint(self) -> str | None:
@@ -75,8 +129,9 @@ class Tokenizer:
 
         if not texts:
             return np.zeros(0, dtype=np.int64)
+        backend = self._backend
         # encode_batch_fast (tokenizers >= 0.20) skips offset tracking, which counting does not need.
-        encode_batch = getattr(self._backend, "encode_batch_fast", self._backend.encode_batch)
+        encode_batch = getattr(backend, "encode_batch_fast", backend.encode_batch)
         encodings = encode_batch(list(texts), add_special_tokens=False)
         return np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
 
@@ -85,6 +140,8 @@ class Tokenizer:
         return self._backend.get_vocab_size(with_added_tokens=True)
 
     def __repr__(self) -> str:
+        if not self.loaded:
+            return f"Tokenizer(name={self.name!r}, not loaded yet)"
         return f"Tokenizer(name={self.name!r}, vocab_size={self.vocab_size})"
 
 
@@ -133,10 +190,13 @@ def _looks_like_hub_id(name: str) -> bool:
 
 
 def load_tokenizer(
-    name_or_path: str, *, revision: str = "main", trust_remote_code: bool = False
+    name_or_path: str, *, revision: str = "main", trust_remote_code: bool = False, lazy: bool = False
 ) -> Tokenizer:
     """Find and load a tokenizer by local path, HF hub cache, HF hub download or (gpt2) the offline asset.
 
+    A tokenizer that cannot be found is a TokenizerError at once. With `lazy`, a `tokenizer.json` file that
+    was found is parsed on first use (~0.17 s for GPT-2, holding the GIL) instead of here; converted and
+    downloaded tokenizers are always loaded at once.
     `trust_remote_code` is accepted for compatibility; HF `tokenizers` never runs repository code.
     """
     del trust_remote_code  # tokenizer.json is data; there is no remote code to trust
@@ -164,13 +224,13 @@ def load_tokenizer(
                     f"give a folder or file with a HF {TOKENIZER_JSON}"
                 )
             return _from_json_text(gpt2_tiktoken_to_tokenizer_json(file), name, str(file))
-        return _from_file(file, name)
+        return _from_file(file, name, lazy)
     tried.append(f"no local file or folder {str(path)!r}")
 
     if _looks_like_hub_id(name):
         cached = _hub_cache_lookup(name, revision)
         if cached is not None:
-            return _from_file(cached, name)
+            return _from_file(cached, name, lazy)
         tried.append(f"not in the Hugging Face hub cache ({_hf_hub_cache_dir()})")
 
         if _hub_offline():
@@ -182,7 +242,7 @@ def load_tokenizer(
             tried.append(f"hub download failed ({problem})")
 
     if name in GPT2_NAMES:
-        tokenizer = _load_gpt2_asset(name)
+        tokenizer = _load_gpt2_asset(name, lazy)
         if tokenizer is not None:
             return tokenizer
         tried.append(f"no offline copy in {gpt2_asset_dir()} (run `make tokenizer-assets`)")
@@ -190,13 +250,37 @@ def load_tokenizer(
     raise TokenizerError(f"--tokenizer {name!r}: tokenizer not found: " + "; ".join(tried))
 
 
-def _from_file(file: Path, name: str) -> Tokenizer:
-    from tokenizers import Tokenizer as HFTokenizer
+def _from_file(file: Path, name: str, lazy: bool = False) -> Tokenizer:
+    def load() -> Any:
+        from tokenizers import Tokenizer as HFTokenizer
 
-    try:
-        return Tokenizer(HFTokenizer.from_file(str(file)), name, source=file)
-    except Exception as e:  # noqa: BLE001 - the Rust side raises plain Exception subclasses
-        raise TokenizerError(f"--tokenizer {name!r}: cannot load {file}: {e}") from None
+        try:
+            return HFTokenizer.from_file(str(file))
+        except Exception as e:  # noqa: BLE001 - the Rust side raises plain Exception subclasses
+            raise TokenizerError(f"--tokenizer {name!r}: cannot load {file}: {e}") from None
+
+    def load_and_remember() -> Any:
+        backend = load()
+        marker = _loaded_marker(tokenizer.fingerprint)
+        if marker is not None and not marker.is_file():
+            try:
+                marker.parent.mkdir(parents=True, exist_ok=True)
+                marker.touch()
+            except OSError:
+                pass  # a read-only cache only means loading before the run next time
+        return backend
+
+    tokenizer = Tokenizer(None, name, source=file, loader=load_and_remember)
+    return tokenizer if lazy else tokenizer.load()
+
+
+def _loaded_marker(fingerprint: str | None) -> Path | None:
+    """An empty file that says "the tokenizer file with this fingerprint loaded without error"."""
+    if not fingerprint:
+        return None
+    import hashlib
+
+    return aiperf_cache_dir() / "tokenizers" / "loaded" / hashlib.sha256(fingerprint.encode()).hexdigest()[:32]
 
 
 def _from_json_text(text: str, name: str, source: str) -> Tokenizer:
@@ -276,11 +360,11 @@ def _hub_download(repo_id: str, revision: str) -> tuple[Any, str]:
     return None, result.get("error", "unknown error")
 
 
-def _load_gpt2_asset(name: str) -> Tokenizer | None:
+def _load_gpt2_asset(name: str, lazy: bool = False) -> Tokenizer | None:
     asset_dir = gpt2_asset_dir()
     json_file = asset_dir / TOKENIZER_JSON
     if json_file.is_file():
-        return _from_file(json_file, name)
+        return _from_file(json_file, name, lazy)
     tiktoken_file = asset_dir / GPT2_TIKTOKEN_FILE
     if tiktoken_file.is_file():
         return _from_json_text(gpt2_tiktoken_to_tokenizer_json(tiktoken_file), name, str(tiktoken_file))

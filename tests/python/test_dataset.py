@@ -345,3 +345,93 @@ def test_later_dataset_types_say_not_supported_yet(tmp_path: Path, dataset_type:
     path = write_lines(tmp_path, [json.dumps({"text": "hi"})])
     with pytest.raises(InputFileError, match=f"--custom-dataset-type '{dataset_type}': not supported yet"):
         load_file(path, custom_dataset_type=dataset_type)
+
+
+# ------------------------------------------------------------------------- fast path: no tokenizer before the run
+
+
+def _lazy_gpt2(cache: Path, monkeypatch: pytest.MonkeyPatch) -> Tokenizer:
+    if not (ASSET_DIR / "tokenizer.json").is_file():
+        pytest.skip(f"GPT-2 tokenizer asset missing in {ASSET_DIR}: run `make tokenizer-assets`")
+    monkeypatch.setenv("AIPERF_CACHE_DIR", str(cache))
+    return load_tokenizer(str(ASSET_DIR / "tokenizer.json"), lazy=True)
+
+
+def _texts(conversations: list[Conversation]) -> list[str]:
+    return [text for c in conversations for turn in c.turns for text in turn.texts]
+
+
+def test_fast_path_prompts_need_no_tokenizer_once_cached_and_are_reproducible(
+    gpt2: Tokenizer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    options: dict[str, Any] = {"num_entries": 40, "isl_mean": 120, "isl_stddev": 40, "osl_mean": None,
+                               "osl_stddev": 0, "batch_size": 2, "exact_lengths": False}
+    cold_tokenizer = _lazy_gpt2(tmp_path / "cache", monkeypatch)
+    cold = synthetic_conversations(cold_tokenizer, rng=np.random.default_rng(7), **options)
+    assert cold_tokenizer.loaded  # the corpus cache had to be built
+
+    warm_tokenizer = _lazy_gpt2(tmp_path / "cache", monkeypatch)
+    warm = synthetic_conversations(warm_tokenizer, rng=np.random.default_rng(7), **options)
+    assert not warm_tokenizer.loaded  # prompts joined from cached pieces: the tokenizer was never parsed
+    assert warm == cold  # same seed, same prompts, cache cold or warm
+    assert all(turn.input_tokens is None for c in warm for turn in c.turns)  # counted by the caller
+    assert _texts(synthetic_conversations(warm_tokenizer, rng=np.random.default_rng(8), **options)) != _texts(warm)
+
+    lengths = sample_lengths(np.random.default_rng(7), 120, 40, 80)
+    assert gpt2.count_tokens(_texts(warm)).tolist() == lengths.tolist()  # whole-word windows: exact lengths
+
+
+@pytest.mark.parametrize("isl_mean", [1, 2, 16, 550, 20_000])
+def test_fast_path_prompts_have_the_requested_token_count(gpt2: Tokenizer, isl_mean: int) -> None:
+    conversations = synthetic_conversations(gpt2, num_entries=30, isl_mean=isl_mean, isl_stddev=0, osl_mean=None,
+                                            osl_stddev=0, batch_size=1, rng=np.random.default_rng(3),
+                                            exact_lengths=False)
+    assert gpt2.count_tokens(_texts(conversations)).tolist() == [isl_mean] * 30
+
+
+def test_fast_path_works_with_another_byte_level_tokenizer(small_bpe: Tokenizer) -> None:
+    conversations = synthetic_conversations(small_bpe, num_entries=20, isl_mean=40, isl_stddev=0, osl_mean=None,
+                                            osl_stddev=0, batch_size=1, rng=np.random.default_rng(1),
+                                            exact_lengths=False)
+    assert all(turn.input_tokens is None for c in conversations for turn in c.turns)
+    counts = small_bpe.count_tokens(_texts(conversations))
+    assert np.abs(counts - 40).max() <= 1
+
+
+def test_tokenizers_whose_pieces_do_not_join_take_the_exact_path(tmp_path_factory: pytest.TempPathFactory) -> None:
+    from tokenizers import Tokenizer as HFTokenizer
+    from tokenizers import models, pre_tokenizers, trainers
+
+    from aiperf.dataset.synthetic import PromptSource
+
+    backend = HFTokenizer(models.WordLevel(unk_token="[UNK]"))
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()  # no decoder: decode() joins words with spaces
+    backend.train_from_iterator([corpus_text()], trainer=trainers.WordLevelTrainer(special_tokens=["[UNK]"]))
+    folder = tmp_path_factory.mktemp("wordlevel")
+    backend.save(str(folder / "tokenizer.json"))
+    tokenizer = load_tokenizer(str(folder))
+    assert not PromptSource(tokenizer).has_fast_path
+    conversations = synthetic_conversations(tokenizer, num_entries=5, isl_mean=30, isl_stddev=0, osl_mean=None,
+                                            osl_stddev=0, batch_size=1, rng=np.random.default_rng(1),
+                                            exact_lengths=False)
+    assert [turn.input_tokens for c in conversations for turn in c.turns] == [30] * 5
+
+
+def test_summary_isl_is_the_tokenizer_count_of_the_sent_prompts(gpt2: Tokenizer, fast_mock_server,
+                                                                  tmp_path: Path) -> None:
+    import aiperf
+
+    result = aiperf.profile(model="m", tokenizer="gpt2", url=fast_mock_server.url, num_dataset_entries=12,
+                            request_count=12, concurrency=1, synthetic_input_tokens_mean=60,
+                            synthetic_input_tokens_stddev=20, random_seed=5, artifact_dir=tmp_path,
+                            print_table=False)
+    inputs = json.loads((tmp_path / "inputs.json").read_text())
+    sent = {entry["session_id"]: gpt2.count_tokens([entry["payloads"][0]["messages"][0]["content"]])[0]
+            for entry in inputs["data"]}
+    records = [json.loads(line) for line in (tmp_path / "profile_export.jsonl").read_text().splitlines()]
+    assert len(records) == 12
+    for record in records:
+        isl = record["metrics"]["input_sequence_length"]["value"]
+        assert isl == sent[record["metadata"]["conversation_id"]]
+    counted = [sent[r["metadata"]["conversation_id"]] for r in records]
+    assert result.summary["input_sequence_length"]["avg"] == pytest.approx(np.mean(counted))

@@ -303,3 +303,72 @@ def test_fetch_script_converts_a_cached_tiktoken_without_downloading(
     written = json.loads((cache / "tokenizers" / "gpt2" / "tokenizer.json").read_text())
     assert len(written["model"]["merges"]) == 50000  # GPT-2 has exactly 50,000 merges
     assert written["model"]["vocab"]["<|endoftext|>"] == GPT2_EOT_ID
+
+
+# ------------------------------------------------------------------------------------------------ lazy loading
+
+
+def test_lazy_tokenizer_finds_the_file_at_once_and_loads_on_first_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIPERF_CACHE_DIR", str(tmp_path / "cache"))
+    folder = _tiny_bpe(tmp_path)
+    tokenizer = load_tokenizer(str(folder), lazy=True)
+    assert not tokenizer.loaded
+    assert tokenizer.source == folder / "tokenizer.json" and tokenizer.fingerprint  # neither loads it
+    assert "not loaded" in repr(tokenizer) and not tokenizer.loaded
+    assert not tokenizer.known_good  # never loaded before
+    assert tokenizer.encode("the quick brown fox") == load_tokenizer(str(folder)).encode("the quick brown fox")
+    assert tokenizer.loaded and tokenizer.known_good
+    # The next lazy tokenizer of the same unchanged file is known to load without error...
+    assert load_tokenizer(str(folder), lazy=True).known_good
+    # ...until the file changes.
+    file = folder / "tokenizer.json"
+    file.write_text(file.read_text() + "\n")
+    assert not load_tokenizer(str(folder), lazy=True).known_good
+
+
+def test_lazy_tokenizer_loads_in_a_background_thread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIPERF_CACHE_DIR", str(tmp_path / "cache"))
+    tokenizer = load_tokenizer(str(_tiny_bpe(tmp_path)), lazy=True)
+    thread = tokenizer.load_in_background()
+    assert thread is not None
+    assert tokenizer.count_tokens(["the lazy dog"]).tolist() == [len(tokenizer.encode("the lazy dog"))]
+    thread.join(10)
+    assert tokenizer.loaded and tokenizer.load_in_background() is None
+
+
+def test_missing_tokenizer_is_an_error_even_when_lazy(tmp_path: Path) -> None:
+    with pytest.raises(TokenizerError, match="--tokenizer .*not found"):
+        load_tokenizer(str(tmp_path / "missing"), lazy=True)
+
+
+def test_broken_tokenizer_file_fails_on_load_when_lazy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIPERF_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "tokenizer.json").write_text('{"not": "a tokenizer"}')
+    tokenizer = load_tokenizer(str(tmp_path), lazy=True)
+    assert not tokenizer.known_good
+    for _ in range(2):  # every use raises the same clear error
+        with pytest.raises(TokenizerError, match="--tokenizer .*cannot load"):
+            tokenizer.encode("x")
+    thread = tokenizer.load_in_background()
+    assert thread is not None
+    thread.join(10)
+    assert not tokenizer.loaded and not tokenizer.known_good
+
+
+def test_broken_tokenizer_file_is_rejected_before_any_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fast_mock_server
+) -> None:
+    import aiperf
+    from aiperf.config import ConfigError
+
+    monkeypatch.setenv("AIPERF_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "tokenizer.json").write_text('{"not": "a tokenizer"}')
+    before = sum(fast_mock_server.stats().values())
+    for tokenizer in (str(tmp_path), str(tmp_path / "missing")):
+        with pytest.raises(ConfigError, match="--tokenizer"):
+            aiperf.profile(model="m", tokenizer=tokenizer, url=fast_mock_server.url, request_count=2,
+                           artifact_dir=tmp_path / "run", print_table=False)
+    assert not (tmp_path / "run" / "profile_export_aiperf.json").exists()
+    assert sum(fast_mock_server.stats().values()) == before

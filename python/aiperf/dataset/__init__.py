@@ -101,10 +101,12 @@ def load_dataset(
     osl_stddev: float,
     batch_size: int,
     random_seed: int | None,
+    exact_lengths: bool = True,
 ) -> list[Conversation]:
     """The conversations of a run: all entries of `input_file` when given, else `num_entries` synthetic ones.
 
-    The same `random_seed` gives the same conversations (prompts, lengths and session ids).
+    The same `random_seed` gives the same conversations (prompts, lengths and session ids). `exact_lengths`:
+    see `synthetic_conversations` (False lets synthetic prompts be made without loading the tokenizer).
     """
     import numpy as np
 
@@ -142,4 +144,5 @@ def load_dataset(
         osl_stddev=osl_stddev,
         batch_size=batch_size,
         rng=rng,
+        exact_lengths=exact_lengths,
     )
