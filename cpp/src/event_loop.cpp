@@ -112,6 +112,10 @@ EventLoop::EventLoop(RunShared& run, std::int32_t worker_id, std::size_t slot_co
     }
   }
 
+  // libcurl 7.88 parses CURLOPT_URL again for every transfer (~8 us of CPU per request); a parsed CURLU is only
+  // copied. A URL that curl_url cannot parse stays a string, so it fails per request as a record, as before.
+  url_.reset(curl_url());
+  if (url_ && curl_url_set(url_.get(), CURLUPART_URL, run_.config.url.c_str(), 0) != CURLUE_OK) url_.reset();
   multi_.reset(curl_multi_init());
   if (!multi_) throw Error("curl_multi_init failed");
   set_multi_option(multi_.get(), CURLMOPT_SOCKETFUNCTION, &EventLoop::on_socket);
@@ -161,7 +165,11 @@ void EventLoop::configure_slot(RequestSlot& slot) {
   if (!has_content_type) append_header("Content-Type: " + config.content_type);
   append_header("Expect:");  // no 100-continue round trip before large bodies
 
-  set_option(easy, CURLOPT_URL, config.url.c_str());
+  if (url_) {
+    set_option(easy, CURLOPT_CURLU, url_.get());
+  } else {
+    set_option(easy, CURLOPT_URL, config.url.c_str());
+  }
   set_option(easy, CURLOPT_HTTPHEADER, slot.headers.get());
   set_option(easy, CURLOPT_POST, 1L);
   set_option(easy, CURLOPT_WRITEFUNCTION, &EventLoop::on_write);

@@ -304,45 +304,41 @@ def parse_json_scalar(text: str) -> Any:
         return text
 
 
-def parse_extra_inputs(items: list[str]) -> dict[str, Any]:
-    extra: dict[str, Any] = {}
+def _key_value_items(items: list[str], flag: str) -> list[tuple[str, Any, bool]]:
+    """Items given as 'key:value' or as a JSON object, in order: (key, value, value_came_from_json)."""
+    pairs: list[tuple[str, Any, bool]] = []
     for item in items:
         text = item.strip()
         if text.startswith("{"):
             try:
                 obj = json.loads(text)
             except ValueError as e:
-                raise ConfigError(f"--extra-inputs: {item!r} is not valid JSON ({e})") from None
+                raise ConfigError(f"{flag}: {item!r} is not valid JSON ({e})") from None
             if not isinstance(obj, dict):
-                raise ConfigError(f"--extra-inputs: {item!r} must be a JSON object")
-            extra.update(obj)
+                raise ConfigError(f"{flag}: {item!r} must be a JSON object")
+            pairs.extend((str(k), v, True) for k, v in obj.items())
             continue
         key, sep, value = text.partition(":")
         if not sep or not key.strip():
-            raise ConfigError(f"--extra-inputs: {item!r} is not 'key:value' or a JSON object")
-        extra[key.strip()] = parse_json_scalar(value.strip())
-    return extra
+            raise ConfigError(f"{flag}: {item!r} is not 'key:value' or a JSON object")
+        pairs.append((key.strip(), value.strip(), False))
+    return pairs
+
+
+def parse_extra_inputs(items: list[str]) -> dict[str, Any]:
+    return {key: value if from_json else parse_json_scalar(value)
+            for key, value, from_json in _key_value_items(items, "--extra-inputs")}
 
 
 def parse_headers(items: list[str]) -> dict[str, str]:
     headers: dict[str, str] = {}
-    for item in items:
-        text = item.strip()
-        if text.startswith("{"):
-            try:
-                obj = json.loads(text)
-            except ValueError as e:
-                raise ConfigError(f"--header: {item!r} is not valid JSON ({e})") from None
-            if not isinstance(obj, dict):
-                raise ConfigError(f"--header: {item!r} must be a JSON object")
-            headers.update({str(k): str(v) for k, v in obj.items()})
-            continue
-        name, sep, value = text.partition(":")
-        if not sep or not name.strip() or any(c in name for c in " \t\r\n"):
-            raise ConfigError(f"--header: {item!r} is not 'Name:Value'")
+    for name, value, _ in _key_value_items(items, "--header"):
+        value = str(value)
+        if any(c in name for c in " \t\r\n"):
+            raise ConfigError(f"--header: {name!r} is not a valid header name")
         if "\r" in value or "\n" in value:
-            raise ConfigError(f"--header: {name.strip()!r} has a line break in its value")
-        headers[name.strip()] = value.strip()
+            raise ConfigError(f"--header: {name!r} has a line break in its value")
+        headers[name] = value
     return headers
 
 

@@ -38,12 +38,16 @@ struct CurlEasyDeleter {
 struct CurlMultiDeleter {
   void operator()(CURLM* multi) const noexcept { curl_multi_cleanup(multi); }
 };
+struct CurlUrlDeleter {
+  void operator()(CURLU* url) const noexcept { curl_url_cleanup(url); }
+};
 struct CurlSlistDeleter {
   void operator()(curl_slist* list) const noexcept { curl_slist_free_all(list); }
 };
 using CurlEasyPtr = std::unique_ptr<CURL, CurlEasyDeleter>;
 using CurlMultiPtr = std::unique_ptr<CURLM, CurlMultiDeleter>;
 using CurlSlistPtr = std::unique_ptr<curl_slist, CurlSlistDeleter>;
+using CurlUrlPtr = std::unique_ptr<CURLU, CurlUrlDeleter>;
 
 class EventLoop;
 
@@ -116,6 +120,7 @@ class EventLoop {
   std::vector<std::uint32_t> socket_events_;
   FileDescriptor scheduler_timer_fd_;
   FileDescriptor wake_fd_;
+  CurlUrlPtr url_;  // parsed once; libcurl copies it per transfer instead of parsing the URL string again
   CurlMultiPtr multi_;
   std::vector<std::unique_ptr<RequestSlot>> slots_;  // after multi_: easy handles go before the multi handle
   std::vector<RequestSlot*> free_slots_;
