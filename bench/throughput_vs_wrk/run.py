@@ -4,6 +4,7 @@
 Usage: PYTHONPATH=python python bench/throughput_vs_wrk/run.py [--duration-s 5] [--concurrency 64 256]
 Needs `nginx` and `wrk` on PATH (Debian packages). Prints one table; nothing is written outside a temp folder.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,9 +24,9 @@ from pathlib import Path
 # OpenBLAS's idle worker threads spin inside this process and would be counted as engine CPU time.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from aiperf import _engine  # noqa: E402
+from aiperf import _engine
 
 HERE = Path(__file__).resolve().parent
 SSE_EVENTS_PER_RESPONSE = 64
@@ -78,6 +79,11 @@ def sse_body() -> bytes:
     return b"".join(events)
 
 
+def pinned(cpu: int | None) -> list[str]:
+    """Command prefix running a child on one CPU (nothing when not pinning)."""
+    return [] if cpu is None else ["taskset", "-c", str(cpu)]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -87,22 +93,27 @@ def free_port() -> int:
 class Nginx:
     """nginx as a non-daemon child with its own prefix in a temp folder."""
 
-    def __init__(self, prefix: Path) -> None:
+    def __init__(self, prefix: Path, cpu: int | None) -> None:
         self.prefix = prefix
         self.port = free_port()
         (prefix / "html" / "sse").mkdir(parents=True)
         (prefix / "html" / "sse" / "chat").write_bytes(sse_body())
         # Workers of a root master switch to `nobody` unless told otherwise; the temp folder is private to us.
         user_line = "user root;" if os.geteuid() == 0 else ""
-        config = (HERE / "nginx.conf.template").read_text().format(
-            user_line=user_line,
-            prefix=prefix,
-            port=self.port,
-            chat_json=json.dumps(CHAT_COMPLETION, separators=(",", ":")),
+        config = (
+            (HERE / "nginx.conf.template")
+            .read_text()
+            .format(
+                user_line=user_line,
+                prefix=prefix,
+                port=self.port,
+                chat_json=json.dumps(CHAT_COMPLETION, separators=(",", ":")),
+            )
         )
         (prefix / "nginx.conf").write_text(config)
         self.process = subprocess.Popen(
-            ["nginx", "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-e", str(prefix / "error.log")],
+            pinned(cpu)
+            + ["nginx", "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-e", str(prefix / "error.log")],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
@@ -131,8 +142,10 @@ class Nginx:
                 self.process.wait()
 
 
-def run_wrk(url: str, concurrency: int, duration_s: float, workdir: Path) -> float:
-    """Requests/s of `wrk -t1` POSTing REQUEST_BODY."""
+def run_wrk(
+    url: str, concurrency: int, duration_s: float, workdir: Path, cpu: int | None
+) -> tuple[float, float, int]:
+    """(requests/s, CPU seconds, requests) of `wrk -t1` POSTing REQUEST_BODY."""
     script = workdir / "post.lua"
     body = json.dumps(REQUEST_BODY, separators=(",", ":"))
     script.write_text(
@@ -140,18 +153,23 @@ def run_wrk(url: str, concurrency: int, duration_s: float, workdir: Path) -> flo
         f"wrk.body = {json.dumps(body)}\n"
         'wrk.headers["Content-Type"] = "application/json"\n'
     )
+    # RUSAGE_CHILDREN counts waited-for children only: wrk, not the still running nginx.
+    usage_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = subprocess.run(
-        ["wrk", "-t1", f"-c{concurrency}", f"-d{duration_s:g}s", "-s", str(script), url],
+        pinned(cpu) + ["wrk", "-t1", f"-c{concurrency}", f"-d{duration_s:g}s", "-s", str(script), url],
         capture_output=True,
         text=True,
         check=True,
     )
+    usage_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_s = (usage_after.ru_utime - usage_before.ru_utime) + (usage_after.ru_stime - usage_before.ru_stime)
     if "Non-2xx" in result.stdout or "Socket errors" in result.stdout:
         print(result.stdout, file=sys.stderr)
     match = re.search(r"Requests/sec:\s+([\d.]+)", result.stdout)
-    if not match:
+    total = re.search(r"(\d+) requests in", result.stdout)
+    if not match or not total:
         raise RuntimeError(f"unexpected wrk output:\n{result.stdout}\n{result.stderr}")
-    return float(match.group(1))
+    return float(match.group(1)), cpu_s, int(total.group(1))
 
 
 @dataclass
@@ -204,34 +222,62 @@ def main() -> int:
     parser.add_argument("--duration-s", type=float, default=5.0, help="wrk duration and engine run length")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[64, 256])
     parser.add_argument("--sse-concurrency", type=int, default=64)
+    parser.add_argument(
+        "--no-pin",
+        action="store_true",
+        help="do not pin nginx to CPU 0 and the client (wrk, or this process with the engine) to CPU 1",
+    )
     args = parser.parse_args()
-    for tool in ("nginx", "wrk"):
+    for tool in ("nginx", "wrk") + (() if args.no_pin else ("taskset",)):
         if shutil.which(tool) is None:
             print(f"{tool} not found on PATH", file=sys.stderr)
             return 2
+    cpus = sorted(os.sched_getaffinity(0))
+    pin = not args.no_pin and len(cpus) >= 2
+    server_cpu, client_cpu = (cpus[0], cpus[1]) if pin else (None, None)
+    if pin:
+        # Threads inherit the affinity of the thread that creates them: the engine's loop thread lands on client_cpu.
+        os.sched_setaffinity(0, {client_cpu})
 
     rows: list[tuple[str, str, str, str, str]] = []
     failures = 0
     with tempfile.TemporaryDirectory(prefix="aiperf-bench-") as tmp:
         workdir = Path(tmp)
-        nginx = Nginx(workdir / "nginx")
+        nginx = Nginx(workdir / "nginx", server_cpu)
         try:
             for concurrency in args.concurrency:
                 chat_url = nginx.url("/v1/chat/completions")
-                wrk_rps = run_wrk(chat_url, concurrency, args.duration_s, workdir)
+                wrk_rps, wrk_cpu_s, wrk_requests = run_wrk(
+                    chat_url, concurrency, args.duration_s, workdir, client_cpu
+                )
                 # Sized from wrk's rate so the engine runs about as long as wrk did.
                 request_count = max(1000, int(wrk_rps * args.duration_s * 0.8))
                 run = run_engine(chat_url, concurrency, request_count, False, cap_s=2 * args.duration_s)
                 engine_rps, ok, errors = profiling_requests_per_s(run.records)
                 failures += errors
                 ratio = engine_rps / wrk_rps
-                rows.append((
-                    f"requests/s, c={concurrency}, 1 thread",
-                    f"{wrk_rps:,.0f}",
-                    f"{engine_rps:,.0f} ({ok:,} ok, {errors} errors)",
-                    f"{ratio:.2f}",
-                    f">= {THROUGHPUT_TARGET_RATIO} {'PASS' if ratio >= THROUGHPUT_TARGET_RATIO else 'FAIL'}",
-                ))
+                rows.append(
+                    (
+                        f"requests/s, c={concurrency}, 1 thread",
+                        f"{wrk_rps:,.0f}",
+                        f"{engine_rps:,.0f} ({ok:,} ok, {errors} errors)",
+                        f"{ratio:.2f}",
+                        f">= {THROUGHPUT_TARGET_RATIO} {'PASS' if ratio >= THROUGHPUT_TARGET_RATIO else 'FAIL'}",
+                    )
+                )
+                # Client CPU per request (warm-up included for the engine): less sensitive to what else shares the
+                # machine than requests/s. Ratio: wrk's cost / the engine's cost.
+                wrk_us = wrk_cpu_s / max(wrk_requests, 1) * 1e6
+                engine_us = run.cpu_s / max(len(run.records["start_ns"]), 1) * 1e6
+                rows.append(
+                    (
+                        f"  client CPU-us/request, c={concurrency}",
+                        f"{wrk_us:.1f}",
+                        f"{engine_us:.1f}",
+                        f"{wrk_us / engine_us:.2f}",
+                        "(information)",
+                    )
+                )
 
             sse_url = nginx.url("/sse/chat")
             # Calibrate roughly, then size the measured run to take about duration_s.
@@ -248,20 +294,27 @@ def main() -> int:
             wrong = int((chunks_per_record[completed] != expected).sum())
             failures += int((~completed).sum()) + wrong
             events_per_cpu_s = json_events / run.cpu_s
-            rows.append((
-                f"SSE events/CPU-s, c={args.sse_concurrency}",
-                "-",
-                f"{events_per_cpu_s / 1e6:.2f} M ({json_events:,} events, {run.cpu_s:.2f} CPU-s, "
-                f"{run.wall_s:.2f} s wall)",
-                "-",
-                f">= {SSE_TARGET_EVENTS_PER_CPU_S / 1e6:.1f} M "
-                f"{'PASS' if events_per_cpu_s >= SSE_TARGET_EVENTS_PER_CPU_S else 'FAIL'}",
-            ))
+            rows.append(
+                (
+                    f"SSE events/CPU-s, c={args.sse_concurrency}",
+                    "-",
+                    (
+                        f"{events_per_cpu_s / 1e6:.2f} M ({json_events:,} events, {run.cpu_s:.2f} CPU-s, "
+                        f"{run.wall_s:.2f} s wall)"
+                    ),
+                    "-",
+                    (
+                        f">= {SSE_TARGET_EVENTS_PER_CPU_S / 1e6:.1f} M "
+                        f"{'PASS' if events_per_cpu_s >= SSE_TARGET_EVENTS_PER_CPU_S else 'FAIL'}"
+                    ),
+                )
+            )
             if wrong:
                 print(f"warning: {wrong} streams did not have {expected} events", file=sys.stderr)
         finally:
             nginx.stop()
 
+    print(f"nginx on CPU {server_cpu}, client on CPU {client_cpu}" if pin else "not pinned to CPUs")
     headers = ("benchmark", "wrk", "aiperf engine", "ratio", "target")
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
     print(" | ".join(h.ljust(w) for h, w in zip(headers, widths)))

@@ -1,5 +1,6 @@
-// The libcurl multi event loop: curl_multi_socket_action driven by epoll, a timerfd for curl's timeouts, a timerfd
-// for scheduler deadlines and an eventfd for stop(). Callbacks only copy bytes and parse; nothing here throws out.
+// The libcurl multi event loop: curl_multi_socket_action driven by epoll (libcurl's timeouts become epoll_wait's
+// timeout), a timerfd for scheduler deadlines and an eventfd for stop(). Callbacks only copy bytes and parse; nothing
+// here throws out.
 #include "aiperf/event_loop.hpp"
 
 #include <sys/epoll.h>
@@ -44,6 +45,7 @@ constexpr std::size_t kStreamSniffBytes = 4 * 1024;     // kept from a stream to
 constexpr std::size_t kErrorMessageBodyBytes = 500;
 constexpr std::size_t kRetainedBufferBytes = 1 << 20;  // larger per-slot buffers (image bodies) are freed after use
 constexpr int kMaxEpollEvents = 64;
+constexpr std::size_t kSlotsPerCurlShard = 32;
 constexpr std::uint32_t kSocketIdle = 1u << 31;  // in socket_events_: registered, but libcurl is not watching it
 
 FileDescriptor checked_fd(int fd, const char* what) {
@@ -116,19 +118,31 @@ EventLoop::EventLoop(RunShared& run, std::int32_t worker_id, std::size_t slot_co
   // copied. A URL that curl_url cannot parse stays a string, so it fails per request as a record, as before.
   url_.reset(curl_url());
   if (url_ && curl_url_set(url_.get(), CURLUPART_URL, run_.config.url.c_str(), 0) != CURLUE_OK) url_.reset();
-  multi_.reset(curl_multi_init());
-  if (!multi_) throw Error("curl_multi_init failed");
-  set_multi_option(multi_.get(), CURLMOPT_SOCKETFUNCTION, &EventLoop::on_socket);
-  set_multi_option(multi_.get(), CURLMOPT_SOCKETDATA, static_cast<void*>(this));
-  set_multi_option(multi_.get(), CURLMOPT_TIMERFUNCTION, &EventLoop::on_timer);
-  set_multi_option(multi_.get(), CURLMOPT_TIMERDATA, static_cast<void*>(this));
-  set_multi_option(multi_.get(), CURLMOPT_MAXCONNECTS, static_cast<long>(std::max<std::size_t>(slot_count, 1)));
+  const std::size_t shard_count = std::max<std::size_t>((slot_count + kSlotsPerCurlShard - 1) / kSlotsPerCurlShard, 1);
+  const std::size_t slots_per_shard = (std::max<std::size_t>(slot_count, 1) + shard_count - 1) / shard_count;
+  shards_.reserve(shard_count);
+  for (std::size_t i = 0; i < shard_count; ++i) {
+    auto shard = std::make_unique<CurlShard>();
+    shard->loop = this;
+    shard->multi.reset(curl_multi_init());
+    if (!shard->multi) throw Error("curl_multi_init failed");
+    CURLM* multi = shard->multi.get();
+    set_multi_option(multi, CURLMOPT_SOCKETFUNCTION, &EventLoop::on_socket);
+    set_multi_option(multi, CURLMOPT_SOCKETDATA, static_cast<void*>(shard.get()));
+    set_multi_option(multi, CURLMOPT_TIMERFUNCTION, &EventLoop::on_timer);
+    set_multi_option(multi, CURLMOPT_TIMERDATA, static_cast<void*>(shard.get()));
+    // HTTP/1.1 only: no transfer waits to see whether a new connection could be multiplexed.
+    set_multi_option(multi, CURLMOPT_PIPELINING, static_cast<long>(CURLPIPE_NOTHING));
+    set_multi_option(multi, CURLMOPT_MAXCONNECTS, static_cast<long>(slots_per_shard));
+    shards_.push_back(std::move(shard));
+  }
 
   slots_.reserve(slot_count);
   free_slots_.reserve(slot_count);
   for (std::size_t i = 0; i < slot_count; ++i) {
     auto slot = std::make_unique<RequestSlot>();
     slot->loop = this;
+    slot->shard = shards_[i / slots_per_shard].get();
     configure_slot(*slot);
     free_slots_.push_back(slot.get());
     slots_.push_back(std::move(slot));
@@ -138,7 +152,7 @@ EventLoop::EventLoop(RunShared& run, std::int32_t worker_id, std::size_t slot_co
 
 EventLoop::~EventLoop() {
   for (auto& slot : slots_) {
-    if (slot->in_flight) curl_multi_remove_handle(multi_.get(), slot->easy.get());
+    if (slot->in_flight) curl_multi_remove_handle(slot->shard->multi.get(), slot->easy.get());
   }
 }
 
@@ -184,6 +198,8 @@ void EventLoop::configure_slot(RequestSlot& slot) {
   set_option(easy, CURLOPT_TCP_NODELAY, 1L);
   set_option(easy, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
   set_option(easy, CURLOPT_PROXY, config.proxy.c_str());  // "" also ignores the *_proxy environment variables
+  // Without a proxy, no_proxy cannot matter; setting it spares libcurl two getenv() scans per transfer.
+  if (config.proxy.empty()) set_option(easy, CURLOPT_NOPROXY, "");
   if (config.request_timeout_s > 0) {
     const double timeout_ms = std::ceil(config.request_timeout_s * 1000.0);
     set_option(easy, CURLOPT_TIMEOUT_MS, timeout_ms >= static_cast<double>(LONG_MAX) ? LONG_MAX
@@ -262,18 +278,29 @@ void EventLoop::run_phase(Phase phase) {
 }
 
 int EventLoop::epoll_timeout_ms() const {
-  if (curl_deadline_ns_ < 0) return -1;
-  const std::int64_t remaining_ns = curl_deadline_ns_ - monotonic_ns();
+  std::int64_t deadline_ns = -1;
+  for (const auto& shard : shards_) {
+    if (shard->deadline_ns >= 0 && (deadline_ns < 0 || shard->deadline_ns < deadline_ns)) {
+      deadline_ns = shard->deadline_ns;
+    }
+  }
+  if (deadline_ns < 0) return -1;
+  const std::int64_t remaining_ns = deadline_ns - monotonic_ns();
   if (remaining_ns <= 0) return 0;
   // Round up: waking before the deadline would only spin back into epoll_wait.
   return static_cast<int>(std::min<std::int64_t>((remaining_ns + 999'999) / 1'000'000, INT32_MAX));
 }
 
 void EventLoop::run_curl_timeout_if_due() {
-  if (curl_deadline_ns_ < 0 || monotonic_ns() < curl_deadline_ns_) return;
-  curl_deadline_ns_ = -1;  // libcurl sets a new one from inside the call when it still needs one
-  int running = 0;
-  curl_multi_socket_action(multi_.get(), CURL_SOCKET_TIMEOUT, 0, &running);
+  std::int64_t now_ns = -1;
+  for (const auto& shard : shards_) {
+    if (shard->deadline_ns < 0) continue;
+    if (now_ns < 0) now_ns = monotonic_ns();
+    if (now_ns < shard->deadline_ns) continue;
+    shard->deadline_ns = -1;  // libcurl sets a new one from inside the call when it still needs one
+    int running = 0;
+    curl_multi_socket_action(shard->multi.get(), CURL_SOCKET_TIMEOUT, 0, &running);
+  }
 }
 
 void EventLoop::arm_scheduler_timer() {
@@ -322,7 +349,7 @@ void EventLoop::start_request(RequestSlot& slot, const RequestTicket& ticket) {
   ++in_flight_;
   run_.sent.fetch_add(1, std::memory_order_relaxed);
   record.start_ns = monotonic_ns();
-  const CURLMcode code = curl_multi_add_handle(multi_.get(), easy);
+  const CURLMcode code = curl_multi_add_handle(slot.shard->multi.get(), easy);
   if (code != CURLM_OK) {
     slot.in_flight = false;
     record.error_kind = ErrorKind::transport;
@@ -358,20 +385,26 @@ void EventLoop::handle_socket_event(int fd, std::uint32_t events) {
   if (events & EPOLLIN) flags |= CURL_CSELECT_IN;
   if (events & EPOLLOUT) flags |= CURL_CSELECT_OUT;
   if (events & (EPOLLERR | EPOLLHUP)) flags |= CURL_CSELECT_ERR;
+  CurlShard* shard = fd >= 0 && static_cast<std::size_t>(fd) < socket_shards_.size()
+                         ? socket_shards_[static_cast<std::size_t>(fd)]
+                         : nullptr;
+  if (shard == nullptr) return;  // not a socket libcurl asked us to watch
   int running = 0;
-  curl_multi_socket_action(multi_.get(), fd, flags, &running);
+  curl_multi_socket_action(shard->multi.get(), fd, flags, &running);
 }
 
 void EventLoop::drain_completions() {
-  int queued = 0;
-  while (CURLMsg* message = curl_multi_info_read(multi_.get(), &queued)) {
-    if (message->msg != CURLMSG_DONE) continue;
-    CURL* easy = message->easy_handle;
-    const CURLcode result = message->data.result;  // copied: the message dies with remove_handle
-    void* slot_pointer = nullptr;
-    curl_easy_getinfo(easy, CURLINFO_PRIVATE, &slot_pointer);
-    curl_multi_remove_handle(multi_.get(), easy);
-    finish_request(*static_cast<RequestSlot*>(slot_pointer), result);
+  for (const auto& shard : shards_) {
+    int queued = 0;
+    while (CURLMsg* message = curl_multi_info_read(shard->multi.get(), &queued)) {
+      if (message->msg != CURLMSG_DONE) continue;
+      CURL* easy = message->easy_handle;
+      const CURLcode result = message->data.result;  // copied: the message dies with remove_handle
+      void* slot_pointer = nullptr;
+      curl_easy_getinfo(easy, CURLINFO_PRIVATE, &slot_pointer);
+      curl_multi_remove_handle(shard->multi.get(), easy);
+      finish_request(*static_cast<RequestSlot*>(slot_pointer), result);
+    }
   }
 }
 
@@ -464,8 +497,9 @@ void EventLoop::classify_result(RequestSlot& slot, CURLcode result) {
   }
 }
 
-void EventLoop::extract_document(RequestSlot& slot, std::string_view document) {
-  if (extractor_.extract(document, slot.record.fields) == ExtractStatus::invalid && !slot.invalid_response) {
+void EventLoop::extract_document(RequestSlot& slot, std::string_view document, std::size_t readable_bytes_after) {
+  if (extractor_.extract(document, slot.record.fields, readable_bytes_after) == ExtractStatus::invalid &&
+      !slot.invalid_response) {
     slot.invalid_response = true;
     slot.record.error_message = "invalid response: not a JSON object: ";
     slot.record.error_message.append(utf8_prefix(document, 200));
@@ -484,8 +518,14 @@ void EventLoop::on_sse_event(RequestSlot& slot, std::string_view data, std::int6
     record.chunk_content_bytes.push_back(0);
     return;
   }
+  // An event inside the chunk being delivered can be parsed in place when the chunk goes on long enough after it.
+  std::size_t readable_bytes_after = 0;
+  const char* const chunk_end = slot.write_chunk.data() + slot.write_chunk.size();
+  if (data.data() >= slot.write_chunk.data() && data.data() + data.size() <= chunk_end) {
+    readable_bytes_after = static_cast<std::size_t>(chunk_end - (data.data() + data.size()));
+  }
   const std::size_t text_before = record.fields.content.size() + record.fields.reasoning.size();
-  extract_document(slot, data);
+  extract_document(slot, data, readable_bytes_after);
   const std::size_t text_after = record.fields.content.size() + record.fields.reasoning.size();
   record.chunk_content_bytes.push_back(static_cast<std::int32_t>(text_after - text_before));
 }
@@ -496,7 +536,7 @@ void EventLoop::cancel_in_flight(std::string_view reason) {
   for (auto& slot_pointer : slots_) {
     RequestSlot& slot = *slot_pointer;
     if (!slot.in_flight) continue;
-    curl_multi_remove_handle(multi_.get(), slot.easy.get());
+    curl_multi_remove_handle(slot.shard->multi.get(), slot.easy.get());
     RequestRecord& record = slot.record;
     record.end_ns = now_ns;
     record.error_kind = ErrorKind::cancelled;
@@ -509,11 +549,16 @@ void EventLoop::cancel_in_flight(std::string_view reason) {
   }
 }
 
-int EventLoop::on_socket(CURL*, curl_socket_t socket, int what, void* loop_pointer, void*) {
-  auto* loop = static_cast<EventLoop*>(loop_pointer);
+int EventLoop::on_socket(CURL*, curl_socket_t socket, int what, void* shard_pointer, void*) {
+  auto* shard = static_cast<CurlShard*>(shard_pointer);
+  EventLoop* loop = shard->loop;
   if (socket < 0) return 0;
   auto& registry = loop->socket_events_;
-  if (static_cast<std::size_t>(socket) >= registry.size()) registry.resize(static_cast<std::size_t>(socket) + 64, 0);
+  if (static_cast<std::size_t>(socket) >= registry.size()) {
+    registry.resize(static_cast<std::size_t>(socket) + 64, 0);
+    loop->socket_shards_.resize(registry.size(), nullptr);
+  }
+  loop->socket_shards_[static_cast<std::size_t>(socket)] = shard;
   std::uint32_t& registered = registry[static_cast<std::size_t>(socket)];
   if (what == CURL_POLL_REMOVE) {
     if (registered != 0) registered |= kSocketIdle;  // stays in the epoll set until reused, closed or it fires
@@ -542,13 +587,14 @@ int EventLoop::on_close_socket(void* loop_pointer, curl_socket_t socket) {
   // close() takes the fd out of the epoll set; the number may be reused by the next socket, so forget it.
   if (socket >= 0 && static_cast<std::size_t>(socket) < loop->socket_events_.size()) {
     loop->socket_events_[static_cast<std::size_t>(socket)] = 0;
+    loop->socket_shards_[static_cast<std::size_t>(socket)] = nullptr;
   }
   return ::close(socket);
 }
 
-int EventLoop::on_timer(CURLM*, long timeout_ms, void* loop_pointer) {
-  auto* loop = static_cast<EventLoop*>(loop_pointer);
-  loop->curl_deadline_ns_ = timeout_ms < 0 ? -1 : monotonic_ns() + static_cast<std::int64_t>(timeout_ms) * 1'000'000;
+int EventLoop::on_timer(CURLM*, long timeout_ms, void* shard_pointer) {
+  auto* shard = static_cast<CurlShard*>(shard_pointer);
+  shard->deadline_ns = timeout_ms < 0 ? -1 : monotonic_ns() + static_cast<std::int64_t>(timeout_ms) * 1'000'000;
   return 0;
 }
 
@@ -596,10 +642,16 @@ size_t EventLoop::on_write(char* data, size_t size, size_t count, void* slot_poi
     } else if (!loop.run_.config.streaming) {
       slot.body.append(chunk);
     } else {
-      if (slot.body.size() < kStreamSniffBytes) slot.body.append(chunk.substr(0, kStreamSniffBytes - slot.body.size()));
+      slot.write_chunk = chunk;
       slot.sse.feed(chunk, [&loop, &slot, now_ns](std::string_view event) { loop.on_sse_event(slot, event, now_ns); });
+      slot.write_chunk = {};
+      // The first bytes explain a stream that never yields an event; once one has arrived they are not needed.
+      if (slot.sse_events == 0 && slot.body.size() < kStreamSniffBytes) {
+        slot.body.append(chunk.substr(0, kStreamSniffBytes - slot.body.size()));
+      }
     }
   } catch (...) {
+    slot.write_chunk = {};
     slot.write_failed = true;
     return 0;  // aborts this transfer with CURLE_WRITE_ERROR
   }

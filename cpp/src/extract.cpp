@@ -243,16 +243,26 @@ ResponseExtractor::~ResponseExtractor() = default;
 ResponseExtractor::ResponseExtractor(ResponseExtractor&&) noexcept = default;
 ResponseExtractor& ResponseExtractor::operator=(ResponseExtractor&&) noexcept = default;
 
-ExtractStatus ResponseExtractor::extract(std::string_view document, ResponseFields& out) {
-  // simdjson reads up to SIMDJSON_PADDING bytes past the end; the buffer keeps its capacity across calls.
-  const std::size_t padded_size = document.size() + simdjson::SIMDJSON_PADDING;
-  std::string& padded = state_->padded;
-  if (padded.size() < padded_size) padded.resize(padded_size);
-  std::memcpy(padded.data(), document.data(), document.size());
-  std::memset(padded.data() + document.size(), 0, simdjson::SIMDJSON_PADDING);
+std::size_t ResponseExtractor::in_place_padding_bytes() noexcept { return simdjson::SIMDJSON_PADDING; }
+
+ExtractStatus ResponseExtractor::extract(std::string_view document, ResponseFields& out,
+                                         std::size_t readable_bytes_after) {
+  // simdjson may read up to SIMDJSON_PADDING bytes past the end (never past the document's own structure, whatever
+  // those bytes hold). Without that many readable bytes, the document is copied to a reused padded buffer.
+  const char* input = document.data();
+  std::size_t capacity = document.size() + readable_bytes_after;
+  if (readable_bytes_after < simdjson::SIMDJSON_PADDING) {
+    const std::size_t padded_size = document.size() + simdjson::SIMDJSON_PADDING;
+    std::string& padded = state_->padded;
+    if (padded.size() < padded_size) padded.resize(padded_size);
+    std::memcpy(padded.data(), document.data(), document.size());
+    std::memset(padded.data() + document.size(), 0, simdjson::SIMDJSON_PADDING);
+    input = padded.data();
+    capacity = padded.size();
+  }
 
   ondemand::document doc;
-  if (state_->parser.iterate(padded.data(), document.size(), padded.size()).get(doc)) return ExtractStatus::invalid;
+  if (state_->parser.iterate(input, document.size(), capacity).get(doc)) return ExtractStatus::invalid;
   ondemand::object root;
   if (doc.get_object().get(root)) return ExtractStatus::invalid;
 

@@ -4,6 +4,7 @@
 namespace aiperf {
 
 bool is_done(std::string_view event_data) noexcept {
+  if (!event_data.empty() && event_data.front() == '{') return false;  // every JSON event: no scan needed
   constexpr std::string_view kWhitespace = " \t\r\n";
   const std::size_t first = event_data.find_first_not_of(kWhitespace);
   if (first == std::string_view::npos) return false;
@@ -16,6 +17,8 @@ void SseParser::reset() noexcept {
   event_data_.clear();
   has_data_ = false;
   skip_lf_ = false;
+  event_view_ = {};
+  data_in_input_ = false;
 }
 
 }  // namespace aiperf

@@ -233,6 +233,21 @@ TEST(Engine, NonStreamingRequestsReuseConnectionsAndRecordEverything) {
   EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).count("t-000000000007"), 1u);
 }
 
+TEST(Engine, ConcurrencyAboveOneCurlShardStillReusesEveryConnection) {
+  // 40 slots on one loop are split over two libcurl multi handles; each keeps its own connections alive.
+  TestServer server;
+  EngineConfig config = config_for(server.url("/chat"));
+  config.concurrency = 40;
+  config.request_count = 400;
+  const auto records = run(config);
+  ASSERT_EQ(records->size(), 400u);
+  for (std::size_t i = 0; i < records->size(); ++i) {
+    EXPECT_EQ(records->error_kind[i], 0) << slice(records->error_message, records->error_message_offsets, i);
+    EXPECT_EQ(slice(records->content, records->content_offsets, i), "hello");
+  }
+  EXPECT_LE(server.connections(), 40);
+}
+
 TEST(Engine, StreamingRecordsOneChunkPerEventAndTheDeltas) {
   TestServer server;
   EngineConfig config = config_for(server.url("/stream"));

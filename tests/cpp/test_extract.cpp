@@ -65,6 +65,29 @@ TEST(ResponseExtractor, ToleratesNullsAndMissingFields) {
   EXPECT_EQ(fields.usage_completion_tokens, -1);
 }
 
+TEST(ResponseExtractor, ParsesInPlaceWhenEnoughBytesFollowWhateverTheyHold) {
+  // As inside libcurl's receive buffer: the document is followed by the next events, not by zeros.
+  const std::string document =
+      R"({"choices":[{"delta":{"content":"Hi"}}],"usage":{"prompt_tokens":3,"completion_tokens":17}})";
+  const std::string buffer = document + "\n\ndata: {\"choices\":[{\"delta\":{\"content\":\"NOT THIS\"}}]}\n\n" +
+                             std::string(ResponseExtractor::in_place_padding_bytes(), '9');
+  ResponseExtractor extractor;
+  ResponseFields in_place;
+  const std::size_t after = buffer.size() - document.size();
+  EXPECT_EQ(extractor.extract(std::string_view(buffer.data(), document.size()), in_place, after), ExtractStatus::ok);
+  ResponseFields copied;
+  EXPECT_EQ(extractor.extract(document, copied), ExtractStatus::ok);
+  EXPECT_EQ(in_place.content, "Hi");
+  EXPECT_EQ(in_place.content, copied.content);
+  EXPECT_EQ(in_place.usage_completion_tokens, 17);
+  EXPECT_EQ(in_place.usage_completion_tokens, copied.usage_completion_tokens);
+  // A truncated document followed by the rest of a valid one is still invalid: parsing stops at its length.
+  ResponseFields truncated;
+  EXPECT_EQ(extractor.extract(std::string_view(buffer.data(), 30), truncated, buffer.size() - 30),
+            ExtractStatus::invalid);
+  EXPECT_EQ(truncated.content, "");
+}
+
 TEST(ResponseExtractor, LaterUsageReplacesEarlierUsage) {
   ResponseExtractor extractor;
   ResponseFields fields;

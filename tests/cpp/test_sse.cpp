@@ -87,12 +87,31 @@ TEST(SseParser, ResetForgetsAPartialEvent) {
   EXPECT_EQ(events, (std::vector<std::string>{"fresh"}));
 }
 
+TEST(SseParser, AnEventCompletedByALaterReadKeepsItsDataWhenTheFirstBufferIsReused) {
+  // One-line events are passed as views of the input; one still open when feed() returns must not point into it.
+  SseParser parser;
+  std::vector<std::string> events;
+  auto on_event = [&events](std::string_view data) { events.emplace_back(data); };
+  std::string buffer = "data: {\"a\":1}\n\ndata: {\"b\":2}\n";
+  parser.feed(buffer, on_event);
+  EXPECT_EQ(parser.pending_bytes(), 7u);
+  buffer.assign(buffer.size(), 'X');  // libcurl reuses its receive buffer for the next read
+  parser.feed("\n", on_event);
+  EXPECT_EQ(events, (std::vector<std::string>{"{\"a\":1}", "{\"b\":2}"}));
+}
+
+TEST(SseParser, ADataLineSplitAcrossReadsThenASecondLineJoinsBoth) {
+  EXPECT_EQ(parse_in_pieces("data: one\ndata: two\n\ndata: three\n\n", {4, 10, 22}),
+            (std::vector<std::string>{"one\ntwo", "three"}));
+}
+
 TEST(IsDone, RecognisesTheEndMarkerOnly) {
   EXPECT_TRUE(is_done("[DONE]"));
   EXPECT_TRUE(is_done(" [DONE] \n"));
   EXPECT_FALSE(is_done("[DONE"));
   EXPECT_FALSE(is_done("{\"done\":true}"));
   EXPECT_FALSE(is_done(""));
+  EXPECT_FALSE(is_done("{\"content\":\"[DONE]\"}"));
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// EventLoop: one thread's libcurl multi driven by its own epoll + timerfds; owns its connections and records.
+// EventLoop: one thread's libcurl multi handles driven by its own epoll; owns its connections and records.
 #pragma once
 #include <curl/curl.h>
 
@@ -51,9 +51,21 @@ using CurlUrlPtr = std::unique_ptr<CURLU, CurlUrlDeleter>;
 
 class EventLoop;
 
+// One libcurl multi handle and the slots it runs. A loop splits its slots over several: libcurl 7.88 looks for a
+// reusable connection by walking every connection to the host, so one multi with 256 connections costs O(256) per
+// request (cache misses included); shards of at most kSlotsPerCurlShard keep that walk short.
+struct CurlShard {
+  EventLoop* loop = nullptr;
+  CurlMultiPtr multi;
+  // libcurl's timer, kept as a deadline and turned into epoll_wait's timeout: re-arming a timerfd costs a syscall
+  // (and, in VMs, an expensive hrtimer reprogramming) several times per request. -1: no timer.
+  std::int64_t deadline_ns = -1;
+};
+
 // One concurrency slot: an easy handle reused request after request, and the in-flight request's state.
 struct RequestSlot {
   EventLoop* loop = nullptr;
+  CurlShard* shard = nullptr;  // the multi handle this slot's transfers (and kept-alive connections) belong to
   CurlEasyPtr easy;
   CurlSlistPtr headers;
   char* request_id_hex = nullptr;  // the 12 hex digits of X-Request-ID inside `headers`, rewritten per request
@@ -63,6 +75,7 @@ struct RequestSlot {
   SseParser sse;
   std::string body;        // non-streaming or error body; streaming: the first bytes, to explain a bad stream
   std::int32_t sse_events = 0;
+  std::string_view write_chunk;  // during on_write: the bytes being delivered (events inside it are parsed in place)
   std::int64_t last_byte_ns = -1;
   bool invalid_response = false;
   bool write_failed = false;  // a callback could not store data (out of memory)
@@ -85,8 +98,8 @@ class EventLoop {
   const std::string& fatal_error() const noexcept { return fatal_error_; }
 
  private:
-  static int on_socket(CURL* easy, curl_socket_t socket, int what, void* loop, void* socket_data);
-  static int on_timer(CURLM* multi, long timeout_ms, void* loop);
+  static int on_socket(CURL* easy, curl_socket_t socket, int what, void* shard, void* socket_data);
+  static int on_timer(CURLM* multi, long timeout_ms, void* shard);
   static int on_close_socket(void* loop, curl_socket_t socket);
   static size_t on_write(char* data, size_t size, size_t count, void* slot);
   static size_t on_header(char* data, size_t size, size_t count, void* slot);
@@ -102,7 +115,7 @@ class EventLoop {
   void cancel_in_flight(std::string_view reason);
   void release_slot(RequestSlot& slot);
   void on_sse_event(RequestSlot& slot, std::string_view data, std::int64_t now_ns);
-  void extract_document(RequestSlot& slot, std::string_view document);
+  void extract_document(RequestSlot& slot, std::string_view document, std::size_t readable_bytes_after = 0);
   void arm_scheduler_timer();
   int epoll_timeout_ms() const;
   void run_curl_timeout_if_due();
@@ -111,18 +124,16 @@ class EventLoop {
   const std::int32_t worker_id_;
   Scheduler scheduler_;
   FileDescriptor epoll_fd_;
-  // libcurl's timer is kept as a deadline and turned into epoll_wait's timeout: re-arming a timerfd costs a
-  // syscall (and, in VMs, an expensive hrtimer reprogramming) several times per request.
-  std::int64_t curl_deadline_ns_ = -1;
   // Epoll events registered per socket fd (0: not in the epoll set). When libcurl stops watching a socket between
   // two requests on a kept-alive connection, the socket stays registered (kSocketIdle set) instead of being
   // removed and re-added: two epoll_ctl calls saved per request. Closed sockets are forgotten in on_close_socket.
   std::vector<std::uint32_t> socket_events_;
+  std::vector<CurlShard*> socket_shards_;  // per socket fd: the shard whose multi handle watches it
   FileDescriptor scheduler_timer_fd_;
   FileDescriptor wake_fd_;
   CurlUrlPtr url_;  // parsed once; libcurl copies it per transfer instead of parsing the URL string again
-  CurlMultiPtr multi_;
-  std::vector<std::unique_ptr<RequestSlot>> slots_;  // after multi_: easy handles go before the multi handle
+  std::vector<std::unique_ptr<CurlShard>> shards_;
+  std::vector<std::unique_ptr<RequestSlot>> slots_;  // after shards_: easy handles go before the multi handles
   std::vector<RequestSlot*> free_slots_;
   std::size_t in_flight_ = 0;
   ResponseExtractor extractor_;

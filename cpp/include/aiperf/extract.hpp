@@ -39,7 +39,12 @@ class ResponseExtractor {
   ResponseExtractor& operator=(ResponseExtractor&&) noexcept;
 
   // Parses one JSON document (an SSE event's data or a whole non-streaming body) and appends what it carries.
-  ExtractStatus extract(std::string_view document, ResponseFields& out);
+  // readable_bytes_after: how many bytes after the document may be read (not written); with enough of them
+  // (simdjson's padding, 64) the document is parsed where it is instead of being copied into a padded buffer.
+  ExtractStatus extract(std::string_view document, ResponseFields& out, std::size_t readable_bytes_after = 0);
+
+  // Bytes that must be readable after a document for extract() to parse it in place.
+  static std::size_t in_place_padding_bytes() noexcept;
 
  private:
   // simdjson stays out of this header: its parser layout depends on compile definitions (SIMDJSON_THREADS_ENABLED).

@@ -15,7 +15,8 @@ bool is_done(std::string_view event_data) noexcept;
 // dispatched on a blank line. Buffers are reused, so steady-state feeding does not allocate.
 class SseParser {
  public:
-  // on_event(std::string_view data) is called once per complete event; the view is valid during the call only.
+  // on_event(std::string_view data) is called once per complete event; the view is valid during the call only. An
+  // event whose single data line arrived in one feed() is passed as a view of that feed's bytes (no copy).
   template <class OnEvent>
   void feed(std::string_view bytes, OnEvent&& on_event);
 
@@ -26,13 +27,16 @@ class SseParser {
   std::size_t pending_bytes() const noexcept { return partial_line_.size() + event_data_.size(); }
 
  private:
+  // line_in_input: `line` points into the bytes of the current feed() call (not into partial_line_).
   template <class OnEvent>
-  void process_line(std::string_view line, OnEvent& on_event);
+  void process_line(std::string_view line, bool line_in_input, OnEvent& on_event);
 
   std::string partial_line_;  // a line split across feeds
   std::string event_data_;    // data lines of the event being assembled
   bool has_data_ = false;     // a `data` field was seen (an empty `data:` still dispatches an empty event)
   bool skip_lf_ = false;      // the previous feed ended on CR: a leading LF completes that CRLF
+  std::string_view event_view_;  // the event's only data line, inside the current feed's input
+  bool data_in_input_ = false;   // event_view_ holds the event's data (event_data_ is then unused)
 };
 
 template <class OnEvent>
@@ -51,14 +55,14 @@ void SseParser::feed(std::string_view bytes, OnEvent&& on_event) {
     if (next_cr != nullptr && (line_end == nullptr || next_cr < line_end)) line_end = next_cr;
     if (line_end == nullptr) {
       partial_line_.append(p + i, n - i);
-      return;
+      break;
     }
     std::size_t j = static_cast<std::size_t>(line_end - p);
     if (partial_line_.empty()) {
-      process_line(std::string_view(p + i, j - i), on_event);
+      process_line(std::string_view(p + i, j - i), true, on_event);
     } else {
       partial_line_.append(p + i, j - i);
-      process_line(std::string_view(partial_line_), on_event);
+      process_line(std::string_view(partial_line_), false, on_event);
       partial_line_.clear();
     }
     if (p[j] == '\r') {
@@ -71,13 +75,23 @@ void SseParser::feed(std::string_view bytes, OnEvent&& on_event) {
     }
     i = j + 1;
   }
+  // The input dies with this call: an event still in progress keeps its own copy.
+  if (data_in_input_) {
+    event_data_.assign(event_view_);
+    data_in_input_ = false;
+  }
 }
 
 template <class OnEvent>
-void SseParser::process_line(std::string_view line, OnEvent& on_event) {
+void SseParser::process_line(std::string_view line, bool line_in_input, OnEvent& on_event) {
   if (line.empty()) {
     if (has_data_) {
-      on_event(std::string_view(event_data_));
+      if (data_in_input_) {
+        data_in_input_ = false;
+        on_event(event_view_);
+      } else {
+        on_event(std::string_view(event_data_));
+      }
       event_data_.clear();
       has_data_ = false;
     }
@@ -91,6 +105,17 @@ void SseParser::process_line(std::string_view line, OnEvent& on_event) {
   if (colon != std::string_view::npos) {
     value = line.substr(colon + 1);
     if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+  }
+  if (!has_data_ && line_in_input) {
+    // The common case, one data line per event: the event is a view of the input, not a copy.
+    event_view_ = value;
+    data_in_input_ = true;
+    has_data_ = true;
+    return;
+  }
+  if (data_in_input_) {
+    event_data_.assign(event_view_);
+    data_in_input_ = false;
   }
   if (has_data_) event_data_.push_back('\n');
   event_data_.append(value);
