@@ -49,6 +49,9 @@ py::dict records_dict(const std::shared_ptr<const RecordStore>& store) {
   d["body_index"] = column(store, s.body_index);
   d["worker_id"] = column(store, s.worker_id);
   d["phase"] = column(store, s.phase);
+  d["session_num"] = column(store, s.session_num);
+  d["turn_index"] = column(store, s.turn_index);
+  d["intended_ns"] = column(store, s.intended_ns);
   d["start_ns"] = column(store, s.start_ns);
   d["ack_ns"] = column(store, s.ack_ns);
   d["end_ns"] = column(store, s.end_ns);
@@ -76,26 +79,38 @@ py::dict records_dict(const std::shared_ptr<const RecordStore>& store) {
   return d;
 }
 
-std::unique_ptr<Engine> make_engine(EngineConfig config, const py::list& bodies,
-                                    std::optional<py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>>
-                                        order) {
-  std::vector<std::string> body_bytes;
-  body_bytes.reserve(bodies.size());
+using Int64Array = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>;
+using Int32Array = py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>;
+
+template <class T, class Array>
+std::vector<T> to_vector(const std::optional<Array>& array, const char* name) {
+  std::vector<T> values;
+  if (!array) return values;
+  if (array->ndim() != 1) throw py::value_error(std::string(name) + " must be a 1-D array");
+  const auto view = array->template unchecked<1>();
+  values.reserve(static_cast<std::size_t>(view.shape(0)));
+  for (py::ssize_t i = 0; i < view.shape(0); ++i) values.push_back(view(i));
+  return values;
+}
+
+std::unique_ptr<Engine> make_engine(EngineConfig config, const py::list& bodies, std::optional<Int32Array> order,
+                                    std::optional<Int64Array> sessions, std::optional<Int64Array> turn_delays_ns,
+                                    std::optional<Int64Array> schedule_ns) {
+  Workload workload;
+  workload.bodies.reserve(bodies.size());
   for (const py::handle body : bodies) {
     if (!py::isinstance<py::bytes>(body) && !py::isinstance<py::bytearray>(body)) {
       throw py::type_error("bodies must be a list of bytes");
     }
-    body_bytes.push_back(body.cast<std::string>());
+    workload.bodies.push_back(body.cast<std::string>());
   }
-  std::vector<std::int32_t> order_values;
-  if (order) {
-    if (order->ndim() != 1) throw py::value_error("order must be a 1-D array");
-    const auto view = order->unchecked<1>();
-    order_values.reserve(static_cast<std::size_t>(view.shape(0)));
-    for (py::ssize_t i = 0; i < view.shape(0); ++i) order_values.push_back(view(i));
-    if (order_values.empty()) throw py::value_error("order must not be empty (pass None for round-robin)");
-  }
-  return std::make_unique<Engine>(std::move(config), std::move(body_bytes), std::move(order_values));
+  workload.order = to_vector<std::int32_t>(order, "order");
+  if (order && workload.order.empty()) throw py::value_error("order must not be empty (pass None for round-robin)");
+  workload.session_offsets = to_vector<std::int64_t>(sessions, "sessions");
+  workload.turn_delay_ns = to_vector<std::int64_t>(turn_delays_ns, "turn_delays_ns");
+  workload.schedule_ns = to_vector<std::int64_t>(schedule_ns, "schedule_ns");
+  if (schedule_ns && workload.schedule_ns.empty()) throw py::value_error("schedule_ns must not be empty");
+  return std::make_unique<Engine>(std::move(config), std::move(workload));
 }
 
 }  // namespace
@@ -118,6 +133,13 @@ void register_engine(py::module_& m) {
       .def_readwrite("proxy", &EngineConfig::proxy)
       .def_readwrite("request_id_prefix", &EngineConfig::request_id_prefix)
       .def_readwrite("expect_images", &EngineConfig::expect_images)
+      .def_readwrite("warmup_duration_s", &EngineConfig::warmup_duration_s)
+      .def_readwrite("request_rate", &EngineConfig::request_rate)
+      .def_readwrite("arrival_pattern", &EngineConfig::arrival_pattern)
+      .def_readwrite("arrival_smoothness", &EngineConfig::arrival_smoothness)
+      .def_readwrite("random_seed", &EngineConfig::random_seed)
+      .def_readwrite("cancellation_rate", &EngineConfig::cancellation_rate)
+      .def_readwrite("cancellation_delay_s", &EngineConfig::cancellation_delay_s)
       .def("__repr__", [](const EngineConfig& c) {
         return "EngineConfig(url=" + py::repr(py::str(c.url)).cast<std::string>() +
                ", streaming=" + (c.streaming ? "True" : "False") + ", concurrency=" + std::to_string(c.concurrency) +
@@ -138,7 +160,9 @@ void register_engine(py::module_& m) {
       });
 
   py::class_<Engine>(m, "Engine", "Runs a benchmark on native event-loop threads.")
-      .def(py::init(&make_engine), py::arg("config"), py::arg("bodies"), py::arg("order") = py::none())
+      .def(py::init(&make_engine), py::arg("config"), py::arg("bodies"), py::arg("order") = py::none(),
+           py::arg("sessions") = py::none(), py::arg("turn_delays_ns") = py::none(),
+           py::arg("schedule_ns") = py::none())
       .def("start", &Engine::start, py::call_guard<py::gil_scoped_release>())
       .def("wait", &Engine::wait, py::arg("timeout_s"), py::call_guard<py::gil_scoped_release>())
       .def("stop", &Engine::stop, py::call_guard<py::gil_scoped_release>())
@@ -148,6 +172,16 @@ void register_engine(py::module_& m) {
       .def_property_readonly("anchor_mono_ns", &Engine::anchor_mono_ns);
 
   m.def("monotonic_ns", &monotonic_ns, "CLOCK_MONOTONIC in nanoseconds, the engine's clock.");
+  m.def(
+      "arrival_offsets_ns",
+      [](const EngineConfig& config, std::int64_t count, double duration_s, std::uint64_t stream) {
+        std::vector<std::int64_t> offsets = arrival_offsets_ns(config, count, duration_s, stream);
+        py::array_t<std::int64_t> array(static_cast<py::ssize_t>(offsets.size()));
+        std::copy(offsets.begin(), offsets.end(), array.mutable_data());
+        return array;
+      },
+      py::arg("config"), py::arg("count"), py::arg("duration_s") = 0.0, py::arg("stream") = 1,
+      "The open-loop schedule the engine would use (ns from the phase start); stream 1 = profiling, 2 = warm-up.");
 }
 
 }  // namespace aiperf::bindings

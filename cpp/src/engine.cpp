@@ -17,6 +17,8 @@
 namespace aiperf {
 namespace {
 
+constexpr std::int64_t kInitialOpenLoopSlots = 16;
+
 bool has_line_break(std::string_view text) { return text.find_first_of("\r\n") != std::string_view::npos; }
 
 bool starts_with_ignoring_case(std::string_view text, std::string_view prefix) {
@@ -35,6 +37,15 @@ void ensure_curl_global_init() {
 
 void validate_engine_config(const EngineConfig& config, const std::vector<std::string>& bodies,
                             const std::vector<std::int32_t>& order) {
+  Workload workload;
+  workload.bodies = bodies;
+  workload.order = order;
+  validate_engine_config(config, workload);
+}
+
+void validate_engine_config(const EngineConfig& config, const Workload& workload) {
+  const std::vector<std::string>& bodies = workload.bodies;
+  const std::vector<std::int32_t>& order = workload.order;
   const bool http = starts_with_ignoring_case(config.url, "http://");
   const bool https = starts_with_ignoring_case(config.url, "https://");
   if (!http && !https) throw Error("url must start with http:// or https://, got '" + config.url + "'");
@@ -46,11 +57,31 @@ void validate_engine_config(const EngineConfig& config, const std::vector<std::s
   if (config.concurrency < 1) throw Error("concurrency must be >= 1");
   if (config.request_count < 0) throw Error("request_count must be >= 0");
   if (config.warmup_request_count < 0) throw Error("warmup_request_count must be >= 0");
+  if (!std::isfinite(config.warmup_duration_s) || config.warmup_duration_s < 0) {
+    throw Error("warmup_duration_s must be a finite number >= 0");
+  }
   if (!std::isfinite(config.benchmark_duration_s) || config.benchmark_duration_s < 0) {
     throw Error("benchmark_duration_s must be a finite number >= 0");
   }
-  if (config.request_count == 0 && config.benchmark_duration_s <= 0) {
+  const bool fixed_schedule = !workload.schedule_ns.empty();
+  if (config.request_count == 0 && config.benchmark_duration_s <= 0 && !fixed_schedule) {
     throw Error("request_count 0 (unbounded) needs benchmark_duration_s > 0");
+  }
+  if (!std::isfinite(config.request_rate) || config.request_rate < 0) {
+    throw Error("request_rate must be a finite number >= 0 (0 = closed loop)");
+  }
+  if (config.arrival_pattern != "constant" && config.arrival_pattern != "poisson" &&
+      config.arrival_pattern != "gamma") {
+    throw Error("arrival_pattern must be constant, poisson or gamma, got '" + config.arrival_pattern + "'");
+  }
+  if (!std::isfinite(config.arrival_smoothness) || config.arrival_smoothness <= 0) {
+    throw Error("arrival_smoothness must be a finite number > 0");
+  }
+  if (!(config.cancellation_rate >= 0 && config.cancellation_rate <= 1)) {
+    throw Error("cancellation_rate must be between 0 and 1");
+  }
+  if (!std::isfinite(config.cancellation_delay_s) || config.cancellation_delay_s < 0) {
+    throw Error("cancellation_delay_s must be a finite number >= 0");
   }
   if (std::isnan(config.grace_period_s) || config.grace_period_s < 0) throw Error("grace_period_s must be >= 0");
   if (!std::isfinite(config.request_timeout_s) || config.request_timeout_s < 0) {
@@ -78,21 +109,50 @@ void validate_engine_config(const EngineConfig& config, const std::vector<std::s
                   std::to_string(bodies.size() - 1) + ")");
     }
   }
+  const std::vector<std::int64_t>& sessions = workload.session_offsets;
+  if (!sessions.empty()) {
+    const auto turns = static_cast<std::int64_t>(order.empty() ? bodies.size() : order.size());
+    if (sessions.size() < 2 || sessions.front() != 0 || sessions.back() != turns) {
+      throw Error("session_offsets must start with 0 and end with the number of turns (" + std::to_string(turns) +
+                  ")");
+    }
+    for (std::size_t s = 0; s + 1 < sessions.size(); ++s) {
+      if (sessions[s + 1] <= sessions[s]) throw Error("session " + std::to_string(s) + " has no turns");
+    }
+  }
+  if (!workload.turn_delay_ns.empty() &&
+      workload.turn_delay_ns.size() != (order.empty() ? bodies.size() : order.size())) {
+    throw Error("turn_delay_ns must have one entry per turn");
+  }
+  const std::vector<std::int64_t>& schedule = workload.schedule_ns;
+  for (std::size_t i = 0; i < schedule.size(); ++i) {
+    if (schedule[i] < 0 || (i > 0 && schedule[i] < schedule[i - 1])) {
+      throw Error("schedule_ns must be non-negative and non-decreasing (entry " + std::to_string(i) + ")");
+    }
+  }
+  if (fixed_schedule) {
+    const std::int64_t session_total =
+        !sessions.empty() ? static_cast<std::int64_t>(sessions.size()) - 1
+                          : static_cast<std::int64_t>(order.empty() ? bodies.size() : order.size());
+    if (static_cast<std::int64_t>(schedule.size()) > session_total) {
+      throw Error("schedule_ns has more entries than there are sessions");
+    }
+    if (config.request_rate > 0) throw Error("a fixed schedule and request_rate exclude each other");
+  }
 }
 
 struct Engine::Run {
-  Run(EngineConfig config_in, std::vector<std::string> bodies_in, std::vector<std::int32_t> order_in)
+  Run(EngineConfig config_in, Workload workload_in)
       : config(std::move(config_in)),
-        bodies(std::move(bodies_in)),
-        order(std::move(order_in)),
+        workload(std::move(workload_in)),
         thread_count(std::min(config.num_threads, config.concurrency)),
-        shared(config, bodies, order, static_cast<std::ptrdiff_t>(thread_count)) {}
+        shared(config, workload, static_cast<std::ptrdiff_t>(thread_count)) {}
 
   void thread_finished();
+  bool open_loop() const { return config.request_rate > 0 || !workload.schedule_ns.empty(); }
 
   const EngineConfig config;
-  const std::vector<std::string> bodies;
-  const std::vector<std::int32_t> order;
+  const Workload workload;
   const std::int64_t thread_count;  // a thread without a slot would only idle
   RunShared shared;
   ClockAnchor anchor;
@@ -134,8 +194,16 @@ void Engine::Run::thread_finished() {
 }
 
 Engine::Engine(EngineConfig config, std::vector<std::string> bodies, std::vector<std::int32_t> order) {
-  validate_engine_config(config, bodies, order);
-  run_ = std::make_unique<Run>(std::move(config), std::move(bodies), std::move(order));
+  Workload workload;
+  workload.bodies = std::move(bodies);
+  workload.order = std::move(order);
+  validate_engine_config(config, workload);
+  run_ = std::make_unique<Run>(std::move(config), std::move(workload));
+}
+
+Engine::Engine(EngineConfig config, Workload workload) {
+  validate_engine_config(config, workload);
+  run_ = std::make_unique<Run>(std::move(config), std::move(workload));
 }
 
 Engine::~Engine() {
@@ -156,7 +224,10 @@ void Engine::start() {
   for (std::int64_t t = 0; t < threads; ++t) {
     // Slots split as evenly as possible: the first concurrency % threads loops get one more.
     const std::int64_t slots = run.config.concurrency / threads + (t < run.config.concurrency % threads ? 1 : 0);
+    // Open loop: concurrency is only a cap; start small and add slots when the schedule needs them.
+    const std::int64_t initial = run.open_loop() ? std::min<std::int64_t>(slots, kInitialOpenLoopSlots) : slots;
     run.loops.push_back(std::make_unique<EventLoop>(run.shared, static_cast<std::int32_t>(t),
+                                                    static_cast<std::size_t>(initial),
                                                     static_cast<std::size_t>(slots)));
   }
   run.anchor = capture_clock_anchor();

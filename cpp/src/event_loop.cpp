@@ -100,8 +100,12 @@ void drain_fd(int fd) {
 
 }  // namespace
 
-EventLoop::EventLoop(RunShared& run, std::int32_t worker_id, std::size_t slot_count)
-    : run_(run), worker_id_(worker_id), scheduler_(run), store_(run.config.keep_raw) {
+EventLoop::EventLoop(RunShared& run, std::int32_t worker_id, std::size_t slot_count, std::size_t max_slots)
+    : run_(run),
+      worker_id_(worker_id),
+      scheduler_(run, worker_id, static_cast<std::int64_t>(slot_count)),
+      max_slots_(std::max(slot_count, max_slots)),
+      store_(run.config.keep_raw) {
   epoll_fd_ = checked_fd(::epoll_create1(EPOLL_CLOEXEC), "epoll");
   scheduler_timer_fd_ = checked_fd(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC), "timerfd");
   wake_fd_ = checked_fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd");
@@ -118,36 +122,62 @@ EventLoop::EventLoop(RunShared& run, std::int32_t worker_id, std::size_t slot_co
   // copied. A URL that curl_url cannot parse stays a string, so it fails per request as a record, as before.
   url_.reset(curl_url());
   if (url_ && curl_url_set(url_.get(), CURLUPART_URL, run_.config.url.c_str(), 0) != CURLUE_OK) url_.reset();
+  // The first slots spread evenly over as few shards as hold them; slots added later fill shards of the full size.
   const std::size_t shard_count = std::max<std::size_t>((slot_count + kSlotsPerCurlShard - 1) / kSlotsPerCurlShard, 1);
   const std::size_t slots_per_shard = (std::max<std::size_t>(slot_count, 1) + shard_count - 1) / shard_count;
-  shards_.reserve(shard_count);
-  for (std::size_t i = 0; i < shard_count; ++i) {
-    auto shard = std::make_unique<CurlShard>();
-    shard->loop = this;
-    shard->multi.reset(curl_multi_init());
-    if (!shard->multi) throw Error("curl_multi_init failed");
-    CURLM* multi = shard->multi.get();
-    set_multi_option(multi, CURLMOPT_SOCKETFUNCTION, &EventLoop::on_socket);
-    set_multi_option(multi, CURLMOPT_SOCKETDATA, static_cast<void*>(shard.get()));
-    set_multi_option(multi, CURLMOPT_TIMERFUNCTION, &EventLoop::on_timer);
-    set_multi_option(multi, CURLMOPT_TIMERDATA, static_cast<void*>(shard.get()));
-    // HTTP/1.1 only: no transfer waits to see whether a new connection could be multiplexed.
-    set_multi_option(multi, CURLMOPT_PIPELINING, static_cast<long>(CURLPIPE_NOTHING));
-    set_multi_option(multi, CURLMOPT_MAXCONNECTS, static_cast<long>(slots_per_shard));
-    shards_.push_back(std::move(shard));
-  }
-
+  for (std::size_t i = 0; i < shard_count; ++i) add_shard(slots_per_shard);
   slots_.reserve(slot_count);
   free_slots_.reserve(slot_count);
-  for (std::size_t i = 0; i < slot_count; ++i) {
-    auto slot = std::make_unique<RequestSlot>();
-    slot->loop = this;
-    slot->shard = shards_[i / slots_per_shard].get();
-    configure_slot(*slot);
-    free_slots_.push_back(slot.get());
-    slots_.push_back(std::move(slot));
-  }
+  for (std::size_t i = 0; i < slot_count; ++i) free_slots_.push_back(add_slot());
   std::reverse(free_slots_.begin(), free_slots_.end());  // slot 0 is used first
+}
+
+CurlShard& EventLoop::add_shard(std::size_t capacity) {
+  auto shard = std::make_unique<CurlShard>();
+  shard->loop = this;
+  shard->capacity = capacity;
+  shard->multi.reset(curl_multi_init());
+  if (!shard->multi) throw Error("curl_multi_init failed");
+  CURLM* multi = shard->multi.get();
+  set_multi_option(multi, CURLMOPT_SOCKETFUNCTION, &EventLoop::on_socket);
+  set_multi_option(multi, CURLMOPT_SOCKETDATA, static_cast<void*>(shard.get()));
+  set_multi_option(multi, CURLMOPT_TIMERFUNCTION, &EventLoop::on_timer);
+  set_multi_option(multi, CURLMOPT_TIMERDATA, static_cast<void*>(shard.get()));
+  // HTTP/1.1 only: no transfer waits to see whether a new connection could be multiplexed.
+  set_multi_option(multi, CURLMOPT_PIPELINING, static_cast<long>(CURLPIPE_NOTHING));
+  set_multi_option(multi, CURLMOPT_MAXCONNECTS, static_cast<long>(capacity));
+  shards_.push_back(std::move(shard));
+  return *shards_.back();
+}
+
+// A new slot (not in free_slots_), in the first shard with room.
+RequestSlot* EventLoop::add_slot() {
+  CurlShard* shard = nullptr;
+  for (auto& candidate : shards_) {
+    if (candidate->slots < candidate->capacity) {
+      shard = candidate.get();
+      break;
+    }
+  }
+  if (shard == nullptr) shard = &add_shard(kSlotsPerCurlShard);
+  auto slot = std::make_unique<RequestSlot>();
+  slot->loop = this;
+  slot->shard = shard;
+  configure_slot(*slot);
+  ++shard->slots;
+  slots_.push_back(std::move(slot));
+  return slots_.back().get();
+}
+
+// A free slot, or a new one while the loop may grow; null when all max_slots_ are busy.
+RequestSlot* EventLoop::acquire_slot() {
+  if (!free_slots_.empty()) {
+    RequestSlot* slot = free_slots_.back();
+    free_slots_.pop_back();
+    return slot;
+  }
+  if (slots_.size() >= max_slots_) return nullptr;
+  return add_slot();
 }
 
 EventLoop::~EventLoop() {
@@ -241,8 +271,8 @@ void EventLoop::run() noexcept {
 
 void EventLoop::run_phase(Phase phase) {
   scheduler_.begin_phase(phase, monotonic_ns());
-  arm_scheduler_timer();
   start_requests();
+  arm_scheduler_timer();
   epoll_event events[kMaxEpollEvents];
   while (in_flight_ > 0 || !scheduler_.exhausted()) {
     const int count = ::epoll_wait(epoll_fd_.get(), events, kMaxEpollEvents, epoll_timeout_ms());
@@ -255,8 +285,10 @@ void EventLoop::run_phase(Phase phase) {
       const int fd = events[i].data.fd;
       if (fd == scheduler_timer_fd_.get()) {
         drain_fd(fd);
-        cancel_now = scheduler_.on_wake(monotonic_ns()) || cancel_now;
-        arm_scheduler_timer();
+        armed_wake_ns_ = -2;  // expired: set it again below, even to the same time
+        const std::int64_t now_ns = monotonic_ns();
+        cancel_now = scheduler_.on_wake(now_ns) || cancel_now;
+        cancel_due_requests(now_ns);
       } else if (fd == wake_fd_.get()) {
         drain_fd(fd);
       } else {
@@ -274,7 +306,9 @@ void EventLoop::run_phase(Phase phase) {
       cancel_in_flight(stopped ? "cancelled: benchmark stopped" : "cancelled: grace period ended");
     }
     start_requests();
+    arm_scheduler_timer();
   }
+  while (!planned_cancels_.empty()) planned_cancels_.pop();
 }
 
 int EventLoop::epoll_timeout_ms() const {
@@ -304,7 +338,13 @@ void EventLoop::run_curl_timeout_if_due() {
 }
 
 void EventLoop::arm_scheduler_timer() {
-  const std::int64_t wake_ns = scheduler_.next_wake_ns();
+  std::int64_t wake_ns = scheduler_.next_wake_ns();
+  if (!planned_cancels_.empty()) {
+    const std::int64_t cancel_ns = planned_cancels_.top().deadline_ns;
+    if (wake_ns < 0 || cancel_ns < wake_ns) wake_ns = cancel_ns;
+  }
+  if (wake_ns == armed_wake_ns_) return;  // a timerfd_settime saved on most iterations
+  armed_wake_ns_ = wake_ns;
   itimerspec spec{};
   if (wake_ns >= 0) {
     spec.it_value.tv_sec = wake_ns / 1'000'000'000;
@@ -315,11 +355,10 @@ void EventLoop::arm_scheduler_timer() {
 }
 
 void EventLoop::start_requests() {
-  while (!free_slots_.empty()) {
+  while (!free_slots_.empty() || slots_.size() < max_slots_) {
     const std::optional<RequestTicket> ticket = scheduler_.next(monotonic_ns());
     if (!ticket) return;
-    RequestSlot* slot = free_slots_.back();
-    free_slots_.pop_back();
+    RequestSlot* slot = acquire_slot();
     start_request(*slot, *ticket);
   }
 }
@@ -331,6 +370,10 @@ void EventLoop::start_request(RequestSlot& slot, const RequestTicket& ticket) {
   record.body_index = ticket.body_index;
   record.worker_id = worker_id_;
   record.phase = ticket.phase;
+  record.session_num = ticket.session_num;
+  record.turn_index = ticket.turn_index;
+  record.intended_ns = ticket.intended_ns;
+  slot.ticket = ticket;
   slot.sse.reset();
   slot.body.clear();
   slot.sse_events = 0;
@@ -340,10 +383,14 @@ void EventLoop::start_request(RequestSlot& slot, const RequestTicket& ticket) {
   slot.curl_error[0] = '\0';
   write_hex12(slot.request_id_hex, ticket.request_index);
 
-  const std::string& body = run_.bodies[static_cast<std::size_t>(ticket.body_index)];
+  const std::string* body = &run_.workload.bodies[static_cast<std::size_t>(ticket.body_index)];
+  if (const BodyTemplate* with_holes = run_.body_template(ticket.body_index)) {
+    scheduler_.fill_body(ticket, *with_holes, slot.request_body);
+    body = &slot.request_body;
+  }
   CURL* easy = slot.easy.get();
-  curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-  curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body.data());
+  curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body->size()));
+  curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body->data());
 
   slot.in_flight = true;
   ++in_flight_;
@@ -351,15 +398,26 @@ void EventLoop::start_request(RequestSlot& slot, const RequestTicket& ticket) {
   record.start_ns = monotonic_ns();
   const CURLMcode code = curl_multi_add_handle(slot.shard->multi.get(), easy);
   if (code != CURLM_OK) {
-    slot.in_flight = false;
     record.error_kind = ErrorKind::transport;
     record.error_message = std::string("cannot start request: ") + curl_multi_strerror(code);
     record.end_ns = monotonic_ns();
-    store_.append(record);
-    run_.completed.fetch_add(1, std::memory_order_relaxed);
-    run_.errors.fetch_add(1, std::memory_order_relaxed);
-    release_slot(slot);
+    complete_request(slot);
+    return;
   }
+  if (ticket.cancel) {
+    const std::int64_t delay_ns = std::llround(run_.config.cancellation_delay_s * 1e9);
+    planned_cancels_.push(PlannedCancel{record.start_ns + delay_ns, record.request_index, &slot});
+  }
+}
+
+// Stores the slot's finished record, tells the scheduler (the session's next turn) and frees the slot.
+void EventLoop::complete_request(RequestSlot& slot) {
+  RequestRecord& record = slot.record;
+  store_.append(record);
+  run_.completed.fetch_add(1, std::memory_order_relaxed);
+  if (record.error_kind != ErrorKind::ok) run_.errors.fetch_add(1, std::memory_order_relaxed);
+  scheduler_.on_finished(slot.ticket, record.fields.content, record.end_ns);
+  release_slot(slot);
 }
 
 void EventLoop::release_slot(RequestSlot& slot) {
@@ -421,10 +479,7 @@ void EventLoop::finish_request(RequestSlot& slot, CURLcode result) {
   }
   record.end_ns = slot.last_byte_ns >= 0 ? slot.last_byte_ns : now_ns;
   classify_result(slot, result);
-  store_.append(record);
-  run_.completed.fetch_add(1, std::memory_order_relaxed);
-  if (record.error_kind != ErrorKind::ok) run_.errors.fetch_add(1, std::memory_order_relaxed);
-  release_slot(slot);
+  complete_request(slot);
 }
 
 void EventLoop::classify_result(RequestSlot& slot, CURLcode result) {
@@ -534,18 +589,31 @@ void EventLoop::cancel_in_flight(std::string_view reason) {
   if (in_flight_ == 0) return;
   const std::int64_t now_ns = monotonic_ns();
   for (auto& slot_pointer : slots_) {
-    RequestSlot& slot = *slot_pointer;
-    if (!slot.in_flight) continue;
-    curl_multi_remove_handle(slot.shard->multi.get(), slot.easy.get());
-    RequestRecord& record = slot.record;
-    record.end_ns = now_ns;
-    record.error_kind = ErrorKind::cancelled;
-    record.was_cancelled = true;
-    record.error_message.assign(reason);
-    store_.append(record);
-    run_.completed.fetch_add(1, std::memory_order_relaxed);
-    run_.errors.fetch_add(1, std::memory_order_relaxed);
-    release_slot(slot);
+    if (slot_pointer->in_flight) cancel_request(*slot_pointer, reason, now_ns);
+  }
+}
+
+void EventLoop::cancel_request(RequestSlot& slot, std::string_view reason, std::int64_t now_ns) {
+  curl_multi_remove_handle(slot.shard->multi.get(), slot.easy.get());
+  RequestRecord& record = slot.record;
+  long status = 0;
+  curl_easy_getinfo(slot.easy.get(), CURLINFO_RESPONSE_CODE, &status);
+  if (status != 0) record.status = static_cast<std::int32_t>(status);
+  record.end_ns = now_ns;
+  record.error_kind = ErrorKind::cancelled;
+  record.was_cancelled = true;
+  record.error_message.assign(reason);
+  complete_request(slot);
+}
+
+// --request-cancellation-rate: requests whose cancellation delay has passed and that are still in flight.
+void EventLoop::cancel_due_requests(std::int64_t now_ns) {
+  while (!planned_cancels_.empty() && planned_cancels_.top().deadline_ns <= now_ns) {
+    const PlannedCancel planned = planned_cancels_.top();
+    planned_cancels_.pop();
+    RequestSlot& slot = *planned.slot;
+    if (!slot.in_flight || slot.record.request_index != planned.request_index) continue;  // it ended first
+    cancel_request(slot, "cancelled: --request-cancellation-delay reached", now_ns);
   }
 }
 

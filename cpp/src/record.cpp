@@ -35,6 +35,9 @@ void RecordStore::reserve(std::size_t records, std::size_t chunks) {
   body_index.reserve(records);
   worker_id.reserve(records);
   phase.reserve(records);
+  session_num.reserve(records);
+  turn_index.reserve(records);
+  intended_ns.reserve(records);
   start_ns.reserve(records);
   ack_ns.reserve(records);
   end_ns.reserve(records);
@@ -63,6 +66,9 @@ void RecordStore::append(const RequestRecord& record) {
   body_index.push_back(record.body_index);
   worker_id.push_back(record.worker_id);
   phase.push_back(static_cast<std::int8_t>(record.phase));
+  session_num.push_back(record.session_num);
+  turn_index.push_back(record.turn_index);
+  intended_ns.push_back(record.intended_ns);
   start_ns.push_back(record.start_ns);
   ack_ns.push_back(record.ack_ns);
   end_ns.push_back(record.end_ns);
@@ -107,6 +113,9 @@ void RecordStore::append_row(const RecordStore& source, std::size_t row) {
   body_index.push_back(source.body_index[row]);
   worker_id.push_back(source.worker_id[row]);
   phase.push_back(source.phase[row]);
+  session_num.push_back(source.session_num[row]);
+  turn_index.push_back(source.turn_index[row]);
+  intended_ns.push_back(source.intended_ns[row]);
   start_ns.push_back(source.start_ns[row]);
   ack_ns.push_back(source.ack_ns[row]);
   end_ns.push_back(source.end_ns[row]);

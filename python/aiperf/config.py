@@ -6,6 +6,7 @@ tokenizer, the dataset or the engine are touched, and every error names the opti
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -35,6 +36,9 @@ class Option:
     metavar: str | None = None
 
 
+OPEN_LOOP_MAX_IN_FLIGHT = 100_000  # --request-rate without --concurrency: no practical cap
+
+
 def _positive_float_or_inf(text: str) -> float:
     return float("inf") if text.strip().lower() in ("inf", "infinity") else float(text)
 
@@ -45,6 +49,7 @@ IMAGE_FORMATS = ("png", "jpeg", "random")
 EXPORT_LEVELS = ("summary", "records", "raw")
 UI_TYPES = ("dashboard", "simple", "none")
 DATASET_TYPES = ("single_turn", "multi_turn", "random_pool", "mooncake_trace")
+ARRIVAL_PATTERNS = ("constant", "poisson", "gamma")
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "NOTICE", "WARNING", "SUCCESS", "ERROR", "CRITICAL")
 
 OPTIONS: tuple[Option, ...] = (
@@ -89,6 +94,22 @@ OPTIONS: tuple[Option, ...] = (
            "Texts per request (embeddings).", "Input", type=int),
     Option("num_dataset_entries", ("--num-dataset-entries", "--num-prompts"), "Distinct synthetic prompts.",
            "Input", type=int),
+    # Conversations
+    Option("conversation_num", ("--conversation-num", "--num-conversations", "--num-sessions"),
+           "Conversations (sessions) to run; with multi-turn datasets this, not --request-count, sets the run's "
+           "length.", "Conversations", type=int),
+    Option("conversation_turn_mean", ("--conversation-turn-mean", "--session-turns-mean"),
+           "Mean turns per synthetic conversation.", "Conversations", type=int),
+    Option("conversation_turn_stddev", ("--conversation-turn-stddev", "--session-turns-stddev"),
+           "Stddev of turns per synthetic conversation.", "Conversations", type=int),
+    Option("conversation_turn_delay_mean", ("--conversation-turn-delay-mean", "--session-turn-delay-mean"),
+           "Mean think time in ms before each turn after the first (from the previous turn's end).",
+           "Conversations", type=float),
+    Option("conversation_turn_delay_stddev", ("--conversation-turn-delay-stddev", "--session-turn-delay-stddev"),
+           "Stddev of the think time in ms.", "Conversations", type=float),
+    Option("conversation_turn_delay_ratio", ("--conversation-turn-delay-ratio", "--session-delay-ratio"),
+           "Multiplier applied to every turn delay (synthetic and from input files).", "Conversations",
+           type=float),
     # Images
     Option("image_width_mean", ("--image-width-mean",), "Mean width in pixels of synthetic images (images are off "
            "while the width and height means are 0).", "Images", type=float),
@@ -108,6 +129,26 @@ OPTIONS: tuple[Option, ...] = (
            "(default max(10, 2 x concurrency) unless --benchmark-duration).", "Load", type=int),
     Option("warmup_request_count", ("--warmup-request-count", "--num-warmup-requests"),
            "Warm-up requests sent first and excluded from metrics.", "Load", type=int),
+    Option("warmup_duration", ("--warmup-duration",), "Warm-up by time: seconds of requests sent first and "
+           "excluded from metrics (with --warmup-request-count, whichever ends first).", "Load", type=float),
+    Option("request_rate", ("--request-rate",), "Open loop: requests (conversations) started per second on a "
+           "schedule computed up front; --concurrency then caps requests in flight.", "Load", type=float),
+    Option("arrival_pattern", ("--arrival-pattern", "--request-rate-mode"), "Inter-arrival times of "
+           "--request-rate: constant, poisson (default) or gamma.", "Load", choices=ARRIVAL_PATTERNS),
+    Option("arrival_smoothness", ("--arrival-smoothness", "--vllm-burstiness"), "Gamma shape for --request-rate "
+           "(< 1 burstier, > 1 smoother than poisson); selects the gamma pattern.", "Load", type=float),
+    Option("fixed_schedule", ("--fixed-schedule",), "Replay the input file's 'timestamp' (ms) of each request.",
+           "Load", kind="flag"),
+    Option("fixed_schedule_auto_offset", ("--fixed-schedule-auto-offset",), "Shift the schedule so the first "
+           "timestamp is sent at once.", "Load", kind="flag"),
+    Option("fixed_schedule_start_offset", ("--fixed-schedule-start-offset",), "Replay only timestamps >= this "
+           "(ms); the schedule starts there.", "Load", type=int),
+    Option("fixed_schedule_end_offset", ("--fixed-schedule-end-offset",), "Replay only timestamps <= this (ms).",
+           "Load", type=int),
+    Option("request_cancellation_rate", ("--request-cancellation-rate",), "Percent (0-100] of requests "
+           "cancelled after --request-cancellation-delay; recorded as cancelled.", "Load", type=float),
+    Option("request_cancellation_delay", ("--request-cancellation-delay",), "Seconds after a request starts "
+           "before it is cancelled (with --request-cancellation-rate).", "Load", type=float),
     Option("benchmark_duration", ("--benchmark-duration",), "Stop sending after this many seconds.", "Load",
            type=float),
     Option("benchmark_grace_period", ("--benchmark-grace-period",), "Seconds to wait for in-flight requests after "
@@ -170,6 +211,12 @@ class ProfileConfig:
     output_tokens_stddev: float = 0.0
     prompt_batch_size: int = 1
     num_dataset_entries: int = 100
+    conversation_num: int | None = None
+    conversation_turn_mean: int = 1
+    conversation_turn_stddev: int = 0
+    conversation_turn_delay_mean: float = 0.0
+    conversation_turn_delay_stddev: float = 0.0
+    conversation_turn_delay_ratio: float = 1.0
     image_width_mean: float = 0.0
     image_width_stddev: float = 0.0
     image_height_mean: float = 0.0
@@ -179,6 +226,16 @@ class ProfileConfig:
     concurrency: int | None = None
     request_count: int | None = None
     warmup_request_count: int = 0
+    warmup_duration: float | None = None
+    request_rate: float | None = None
+    arrival_pattern: str = "poisson"
+    arrival_smoothness: float | None = None
+    fixed_schedule: bool = False
+    fixed_schedule_auto_offset: bool = False
+    fixed_schedule_start_offset: int | None = None
+    fixed_schedule_end_offset: int | None = None
+    request_cancellation_rate: float | None = None
+    request_cancellation_delay: float = 0.0
     benchmark_duration: float | None = None
     benchmark_grace_period: float = 30.0
     workers_max: int | None = None
@@ -225,17 +282,35 @@ class ProfileConfig:
                                   self.image_height_stddev, self.image_batch_size, self.image_format)
 
     @property
+    def open_loop(self) -> bool:
+        """Requests are sent on a schedule (--request-rate, --fixed-schedule), not whenever one ends."""
+        return self.request_rate is not None or self.fixed_schedule
+
+    @property
     def effective_concurrency(self) -> int:
-        return self.concurrency or 1
+        """Closed loop: sessions in flight. Open loop: the cap on requests in flight (none given: effectively
+        unlimited; the engine adds connections as the schedule needs them)."""
+        if self.concurrency is not None:
+            return self.concurrency
+        return OPEN_LOOP_MAX_IN_FLIGHT if self.open_loop else 1
 
     @property
     def effective_request_count(self) -> int:
-        """Profiling requests; 0 means bounded by --benchmark-duration only."""
+        """Profiling sessions (a single-turn request is a session of one turn); 0 means bounded by
+        --benchmark-duration only (or, with --fixed-schedule, by the schedule's length)."""
+        if self.conversation_num is not None:
+            return self.conversation_num
         if self.request_count is not None:
             return self.request_count
-        if self.benchmark_duration is not None:
+        if self.benchmark_duration is not None or self.fixed_schedule:
             return 0
+        if self.request_rate is not None:
+            return max(10, int(math.ceil(self.request_rate * 10)))
         return max(10, 2 * self.effective_concurrency)
+
+    @property
+    def effective_arrival_pattern(self) -> str:
+        return "gamma" if self.arrival_smoothness is not None else self.arrival_pattern
 
     @property
     def tokenizer_name(self) -> str:
@@ -253,7 +328,9 @@ class ProfileConfig:
             return self.workers_max
         # One loop thread drives thousands of connections; a second helps only at high concurrency.
         cores = os.cpu_count() or 1
-        return max(1, min(cores - 1, self.effective_concurrency // 256, 32)) if cores > 2 else 1
+        load = (int(self.request_rate // 2000) if self.request_rate else 0) if self.open_loop \
+            else self.effective_concurrency // 256
+        return max(1, min(cores - 1, load, 32)) if cores > 2 else 1
 
     def to_dict(self, *, redact: bool = True) -> dict[str, Any]:
         """The resolved config for exports; secrets redacted."""
@@ -414,6 +491,10 @@ def validate(config: ProfileConfig) -> ProfileConfig:
     positive("prompt_batch_size", config.prompt_batch_size)
     positive("num_dataset_entries", config.num_dataset_entries)
     positive("workers_max", config.workers_max)
+    if (config.custom_dataset_type == "mooncake_trace" and config.request_rate is None
+            and config.concurrency is None):
+        config.fixed_schedule = True  # a timestamped trace replays its timestamps unless a load is given
+    _validate_load(config)
     if config.workers_max is not None and config.workers_max > 256:
         raise ConfigError(f"--workers-max: at most 256 (got {config.workers_max})")
     if config.custom_dataset_type and not config.input_file:
@@ -447,6 +528,66 @@ def validate(config: ProfileConfig) -> ProfileConfig:
         config.headers.setdefault("Authorization", f"Bearer {config.api_key}")
     config.goodput_slos = parse_goodput(config.goodput)
     return config
+
+
+def _validate_load(config: ProfileConfig) -> None:
+    """Load-mode options: rates, schedules, conversations, warm-up and cancellation."""
+
+    def flag(dest: str) -> str:
+        return OPTIONS_BY_DEST[dest].flags[0]
+
+    def finite(dest: str, *, minimum: float, inclusive: bool = True) -> None:
+        value = getattr(config, dest)
+        if value is None:
+            return
+        if not math.isfinite(value) or (value < minimum if inclusive else value <= minimum):
+            raise ConfigError(f"{flag(dest)}: must be a number {'>=' if inclusive else '>'} {minimum:g} "
+                              f"(got {value})")
+
+    finite("request_rate", minimum=0, inclusive=False)
+    finite("arrival_smoothness", minimum=0, inclusive=False)
+    finite("warmup_duration", minimum=0, inclusive=False)
+    finite("request_cancellation_delay", minimum=0)
+    finite("conversation_turn_delay_mean", minimum=0)
+    finite("conversation_turn_delay_stddev", minimum=0)
+    finite("conversation_turn_delay_ratio", minimum=0)
+    if config.arrival_pattern not in ARRIVAL_PATTERNS:
+        raise ConfigError(f"--arrival-pattern: {config.arrival_pattern!r} is not one of "
+                          f"{', '.join(ARRIVAL_PATTERNS)}")
+    if config.arrival_smoothness is not None and config.arrival_pattern not in ("gamma", "poisson"):
+        raise ConfigError(f"--arrival-smoothness: needs the gamma pattern (got --arrival-pattern "
+                          f"{config.arrival_pattern})")
+    if config.request_rate is None and (config.arrival_smoothness is not None or config.arrival_pattern != "poisson"):
+        raise ConfigError("--arrival-pattern/--arrival-smoothness: needs --request-rate")
+    rate = config.request_cancellation_rate
+    if rate is not None and not (math.isfinite(rate) and 0 < rate <= 100):
+        raise ConfigError(f"--request-cancellation-rate: must be a percentage in (0, 100] (got {rate})")
+    if config.conversation_num is not None and config.conversation_num <= 0:
+        raise ConfigError(f"--conversation-num: must be > 0 (got {config.conversation_num})")
+    if config.conversation_turn_mean < 1:
+        raise ConfigError(f"--conversation-turn-mean: must be >= 1 (got {config.conversation_turn_mean})")
+    if config.conversation_turn_stddev < 0:
+        raise ConfigError(f"--conversation-turn-stddev: must be >= 0 (got {config.conversation_turn_stddev})")
+    if config.fixed_schedule:
+        if config.request_rate is not None:
+            raise ConfigError("--fixed-schedule: cannot be combined with --request-rate (the schedule comes from "
+                              "the input file's timestamps)")
+        if not config.input_file:
+            raise ConfigError("--fixed-schedule: needs an --input-file whose lines carry 'timestamp' (ms)")
+    elif (config.fixed_schedule_auto_offset or config.fixed_schedule_start_offset is not None
+          or config.fixed_schedule_end_offset is not None):
+        raise ConfigError("--fixed-schedule-auto-offset/--fixed-schedule-start-offset/--fixed-schedule-end-offset: "
+                          "need --fixed-schedule")
+    for dest in ("fixed_schedule_start_offset", "fixed_schedule_end_offset"):
+        value = getattr(config, dest)
+        if value is not None and value < 0:
+            raise ConfigError(f"{flag(dest)}: must be >= 0 ms (got {value})")
+    if (config.fixed_schedule_start_offset is not None and config.fixed_schedule_end_offset is not None
+            and config.fixed_schedule_end_offset < config.fixed_schedule_start_offset):
+        raise ConfigError(f"--fixed-schedule-end-offset: {config.fixed_schedule_end_offset} ms is before "
+                          f"--fixed-schedule-start-offset {config.fixed_schedule_start_offset} ms")
+    if config.fixed_schedule and config.fixed_schedule_auto_offset and config.fixed_schedule_start_offset is not None:
+        raise ConfigError("--fixed-schedule-auto-offset: cannot be combined with --fixed-schedule-start-offset")
 
 
 def _validate_images(config: ProfileConfig) -> None:

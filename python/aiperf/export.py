@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .metrics import METRICS, RunMetrics, decode_ragged, error_code, error_type_name
+from .payloads import fill_history
 
 __all__ = [
     "INPUTS_JSON",
@@ -149,6 +150,10 @@ def _metadata_json(records: dict[str, np.ndarray], request_inputs: RequestInputs
                    anchor_mono_ns: int, request_id_prefix: str) -> list[str]:
     """JSON text of each record's `metadata` object, built from columns."""
     request_index = np.asarray(records["request_index"], dtype=np.int64).tolist()
+    n = len(request_index)
+    session_num = np.asarray(records.get("session_num", records["request_index"]), dtype=np.int64).tolist()
+    intended = _int_or_null_strings(_wall(records.get("intended_ns", np.full(n, -1, dtype=np.int64)),
+                                          anchor_wall_ns, anchor_mono_ns))
     body = np.asarray(records["body_index"], dtype=np.int64)
     session_ids = [json.dumps(s) for s in request_inputs.session_ids]
     turn_indices = [str(int(t)) for t in request_inputs.turn_indices]
@@ -166,10 +171,11 @@ def _metadata_json(records: dict[str, np.ndarray], request_inputs: RequestInputs
     sessions = [session_ids[b] for b in body.tolist()]
     turns = [turn_indices[b] for b in body.tolist()]
     template = ('{"session_num":%s,"x_request_id":"' + prefix + '%s","x_correlation_id":%s,"conversation_id":%s,'
-                '"turn_index":%s,"request_start_ns":%s,"request_ack_ns":%s,"request_end_ns":%s,"worker_id":%s,'
-                '"record_processor_id":0,"benchmark_phase":%s,"was_cancelled":%s,"cancellation_time_ns":%s}')
-    return list(map(template.__mod__, zip(request_index, x_request_ids, sessions, sessions, turns, start, ack, end,
-                                          worker, phase, cancelled_text, cancel_time)))
+                '"turn_index":%s,"intended_start_ns":%s,"request_start_ns":%s,"request_ack_ns":%s,'
+                '"request_end_ns":%s,"worker_id":%s,"record_processor_id":0,"benchmark_phase":%s,"was_cancelled":%s,'
+                '"cancellation_time_ns":%s}')
+    return list(map(template.__mod__, zip(session_num, x_request_ids, sessions, sessions, turns, intended, start, ack,
+                                          end, worker, phase, cancelled_text, cancel_time)))
 
 
 def _metrics_json(metrics: RunMetrics, n: int) -> list[str]:
@@ -304,6 +310,30 @@ def _write_inputs(path: Path, request_inputs: RequestInputs) -> None:
         f.write("\n")
 
 
+_HOLE_MARK = '"\\u0000aiperf-turn:'
+
+
+class _History:
+    """The response texts of each conversation's earlier turns, looked up by record row."""
+
+    def __init__(self, records: dict[str, np.ndarray]) -> None:
+        self._records = records
+        self._rows: dict[tuple[int, int], int] | None = None
+
+    def responses(self, row: int) -> list[str]:
+        records = self._records
+        session = np.asarray(records.get("session_num", records["request_index"]), dtype=np.int64)
+        turn = np.asarray(records.get("turn_index", np.zeros(len(session), dtype=np.int32)), dtype=np.int64)
+        if self._rows is None:
+            self._rows = {(int(s), int(t)): r for r, (s, t) in enumerate(zip(session.tolist(), turn.tolist()))}
+        out = []
+        for earlier in range(int(turn[row])):
+            r = self._rows.get((int(session[row]), earlier))
+            out.append(decode_ragged(records["content_offsets"], records["content"], np.array([r]))[0]
+                       if r is not None else "")
+        return out
+
+
 def _raw_lines(records: dict[str, np.ndarray], request_inputs: RequestInputs, metadata: list[str],
                errors: list[str], redact: Callable[[dict[str, str]], dict[str, str]] | None):
     n = len(records["request_index"])
@@ -323,11 +353,14 @@ def _raw_lines(records: dict[str, np.ndarray], request_inputs: RequestInputs, me
                                 dtype=np.int64).tolist()
     header_bytes = np.asarray(records.get("response_headers", np.zeros(0, dtype=np.uint8)),
                               dtype=np.uint8).tobytes()
+    history = _History(records)
     for i in range(n):
         b = body[i]
         payload = payload_json.get(b)
         if payload is None:
             payload = payload_json[b] = json.dumps(request_inputs.payloads[b], ensure_ascii=False)
+        if _HOLE_MARK in payload:  # a later turn of a conversation: show the history as it was sent
+            payload = json.dumps(fill_history(request_inputs.payloads[b], history.responses(i)), ensure_ascii=False)
         responses = []
         if has_raw:
             for c in range(chunk_offsets[i], chunk_offsets[i + 1]):

@@ -49,6 +49,7 @@ class MetricSpec:
     images_only: bool = False  # only when responses carried images
     reasoning_only: bool = False  # only when reasoning text was returned
     goodput_only: bool = False  # only with --goodput
+    scheduled_only: bool = False  # only when requests had intended send times (open loop, turn delays)
     error_only: bool = False  # computed on failed requests only; never in the main table
     no_console: bool = False  # exported, not printed
     no_individual_records: bool = False  # not in profile_export.jsonl
@@ -81,6 +82,9 @@ METRICS: dict[str, MetricSpec] = {
         _m("reasoning_token_count", "Reasoning Token Count", "tokens", None, tokens_only=True, reasoning_only=True,
            integer=True),
         _m("num_images", "Number of Images", "images", None, images_only=True, integer=True),
+        _m("schedule_lag", "Schedule Lag", "ms", None, scheduled_only=True, no_console=True),
+        _m("intended_request_latency", "Request Latency From Intended Start", "ms", None, scheduled_only=True,
+           no_console=True),
         _m("inter_chunk_latency", "Inter Chunk Latency", "ms", None, streaming_only=True, list_valued=True,
            no_console=True),
         _m("error_isl", "Error Input Sequence Length", "tokens", None, input_tokens_only=True, error_only=True,
@@ -140,8 +144,9 @@ class RunMetrics:
 
 
 def _applies(spec: MetricSpec, endpoint: Endpoint, streaming: bool, images_seen: bool, reasoning_seen: bool,
-             goodput: bool) -> bool:
+             goodput: bool, scheduled: bool = False) -> bool:
     return not ((spec.streaming_only and not streaming)
+                or (spec.scheduled_only and not scheduled)
                 or (spec.tokens_only and not endpoint.produces_tokens)
                 or (spec.input_tokens_only and not endpoint.tokenizes_input)
                 or (spec.images_only and not images_seen)
@@ -175,6 +180,24 @@ def _count_tokens(tokenizer: Any, offsets: np.ndarray, data: np.ndarray, rows: n
     if rows.size:
         counts[rows] = np.asarray(tokenizer.count_tokens(decode_ragged(offsets, data, rows)), dtype=np.float64)
     return counts
+
+
+def _history_answer_tokens(records: dict[str, np.ndarray], tokenizer: Any, n: int) -> np.ndarray:
+    """Per record: tokens of the answers to its conversation's earlier turns, which a later chat turn sends back
+    as history (zeros for single-turn runs)."""
+    turn = np.asarray(records.get("turn_index", np.zeros(n, dtype=np.int32)), dtype=np.int64)
+    if n == 0 or not (turn > 0).any():
+        return np.zeros(n)
+    session = np.asarray(records["session_num"], dtype=np.int64)
+    answers = _count_tokens(tokenizer, records["content_offsets"], records["content"], np.arange(n), n)
+    order = np.lexsort((turn, session))
+    sorted_answers = answers[order]
+    before = np.cumsum(sorted_answers) - sorted_answers  # answers of all rows before this one
+    group_start = np.concatenate(([True], session[order][1:] != session[order][:-1]))
+    before -= np.maximum.accumulate(np.where(group_start, before, 0))  # keep only this conversation's
+    out = np.zeros(n)
+    out[order] = before
+    return out
 
 
 def _stats(values: np.ndarray) -> dict[str, float]:
@@ -231,6 +254,12 @@ def compute_metrics(records: dict[str, np.ndarray], *, endpoint: Endpoint, strea
     nan = np.full(n, np.nan)
     latency_ms = np.where(ok, (response_end_ns - start_ns) / NS_PER_MS, np.nan)
     per_record: dict[str, np.ndarray] = {"request_latency": latency_ms}
+    if np.asarray(records.get("intended_ns", [])).size and (np.asarray(records["intended_ns"]) >= 0).any():
+        # wrk2's discipline: a request sent late by the client is also timed from when it should have been sent
+        intended = np.asarray(records["intended_ns"], dtype=np.int64)
+        per_record["schedule_lag"] = np.where(intended >= 0, (start_ns - intended) / NS_PER_MS, np.nan)
+        per_record["intended_request_latency"] = np.where(ok & (intended >= 0),
+                                                          (response_end_ns - intended) / NS_PER_MS, np.nan)
     per_record_lists: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     num_images = np.asarray(records.get("num_images", np.zeros(n, dtype=np.int32)), dtype=np.float64)
@@ -238,7 +267,10 @@ def compute_metrics(records: dict[str, np.ndarray], *, endpoint: Endpoint, strea
     reasoning_offsets = np.asarray(records["reasoning_offsets"], dtype=np.int64)
     reasoning_seen = bool(endpoint.produces_tokens and np.asarray(records["reasoning"]).size
                           and ((reasoning_offsets[1:] - reasoning_offsets[:-1])[ok] > 0).any())
-    applies = {tag: _applies(spec, endpoint, streaming, images_seen, reasoning_seen, bool(goodput))
+    intended_ns = np.asarray(records.get("intended_ns", np.full(n, -1, dtype=np.int64)), dtype=np.int64)
+    scheduled = intended_ns >= 0
+    applies = {tag: _applies(spec, endpoint, streaming, images_seen, reasoning_seen, bool(goodput),
+                             bool((scheduled & profiling).any()))
                for tag, spec in METRICS.items()}
 
     # ---- streaming: first/second content chunk, gaps between content chunks
@@ -291,6 +323,8 @@ def compute_metrics(records: dict[str, np.ndarray], *, endpoint: Endpoint, strea
                 per_record["output_token_throughput_per_user"] = np.where(itl_ms > 0, 1000.0 / itl_ms, np.nan)
     if endpoint.tokenizes_input:
         isl = np.asarray(input_tokens_per_body, dtype=np.float64)[body_index] if n else np.zeros(0)
+        if endpoint.produces_tokens:
+            isl = isl + _history_answer_tokens(records, tokenizer, n)
         per_record["input_sequence_length"] = np.where(ok, isl, np.nan)
         per_record["error_isl"] = np.where(~ok, isl, np.nan)
     if images_seen:

@@ -17,7 +17,7 @@ from .dataset import Turn
 from .endpoints import Endpoint
 
 __all__ = ["EDIT_RESERVED_FIELDS", "EncodedBodies", "MultipartForm", "build_payload", "encode_bodies",
-           "payload_description", "refused_extra_fields"]
+           "fill_history", "history_hole", "payload_description", "refused_extra_fields"]
 
 JSON_CONTENT_TYPE = "application/json"
 MULTIPART_CONTENT_TYPE = "multipart/form-data"
@@ -101,14 +101,42 @@ def _image_edit(turn: Turn, config: ProfileConfig, model: str, extras: dict[str,
     return form
 
 
-def build_payload(endpoint: Endpoint, turn: Turn, config: ProfileConfig) -> dict[str, Any] | MultipartForm:
+def history_hole(turn_index: int) -> str:
+    """Stands for the response text of turn `turn_index` of the same conversation; the engine replaces the JSON
+    string holding it (written by json.dumps as "\\u0000aiperf-turn:J\\u0000") when it sends the turn."""
+    return f"\0aiperf-turn:{turn_index}\0"
+
+
+def fill_history(payload: Any, responses: list[str]) -> Any:
+    """A payload with its history holes replaced by the responses (as the engine sent it), for exports."""
+    if isinstance(payload, str):
+        if payload.startswith("\0aiperf-turn:") and payload.endswith("\0"):
+            index = int(payload[len("\0aiperf-turn:"):-1])
+            return responses[index] if index < len(responses) else ""
+        return payload
+    if isinstance(payload, list):
+        return [fill_history(item, responses) for item in payload]
+    if isinstance(payload, dict):
+        return {key: fill_history(value, responses) for key, value in payload.items()}
+    return payload
+
+
+def build_payload(endpoint: Endpoint, turn: Turn, config: ProfileConfig,
+                  history: list[Turn] | None = None) -> dict[str, Any] | MultipartForm:
+    """The request of `turn`. Chat turns after the first carry the conversation so far (`history`: the earlier
+    turns of the session), each earlier answer a history hole the engine fills with the response text."""
     model = turn.model or config.model[0]
     extras = _extras(endpoint, turn, config)
     if endpoint.type == "image_edit":
         return _image_edit(turn, config, model, extras)
     payload: dict[str, Any]
     if endpoint.type == "chat":
-        payload = {"model": model, "messages": [{"role": "user", "content": _chat_content(turn)}]}
+        messages: list[dict[str, Any]] = []
+        for index, earlier in enumerate(history or []):
+            messages.append({"role": "user", "content": _chat_content(earlier)})
+            messages.append({"role": "assistant", "content": history_hole(index)})
+        messages.append({"role": "user", "content": _chat_content(turn)})
+        payload = {"model": model, "messages": messages}
     elif endpoint.type == "completions":
         payload = {"model": model, "prompt": turn.texts[0] if len(turn.texts) == 1 else turn.texts}
     elif endpoint.type == "embeddings":

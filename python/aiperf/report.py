@@ -94,6 +94,9 @@ def print_summary(metrics: RunMetrics, *, endpoint: Endpoint, console: Any = Non
         console.print()
         console.print(error_table(metrics.errors))
     console.print()
+    lag = metrics.summary.get("schedule_lag")
+    if lag and lag.get("count"):
+        console.print(Text(schedule_line(lag, metrics.summary.get("intended_request_latency"))))
     cancelled = " (cancelled early)" if was_cancelled else ""
     console.print(Text(f"Benchmark Duration: {metrics.benchmark_duration_s:,.2f} sec{cancelled}"))
     for path in exported_files:
@@ -101,6 +104,19 @@ def print_summary(metrics: RunMetrics, *, endpoint: Endpoint, console: Any = Non
         console.print(Text(f"{label}: {path}"))
     if log_file is not None:
         console.print(Text(f"Log File: {log_file}"))
+
+
+def schedule_line(lag: dict, intended_latency: dict | None) -> str:
+    """How far behind its schedule the client sent (open loop), and what latency is when timed from the schedule."""
+    def ms(value: float) -> str:
+        return f"{value * 1000:,.0f} us" if abs(value) < 1 else f"{value:,.2f} ms"
+
+    line = f"Schedule: sent p50 {ms(lag['p50'])}, p99 {ms(lag['p99'])}, max {ms(lag['max'])} after intended time"
+    if intended_latency and intended_latency.get("count"):
+        line += f"; request latency from intended start p99 {ms(intended_latency['p99'])}"
+    if lag["p99"] > 1.0:
+        line += " (the client fell behind: compare with Request Latency)"
+    return line
 
 
 class ProgressDisplay:

@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
@@ -37,7 +38,9 @@ def resolve_artifact_dir(config: ProfileConfig) -> Path:
     if config.artifact_dir is not None:
         return Path(config.artifact_dir)
     name = artifact_dir_name(config.model[0] if len(config.model) == 1 else config.model[0] + "_multi",
-                             config.endpoint_type, concurrency=config.effective_concurrency, request_rate=None)
+                             config.endpoint_type,
+                             concurrency=config.concurrency if config.open_loop else config.effective_concurrency,
+                             request_rate=config.request_rate, fixed_schedule=config.fixed_schedule)
     return Path("artifacts") / name
 
 
@@ -86,7 +89,10 @@ def _load_conversations(config: ProfileConfig, endpoint: Endpoint, tokenizer: An
             num_entries=config.num_dataset_entries, isl_mean=config.synthetic_input_tokens_mean,
             isl_stddev=config.synthetic_input_tokens_stddev, osl_mean=config.output_tokens_mean,
             osl_stddev=config.output_tokens_stddev, batch_size=config.prompt_batch_size,
-            random_seed=config.random_seed, exact_lengths=False)
+            random_seed=config.random_seed, exact_lengths=False,
+            num_conversations=config.conversation_num, turns_mean=config.conversation_turn_mean,
+            turns_stddev=config.conversation_turn_stddev, turn_delay_mean_ms=config.conversation_turn_delay_mean,
+            turn_delay_stddev_ms=config.conversation_turn_delay_stddev)
         if endpoint.accepts_images:
             attach_images(conversations, input_file=input_file, spec=config.synthetic_images,
                           random_seed=config.random_seed, require_image=endpoint.requires_image,
@@ -146,6 +152,12 @@ def count_input_tokens(endpoint: Endpoint, conversations: list, tokenizer: Any):
             np.add.at(input_tokens, np.asarray(text_owner), tokenizer.count_tokens(texts))
         for index, count in known_tokens.items():
             input_tokens[index] = count
+        if endpoint.type == "chat":  # a later turn also sends the conversation's earlier user turns
+            start = 0
+            for conversation in conversations:
+                end = start + len(conversation.turns)
+                input_tokens[start:end] = np.cumsum(input_tokens[start:end])
+                start = end
     return input_tokens
 
 
@@ -164,7 +176,7 @@ def build_request_inputs(config: ProfileConfig, endpoint: Endpoint, conversation
     turn_indices: list[int] = []
     for conversation in conversations:
         for turn_index, turn in enumerate(conversation.turns):
-            payloads.append(build_payload(endpoint, turn, config))
+            payloads.append(build_payload(endpoint, turn, config, history=conversation.turns[:turn_index]))
             session_ids.append(conversation.session_id)
             turn_indices.append(turn_index)
     if not payloads:
@@ -190,6 +202,100 @@ def _request_headers(config: ProfileConfig, content_type: str) -> dict[str, str]
     return redact_headers(headers)
 
 
+def _turn_line(conversation: Any) -> str:
+    line = conversation.turns[0].line
+    return f" (line {line})" if line is not None else ""
+
+
+def fixed_schedule(config: ProfileConfig, conversations: list) -> tuple[list, Any]:
+    """--fixed-schedule: the conversations inside the offset window and their start offsets (ns) from the
+    schedule's origin. Each conversation starts at its first turn's `timestamp` (ms); timestamps must be present
+    and non-decreasing in file order."""
+    import numpy as np
+
+    where = config.input_file or "--input-file"
+    stamps = []
+    for conversation in conversations:
+        stamp = conversation.turns[0].timestamp_ms
+        if stamp is None:
+            raise ConfigError(f"--fixed-schedule: {where}{_turn_line(conversation)}: timestamp: missing (every "
+                              "entry needs a 'timestamp' in ms)")
+        if stamps and stamp < stamps[-1]:
+            raise ConfigError(f"--fixed-schedule: {where}{_turn_line(conversation)}: timestamp: {stamp:g} ms is "
+                              f"before the previous entry's {stamps[-1]:g} ms (timestamps must not decrease)")
+        stamps.append(stamp)
+    times = np.asarray(stamps, dtype=np.float64)
+    keep = np.ones(len(times), dtype=bool)
+    if config.fixed_schedule_start_offset is not None:
+        keep &= times >= config.fixed_schedule_start_offset
+    if config.fixed_schedule_end_offset is not None:
+        keep &= times <= config.fixed_schedule_end_offset
+    if not keep.any():
+        raise ConfigError(f"--fixed-schedule-start-offset/--fixed-schedule-end-offset: no timestamp of {where} "
+                          f"falls in the window ({times.min():g}..{times.max():g} ms in the file)")
+    kept = [c for c, k in zip(conversations, keep.tolist()) if k]
+    times = times[keep]
+    if config.fixed_schedule_start_offset is not None:
+        origin = float(config.fixed_schedule_start_offset)
+    elif config.fixed_schedule_auto_offset:
+        origin = float(times[0])
+    else:
+        origin = 0.0
+    return kept, np.rint((times - origin) * 1e6).astype(np.int64)
+
+
+@dataclass
+class Workload:
+    """What the engine sends, besides the bodies: see _engine.Engine."""
+
+    order: Any = None
+    sessions: Any = None
+    turn_delays_ns: Any = None
+    schedule_ns: Any = None
+    session_count: int = 0  # profiling sessions (0: until --benchmark-duration)
+    total_requests: int | None = None  # profiling requests, when known (progress bar)
+
+
+def build_workload(config: ProfileConfig, conversations: list, schedule_ns: Any = None) -> Workload:
+    import numpy as np
+
+    turn_counts = np.array([len(c.turns) for c in conversations], dtype=np.int64)
+    multi_turn = bool((turn_counts > 1).any())
+    workload = Workload(schedule_ns=schedule_ns)
+    if multi_turn:
+        workload.sessions = np.concatenate([[0], np.cumsum(turn_counts)]).astype(np.int64)
+        ratio = config.conversation_turn_delay_ratio
+        workload.turn_delays_ns = np.array([int(round((turn.delay_ms or 0.0) * ratio * 1e6)) if index > 0 else 0
+                                            for c in conversations for index, turn in enumerate(c.turns)],
+                                           dtype=np.int64)
+    if schedule_ns is not None:
+        workload.session_count = len(schedule_ns)
+        workload.total_requests = int(turn_counts[:len(schedule_ns)].sum())
+        return workload
+    if config.conversation_num is not None:
+        sessions = config.conversation_num
+    elif multi_turn and config.request_count is not None:
+        # --request-count with conversations: enough whole conversations to send at least that many requests
+        cycles, rest = divmod(config.request_count, int(turn_counts.sum()))
+        partial = int(np.searchsorted(np.cumsum(turn_counts), rest, side="left")) + 1 if rest else 0
+        sessions = cycles * len(conversations) + partial
+    elif multi_turn and config.benchmark_duration is None:
+        sessions = len(conversations)
+    else:
+        sessions = config.effective_request_count
+    workload.session_count = sessions
+    if sessions:
+        full, rest = divmod(sessions, len(conversations))
+        workload.total_requests = int(full * turn_counts.sum() + turn_counts[:rest].sum())
+    if config.custom_dataset_type == "random_pool":  # entries drawn at random (seeded), with replacement
+        draws = sessions or 100_000
+        rng = np.random.default_rng(None if config.random_seed is None else config.random_seed + 1)
+        if multi_turn:
+            raise ConfigError("--custom-dataset-type random_pool: entries are single requests (use multi_turn)")
+        workload.order = rng.integers(0, len(conversations), size=draws).astype(np.int32)
+    return workload
+
+
 def _engine_config(config: ProfileConfig, endpoint: Endpoint, content_type: str, streaming: bool, keep_raw: bool,
                    request_id_prefix: str) -> Any:
     from . import _engine
@@ -204,6 +310,13 @@ def _engine_config(config: ProfileConfig, endpoint: Endpoint, content_type: str,
     ec.concurrency = config.effective_concurrency
     ec.request_count = config.effective_request_count
     ec.warmup_request_count = config.warmup_request_count
+    ec.warmup_duration_s = config.warmup_duration or 0.0
+    ec.request_rate = config.request_rate or 0.0
+    ec.arrival_pattern = config.effective_arrival_pattern
+    ec.arrival_smoothness = config.arrival_smoothness or 1.0
+    ec.random_seed = config.random_seed if config.random_seed is not None else int.from_bytes(os.urandom(4), "little")
+    ec.cancellation_rate = (config.request_cancellation_rate or 0.0) / 100.0
+    ec.cancellation_delay_s = config.request_cancellation_delay
     ec.benchmark_duration_s = config.benchmark_duration or 0.0
     ec.grace_period_s = config.benchmark_grace_period if config.benchmark_grace_period != float("inf") else 1e9
     ec.request_timeout_s = config.request_timeout_seconds
@@ -277,14 +390,13 @@ class _InputTokenCounter:
         return self._result
 
 
-def _drive(engine: Any, config: ProfileConfig, on_started: Any = None) -> bool:
+def _drive(engine: Any, config: ProfileConfig, total: int | None = None, on_started: Any = None) -> bool:
     """Run the engine to completion, showing progress. Returns True when the run was cancelled by the user.
 
     `on_started()` is called right after the engine started (to overlap work with the run)."""
     from .report import ProgressDisplay
 
     cancelled = False
-    total = config.effective_request_count or None
     with _Interrupts() as interrupts, ProgressDisplay(config.effective_ui_type, total, config.warmup_request_count,
                                                       config.benchmark_duration) as display:
         engine.start()
@@ -323,21 +435,30 @@ def run_profile(config: ProfileConfig, *, console: Any = None, print_table: bool
         tokenizer = _load_tokenizer(config)
         conversations = _load_conversations(config, endpoint, tokenizer)
         _warn_about_inputs(config, endpoint, conversations)
+        schedule_ns = None
+        if config.fixed_schedule:
+            conversations, schedule_ns = fixed_schedule(config, conversations)
+        workload = build_workload(config, conversations, schedule_ns)
         inputs, _, encoded = build_request_inputs(config, endpoint, conversations, tokenizer, count_tokens=False)
         token_counter = _InputTokenCounter(endpoint, conversations, tokenizer)
         bodies = encoded.bodies
         request_id_prefix = str(uuid.uuid4())[:24]
         keep_raw = config.export_level == "raw"
         try:
-            engine = _engine.Engine(_engine_config(config, endpoint, encoded.content_type, streaming, keep_raw,
-                                                   request_id_prefix), bodies)
+            engine_config = _engine_config(config, endpoint, encoded.content_type, streaming, keep_raw,
+                                           request_id_prefix)
+            engine_config.request_count = workload.session_count
+            engine = _engine.Engine(engine_config, bodies, order=workload.order, sessions=workload.sessions,
+                                    turn_delays_ns=workload.turn_delays_ns, schedule_ns=workload.schedule_ns)
         except _engine.EngineError as e:
             raise RunError(str(e)) from None
-        log.info("sending to %s: concurrency %d, %s requests, %d warm-up", config.full_url,
-                 config.effective_concurrency, config.effective_request_count or "unbounded",
+        log.info("sending to %s: %s, %s sessions (%s requests), %d warm-up", config.full_url,
+                 (f"request rate {config.request_rate}/s ({config.effective_arrival_pattern})" if config.request_rate
+                  else "fixed schedule" if config.fixed_schedule else f"concurrency {config.effective_concurrency}"),
+                 workload.session_count or "unbounded", workload.total_requests or "unbounded",
                  config.warmup_request_count)
         started = time.monotonic()
-        was_cancelled = _drive(engine, config, on_started=token_counter.start)
+        was_cancelled = _drive(engine, config, total=workload.total_requests, on_started=token_counter.start)
         log.info("engine finished in %.3f s%s", time.monotonic() - started, " (cancelled)" if was_cancelled else "")
         input_tokens = token_counter.result()
         from .export import write_exports  # only now: nothing before the first request needs these

@@ -365,7 +365,7 @@ TEST(Engine, SeveralThreadsShareTheRequestCount) {
 TEST(Engine, RejectsInvalidConfigurations) {
   EngineConfig config = config_for("http://127.0.0.1:1/x");
   EXPECT_NO_THROW(Engine(config, {"{}"}));
-  EXPECT_THROW(Engine(config, {}), Error);
+  EXPECT_THROW(Engine(config, std::vector<std::string>{}), Error);
   EXPECT_THROW(Engine(config, {""}), Error);
   EXPECT_THROW(Engine(config, {"{}"}, {1}), Error);
   auto rejects = [](auto change) {

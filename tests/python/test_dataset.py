@@ -340,13 +340,6 @@ def test_unknown_custom_dataset_type_names_the_option(tmp_path: Path) -> None:
     assert str(path) in str(info.value)
 
 
-@pytest.mark.parametrize("dataset_type", ["multi_turn", "random_pool", "mooncake_trace"])
-def test_later_dataset_types_say_not_supported_yet(tmp_path: Path, dataset_type: str) -> None:
-    path = write_lines(tmp_path, [json.dumps({"text": "hi"})])
-    with pytest.raises(InputFileError, match=f"--custom-dataset-type '{dataset_type}': not supported yet"):
-        load_file(path, custom_dataset_type=dataset_type)
-
-
 # ------------------------------------------------------------------------- fast path: no tokenizer before the run
 
 

@@ -135,7 +135,7 @@ def test_records_jsonl_lines_carry_metadata_metrics_and_errors(tmp_path):
     assert list(good) == ["metadata", "metrics", "error"]
     meta = good["metadata"]
     assert meta == {"session_num": 1, "x_request_id": PREFIX + "000000000001", "x_correlation_id": "s-0",
-                    "conversation_id": "s-0", "turn_index": 0, "request_start_ns": wall(1000),
+                    "conversation_id": "s-0", "turn_index": 0, "intended_start_ns": None, "request_start_ns": wall(1000),
                     "request_ack_ns": wall(1010), "request_end_ns": wall(1050), "worker_id": 0,
                     "record_processor_id": 0, "benchmark_phase": "profiling", "was_cancelled": False,
                     "cancellation_time_ns": None}

@@ -14,9 +14,20 @@ struct EngineConfig {
   std::vector<std::string> headers;     // "Name: value" lines added to every request
   std::string content_type = "application/json";
   bool streaming = false;               // parse the body as SSE
-  std::int64_t concurrency = 1;         // closed loop: requests in flight
-  std::int64_t request_count = 10;      // profiling requests; 0 = unbounded (needs benchmark_duration_s > 0)
-  std::int64_t warmup_request_count = 0;
+  // Closed loop: sessions in flight (a single-turn request is a session of one turn). Open loop: the most requests
+  // in flight; a request due while all are busy waits for one and is sent late (its intended time is recorded).
+  std::int64_t concurrency = 1;
+  std::int64_t request_count = 10;      // profiling sessions; 0 = unbounded (needs benchmark_duration_s > 0)
+  std::int64_t warmup_request_count = 0;  // warm-up sessions; 0 with warmup_duration_s > 0: unbounded
+  double warmup_duration_s = 0.0;       // warm-up stops starting sessions after this long (0 = no limit)
+  // Open loop: sessions start on a schedule computed up front, not when a slot frees. A non-empty
+  // Workload::schedule_ns is used as given; otherwise request_rate > 0 draws one from the arrival pattern.
+  double request_rate = 0.0;            // sessions per second; 0 = closed loop
+  std::string arrival_pattern = "poisson";  // constant | poisson | gamma
+  double arrival_smoothness = 1.0;      // gamma shape: < 1 burstier than poisson, > 1 smoother
+  std::uint64_t random_seed = 0;        // arrival times and cancellation choices
+  double cancellation_rate = 0.0;       // fraction (0..1) of requests cancelled cancellation_delay_s after start
+  double cancellation_delay_s = 0.0;
   double benchmark_duration_s = 0.0;    // 0 = none
   double grace_period_s = 30.0;         // after the duration; inf = never cancel
   double request_timeout_s = 21600.0;   // per request, connect included; 0 = none
@@ -25,6 +36,21 @@ struct EngineConfig {
   std::string proxy;                    // "" = no proxy, environment ignored
   std::string request_id_prefix;
   bool expect_images = false;           // image endpoints: a success without a valid image is an invalid response
+};
+
+// What a run sends: sessions (conversations) of turns. Without session_offsets every entry of `order` (or every
+// body when order is empty) is a session of one turn, and session k sends bodies[order[k % order.size()]].
+// With them, session s is the turns order[session_offsets[s] .. session_offsets[s+1]), sent one after the other:
+// a turn waits for the previous one to end, then turn_delay_ns of its own. A body may hold history holes, the JSON
+// string "\u0000aiperf-turn:J\u0000" (as json.dumps writes it), replaced when sent by the response text of turn J
+// of the same session, so each turn carries the conversation so far.
+struct Workload {
+  std::vector<std::string> bodies;
+  std::vector<std::int32_t> order;
+  std::vector<std::int64_t> session_offsets;
+  std::vector<std::int64_t> turn_delay_ns;   // one per entry of order, or empty
+  std::vector<std::int64_t> schedule_ns;     // fixed schedule: profiling session k (dataset session k) starts at
+                                             // profiling start + schedule_ns[k]; one profiling session per entry
 };
 
 struct Progress {
@@ -41,6 +67,7 @@ class Engine {
   // Request i (warm-up first, then profiling) sends bodies[order[i % order.size()]], or bodies[i % bodies.size()]
   // when order is empty. Throws aiperf::Error on an invalid configuration.
   Engine(EngineConfig config, std::vector<std::string> bodies, std::vector<std::int32_t> order = {});
+  Engine(EngineConfig config, Workload workload);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -61,7 +88,13 @@ class Engine {
 };
 
 // Throws aiperf::Error describing the first problem with the configuration.
+void validate_engine_config(const EngineConfig& config, const Workload& workload);
 void validate_engine_config(const EngineConfig& config, const std::vector<std::string>& bodies,
                             const std::vector<std::int32_t>& order);
+
+// Session start offsets (ns from the phase start) of an open-loop schedule: `count` of them, or, with count 0,
+// all that fall before duration_s. Seeded: the same config and stream give the same schedule.
+std::vector<std::int64_t> arrival_offsets_ns(const EngineConfig& config, std::int64_t count, double duration_s,
+                                             std::uint64_t stream);
 
 }  // namespace aiperf

@@ -3,7 +3,9 @@
 #include <curl/curl.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <queue>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -57,6 +59,8 @@ class EventLoop;
 struct CurlShard {
   EventLoop* loop = nullptr;
   CurlMultiPtr multi;
+  std::size_t capacity = 0;  // slots this multi handle takes (its connection cache size)
+  std::size_t slots = 0;
   // libcurl's timer, kept as a deadline and turned into epoll_wait's timeout: re-arming a timerfd costs a syscall
   // (and, in VMs, an expensive hrtimer reprogramming) several times per request. -1: no timer.
   std::int64_t deadline_ns = -1;
@@ -71,6 +75,8 @@ struct RequestSlot {
   char* request_id_hex = nullptr;  // the 12 hex digits of X-Request-ID inside `headers`, rewritten per request
   char curl_error[CURL_ERROR_SIZE] = {};
   bool in_flight = false;
+  RequestTicket ticket;      // what is in flight: its session and turn
+  std::string request_body;  // a body with history holes, filled for this request
   RequestRecord record;
   SseParser sse;
   std::string body;        // non-streaming or error body; streaming: the first bytes, to explain a bad stream
@@ -83,8 +89,9 @@ struct RequestSlot {
 
 class EventLoop {
  public:
-  // Throws aiperf::Error when the loop's resources cannot be created.
-  EventLoop(RunShared& run, std::int32_t worker_id, std::size_t slot_count);
+  // Throws aiperf::Error when the loop's resources cannot be created. The loop starts with slot_count slots and,
+  // in an open loop, adds more up to max_slots when requests are due and all slots are busy.
+  EventLoop(RunShared& run, std::int32_t worker_id, std::size_t slot_count, std::size_t max_slots);
   ~EventLoop();
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;
@@ -105,14 +112,20 @@ class EventLoop {
   static size_t on_header(char* data, size_t size, size_t count, void* slot);
 
   void configure_slot(RequestSlot& slot);
+  CurlShard& add_shard(std::size_t capacity);
+  RequestSlot* add_slot();
+  RequestSlot* acquire_slot();
   void run_phase(Phase phase);
   void start_requests();
   void start_request(RequestSlot& slot, const RequestTicket& ticket);
   void handle_socket_event(int fd, std::uint32_t events);
   void drain_completions();
   void finish_request(RequestSlot& slot, CURLcode result);
+  void complete_request(RequestSlot& slot);
   void classify_result(RequestSlot& slot, CURLcode result);
   void cancel_in_flight(std::string_view reason);
+  void cancel_request(RequestSlot& slot, std::string_view reason, std::int64_t now_ns);
+  void cancel_due_requests(std::int64_t now_ns);
   void release_slot(RequestSlot& slot);
   void on_sse_event(RequestSlot& slot, std::string_view data, std::int64_t now_ns);
   void extract_document(RequestSlot& slot, std::string_view document, std::size_t readable_bytes_after = 0);
@@ -135,6 +148,16 @@ class EventLoop {
   std::vector<std::unique_ptr<CurlShard>> shards_;
   std::vector<std::unique_ptr<RequestSlot>> slots_;  // after shards_: easy handles go before the multi handles
   std::vector<RequestSlot*> free_slots_;
+  std::size_t max_slots_ = 0;
+  // --request-cancellation-rate: (deadline, request index, slot) of requests to cancel, earliest on top.
+  struct PlannedCancel {
+    std::int64_t deadline_ns;
+    std::int64_t request_index;
+    RequestSlot* slot;
+    bool operator>(const PlannedCancel& other) const noexcept { return deadline_ns > other.deadline_ns; }
+  };
+  std::priority_queue<PlannedCancel, std::vector<PlannedCancel>, std::greater<>> planned_cancels_;
+  std::int64_t armed_wake_ns_ = -2;  // what the scheduler timer is set to (-1: off, -2: unknown)
   std::size_t in_flight_ = 0;
   ResponseExtractor extractor_;
   RecordStore store_;

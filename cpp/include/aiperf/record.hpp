@@ -27,6 +27,9 @@ struct RequestRecord {
   std::int32_t body_index = 0;
   std::int32_t worker_id = 0;
   Phase phase = Phase::profiling;
+  std::int64_t session_num = 0;   // the session (conversation) this request belongs to, numbered in start order
+  std::int32_t turn_index = 0;    // the request's turn in its session
+  std::int64_t intended_ns = -1;  // open loop: when the schedule meant to send it (-1: closed loop, sent when free)
   std::int64_t start_ns = -1;
   std::int64_t ack_ns = -1;
   std::int64_t end_ns = -1;
@@ -65,6 +68,9 @@ class RecordStore {
   std::vector<std::int32_t> body_index;
   std::vector<std::int32_t> worker_id;
   std::vector<std::int8_t> phase;
+  std::vector<std::int64_t> session_num;
+  std::vector<std::int32_t> turn_index;
+  std::vector<std::int64_t> intended_ns;
   std::vector<std::int64_t> start_ns;
   std::vector<std::int64_t> ack_ns;
   std::vector<std::int64_t> end_ns;

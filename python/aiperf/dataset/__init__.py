@@ -7,6 +7,7 @@ use.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,7 +30,7 @@ __all__ = [
     "synthetic_conversations",
 ]
 
-SUPPORTED_DATASET_TYPES = ("single_turn",)
+SUPPORTED_DATASET_TYPES = ("single_turn", "multi_turn", "random_pool", "mooncake_trace")
 KNOWN_DATASET_TYPES = ("single_turn", "multi_turn", "random_pool", "mooncake_trace")
 
 
@@ -102,6 +103,11 @@ def load_dataset(
     batch_size: int,
     random_seed: int | None,
     exact_lengths: bool = True,
+    num_conversations: int | None = None,
+    turns_mean: int = 1,
+    turns_stddev: float = 0.0,
+    turn_delay_mean_ms: float = 0.0,
+    turn_delay_stddev_ms: float = 0.0,
 ) -> list[Conversation]:
     """The conversations of a run: all entries of `input_file` when given, else `num_entries` synthetic ones.
 
@@ -129,11 +135,35 @@ def load_dataset(
                 f"--custom-dataset-type {dataset_type!r}: not supported yet "
                 f"(supported: {', '.join(SUPPORTED_DATASET_TYPES)})",
             )
-        from .files import load_single_turn
+        from .files import load_mooncake_trace, load_multi_turn, load_single_turn
 
+        if dataset_type == "multi_turn":
+            return load_multi_turn(Path(input_file), osl_mean=osl_mean, osl_stddev=osl_stddev, rng=rng)
+        if dataset_type == "mooncake_trace":
+            return load_mooncake_trace(Path(input_file), tokenizer=tokenizer, osl_mean=osl_mean,
+                                       osl_stddev=osl_stddev, rng=rng)
         return load_single_turn(Path(input_file), osl_mean=osl_mean, osl_stddev=osl_stddev, rng=rng)
 
-    from .synthetic import synthetic_conversations
+    from .synthetic import sample_lengths, synthetic_conversations
+
+    if turns_mean > 1 or turns_stddev > 0:
+        # Multi-turn: every turn a synthetic prompt of its own, then grouped into conversations.
+        turn_counts = sample_lengths(rng, turns_mean, turns_stddev, num_conversations or num_entries)
+        turns = [c.turns[0] for c in synthetic_conversations(
+            tokenizer, num_entries=int(turn_counts.sum()), isl_mean=isl_mean, isl_stddev=isl_stddev,
+            osl_mean=osl_mean, osl_stddev=osl_stddev, batch_size=batch_size, rng=rng, exact_lengths=exact_lengths)]
+        delays = (np.maximum(rng.normal(turn_delay_mean_ms, turn_delay_stddev_ms, size=len(turns)), 0.0)
+                  if turn_delay_mean_ms > 0 or turn_delay_stddev_ms > 0 else np.zeros(len(turns)))
+        conversations = []
+        start = 0
+        for count in turn_counts:
+            group = turns[start:start + int(count)]
+            for index, turn in enumerate(group):
+                turn.delay_ms = float(delays[start + index]) if index > 0 else None
+            conversations.append(Conversation(session_id=str(uuid.UUID(bytes=rng.bytes(16), version=4)),
+                                              turns=group))
+            start += int(count)
+        return conversations
 
     return synthetic_conversations(
         tokenizer,

@@ -1,4 +1,6 @@
-"""`--input-file` loaders. `single_turn`: one JSON object a line, each line one single-turn conversation.
+"""`--input-file` loaders: `single_turn` (also read by `random_pool`), `multi_turn` and `mooncake_trace`.
+
+`single_turn`: one JSON object a line, each line one single-turn conversation.
 
 Fields: `text` (str) or `texts` (list of str); `image` (str) or `images` (list of str): a local path, an
 http(s) URL or a data URL; optional `model` (str), `extra_body` (object merged into the request body),
@@ -20,7 +22,8 @@ import numpy as np
 from . import Conversation, InputFileError, Turn
 from .synthetic import sample_lengths
 
-__all__ = ["SINGLE_TURN_FIELDS", "load_single_turn", "parse_single_turn_line"]
+__all__ = ["SINGLE_TURN_FIELDS", "load_mooncake_trace", "load_multi_turn", "load_single_turn",
+           "parse_single_turn_line"]
 
 SINGLE_TURN_FIELDS = (
     "text",
@@ -170,23 +173,7 @@ def load_single_turn(
     `rng`, so the same seed gives the same dataset.
     """
     path = Path(path)
-    turns: list[Turn] = []
-    for line_number, raw in enumerate(_read_lines(path), 1):
-        if not raw.strip():
-            continue
-        try:
-            text = raw.decode("utf-8-sig" if line_number == 1 else "utf-8")
-        except UnicodeDecodeError as e:
-            raise InputFileError(
-                path, line_number, None, f"not UTF-8 text ({e.reason} at byte {e.start})"
-            ) from None
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise InputFileError(
-                path, line_number, None, f"not valid JSON: {e.msg} at column {e.colno}"
-            ) from None
-        turns.append(parse_single_turn_line(obj, path, line_number))
+    turns = [parse_single_turn_line(obj, path, line_number) for line_number, obj in _json_lines(path)]
     if not turns:
         raise InputFileError(path, None, "--input-file", "no entries (the file is empty or only blank lines)")
 
@@ -197,3 +184,155 @@ def load_single_turn(
         Conversation(session_id=str(uuid.UUID(bytes=rng.bytes(16), version=4)), turns=[turn])
         for turn in turns
     ]
+
+
+def _json_lines(path: Path):
+    """(line number, decoded JSON value) of every non-blank line of `path`."""
+    for line_number, raw in enumerate(_read_lines(path), 1):
+        if not raw.strip():
+            continue
+        try:
+            text = raw.decode("utf-8-sig" if line_number == 1 else "utf-8")
+        except UnicodeDecodeError as e:
+            raise InputFileError(path, line_number, None, f"not UTF-8 text ({e.reason} at byte {e.start})") from None
+        try:
+            yield line_number, json.loads(text)
+        except json.JSONDecodeError as e:
+            raise InputFileError(path, line_number, None, f"not valid JSON: {e.msg} at column {e.colno}") from None
+
+
+def _json_objects(path: Path, known_fields: tuple[str, ...], dataset_type: str):
+    """(line number, object) of every non-blank line, each checked to be an object with only known fields."""
+    for line, obj in _json_lines(path):
+        if not isinstance(obj, dict):
+            raise InputFileError(path, line, None, f"expected a JSON object, got {_json_type(obj)}")
+        unknown = [key for key in obj if key not in known_fields]
+        if unknown:
+            raise InputFileError(path, line, unknown[0],
+                                 f"unknown field ({dataset_type} fields: {', '.join(known_fields)})")
+        yield line, obj
+
+
+MULTI_TURN_FIELDS = ("session_id", "turns", "type")
+
+
+def load_multi_turn(path: Path, *, osl_mean: int | None, osl_stddev: float,
+                    rng: np.random.Generator) -> list[Conversation]:
+    """`multi_turn`: one conversation a line, `{"session_id": "…", "turns": [{single_turn fields}, …]}`.
+
+    Turns after the first may carry `delay` (ms of think time after the previous turn ended). Session ids must
+    be unique; a line without one gets a generated id.
+    """
+    path = Path(path)
+    conversations: list[Conversation] = []
+    seen: dict[str, int] = {}
+    for line, obj in _json_objects(path, MULTI_TURN_FIELDS, "multi_turn"):
+        if "type" in obj and obj["type"] != "multi_turn":
+            raise InputFileError(path, line, "type", f"expected 'multi_turn', got {obj['type']!r}")
+        turns_value = obj.get("turns")
+        if not isinstance(turns_value, list) or not turns_value:
+            raise InputFileError(path, line, "turns", "expected a non-empty list of turn objects")
+        turns = []
+        for index, turn_obj in enumerate(turns_value):
+            try:
+                turns.append(parse_single_turn_line(turn_obj, path, line))
+            except InputFileError as e:
+                raise InputFileError(path, line, f"turns[{index}]" + (f".{e.field}" if e.field else ""),
+                                     e.problem) from None
+        session_id = obj.get("session_id")
+        if session_id is None:
+            session_id = str(uuid.UUID(bytes=rng.bytes(16), version=4))
+        elif not isinstance(session_id, str) or not session_id:
+            raise InputFileError(path, line, "session_id", f"expected a non-empty string, got {_json_type(session_id)}")
+        if session_id in seen:
+            raise InputFileError(path, line, "session_id",
+                                 f"{session_id!r} is already the session of line {seen[session_id]}")
+        seen[session_id] = line
+        conversations.append(Conversation(session_id=session_id, turns=turns))
+    if not conversations:
+        raise InputFileError(path, None, "--input-file", "no entries (the file is empty or only blank lines)")
+    all_turns = [turn for conversation in conversations for turn in conversation.turns]
+    if osl_mean is not None:
+        for turn, length in zip(all_turns, sample_lengths(rng, osl_mean, osl_stddev, len(all_turns))):
+            turn.max_tokens = int(length)
+    return conversations
+
+
+MOONCAKE_FIELDS = ("timestamp", "input_length", "output_length", "hash_ids", "text_input", "session_id", "delay")
+MOONCAKE_BLOCK_TOKENS = 512
+
+
+def _count(value: Any, path: Path, line: int, name: str, *, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise InputFileError(path, line, name, f"expected an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def load_mooncake_trace(path: Path, *, tokenizer: Any, osl_mean: int | None, osl_stddev: float,
+                        rng: np.random.Generator) -> list[Conversation]:
+    """`mooncake_trace`: one request a line, `{"timestamp": ms, "input_length": N, "output_length": M,
+    "hash_ids": [...]}` (or `text_input` instead of the length). Prompts are synthesized: each hash id stands
+    for a block of 512 tokens, the same text wherever the id recurs (so prefix caches see what the trace saw),
+    the last block cut to `input_length`. `output_length` is sent as the requested output length."""
+    from .synthetic import PromptSource
+
+    path = Path(path)
+    entries: list[tuple[int, dict]] = []
+    for line, obj in _json_objects(path, MOONCAKE_FIELDS, "mooncake_trace"):
+        if "text_input" in obj:
+            if not isinstance(obj["text_input"], str) or not obj["text_input"]:
+                raise InputFileError(path, line, "text_input", "expected a non-empty string")
+        else:
+            _count(obj.get("input_length"), path, line, "input_length", minimum=1)
+        if "output_length" in obj:
+            _count(obj["output_length"], path, line, "output_length", minimum=1)
+        hash_ids = obj.get("hash_ids", [])
+        if not isinstance(hash_ids, list) or any(isinstance(h, bool) or not isinstance(h, int) for h in hash_ids):
+            raise InputFileError(path, line, "hash_ids", "expected a list of integers")
+        _milliseconds(obj.get("timestamp"), path, line, "timestamp")
+        _milliseconds(obj.get("delay"), path, line, "delay")
+        entries.append((line, obj))
+    if not entries:
+        raise InputFileError(path, None, "--input-file", "no entries (the file is empty or only blank lines)")
+
+    # Every distinct (block id, length) once, in one batch: the same seed gives the same texts.
+    blocks: dict[tuple[int, int], str] = {}
+    wanted: list[tuple[int, int]] = []
+    plans: list[list[tuple[int, int]]] = []
+    for _line, obj in entries:
+        plan: list[tuple[int, int]] = []
+        if "text_input" not in obj:
+            remaining = obj["input_length"]
+            for hash_id in obj.get("hash_ids", []):
+                if remaining <= 0:
+                    break
+                size = min(MOONCAKE_BLOCK_TOKENS, remaining)
+                plan.append((hash_id, size))
+                remaining -= size
+            if remaining > 0:  # longer than its blocks: a unique tail
+                plan.append((-1 - len(wanted), remaining))
+        for key in plan:
+            if key not in blocks:
+                blocks[key] = ""
+                wanted.append(key)
+        plans.append(plan)
+    if wanted:
+        source = PromptSource(tokenizer)
+        sizes = np.array([size for _, size in wanted])
+        texts = source.fast_prompts(sizes, rng) if source.has_fast_path else source.prompts(sizes, rng)
+        blocks.update(zip(wanted, texts))
+
+    conversations = []
+    for (line, obj), plan in zip(entries, plans):
+        text = obj["text_input"] if "text_input" in obj else " ".join(blocks[key] for key in plan)
+        turn = Turn(texts=[text], timestamp_ms=_milliseconds(obj.get("timestamp"), path, line, "timestamp"),
+                    delay_ms=_milliseconds(obj.get("delay"), path, line, "delay"),
+                    max_tokens=obj.get("output_length"), line=line)
+        session_id = obj.get("session_id") if isinstance(obj.get("session_id"), str) else None
+        conversations.append(Conversation(session_id=session_id or str(uuid.UUID(bytes=rng.bytes(16), version=4)),
+                                          turns=[turn]))
+    if osl_mean is not None:
+        for conversation, length in zip(conversations, sample_lengths(rng, osl_mean, osl_stddev, len(conversations))):
+            if conversation.turns[0].max_tokens is None:
+                conversation.turns[0].max_tokens = int(length)
+    return conversations
