@@ -304,9 +304,7 @@ class ProfileConfig:
             return self.request_count
         if self.benchmark_duration is not None or self.fixed_schedule:
             return 0
-        if self.request_rate is not None:
-            return max(10, int(math.ceil(self.request_rate * 10)))
-        return max(10, 2 * self.effective_concurrency)
+        return max(10, 2 * (self.concurrency or 1))  # AIPerf's default, in closed and open loop
 
     @property
     def effective_arrival_pattern(self) -> str:
