@@ -296,6 +296,26 @@ def build_workload(config: ProfileConfig, conversations: list, schedule_ns: Any 
     return workload
 
 
+def ensure_file_descriptors(connections: int) -> None:
+    """Each in-flight request holds a socket: raise the soft RLIMIT_NOFILE towards the hard limit when the run
+    needs more, or say clearly why it cannot run."""
+    import resource
+
+    needed = connections + 256  # headroom: log file, tokenizer, epoll/timer fds, Python itself
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return
+    target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ValueError, OSError):
+        target = soft
+    if target < needed:
+        raise ConfigError(f"--concurrency {connections}: needs about {needed} open files, but the limit is "
+                          f"{target} (hard limit {hard}); raise it with `ulimit -n {needed}` or lower --concurrency")
+    log.info("raised the open-file limit from %d to %d for %d connections", soft, target, connections)
+
+
 def _engine_config(config: ProfileConfig, endpoint: Endpoint, content_type: str, streaming: bool, keep_raw: bool,
                    request_id_prefix: str) -> Any:
     from . import _engine
@@ -439,6 +459,8 @@ def run_profile(config: ProfileConfig, *, console: Any = None, print_table: bool
         if config.fixed_schedule:
             conversations, schedule_ns = fixed_schedule(config, conversations)
         workload = build_workload(config, conversations, schedule_ns)
+        if config.concurrency is not None or not config.open_loop:
+            ensure_file_descriptors(config.effective_concurrency)
         inputs, _, encoded = build_request_inputs(config, endpoint, conversations, tokenizer, count_tokens=False)
         token_counter = _InputTokenCounter(endpoint, conversations, tokenizer)
         bodies = encoded.bodies
