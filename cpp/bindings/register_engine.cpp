@@ -118,6 +118,7 @@ void register_engine(py::module_& m) {
       .def_readwrite("proxy", &EngineConfig::proxy)
       .def_readwrite("request_id_prefix", &EngineConfig::request_id_prefix)
       .def_readwrite("expect_images", &EngineConfig::expect_images)
+      .def_readwrite("max_response_bytes", &EngineConfig::max_response_bytes)
       .def("__repr__", [](const EngineConfig& c) {
         return "EngineConfig(url=" + py::repr(py::str(c.url)).cast<std::string>() +
                ", streaming=" + (c.streaming ? "True" : "False") + ", concurrency=" + std::to_string(c.concurrency) +
