@@ -140,6 +140,7 @@ void register_engine(py::module_& m) {
       .def_readwrite("random_seed", &EngineConfig::random_seed)
       .def_readwrite("cancellation_rate", &EngineConfig::cancellation_rate)
       .def_readwrite("cancellation_delay_s", &EngineConfig::cancellation_delay_s)
+      .def_readwrite("max_response_bytes", &EngineConfig::max_response_bytes)
       .def("__repr__", [](const EngineConfig& c) {
         return "EngineConfig(url=" + py::repr(py::str(c.url)).cast<std::string>() +
                ", streaming=" + (c.streaming ? "True" : "False") + ", concurrency=" + std::to_string(c.concurrency) +

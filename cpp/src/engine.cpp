@@ -84,6 +84,7 @@ void validate_engine_config(const EngineConfig& config, const Workload& workload
     throw Error("cancellation_delay_s must be a finite number >= 0");
   }
   if (std::isnan(config.grace_period_s) || config.grace_period_s < 0) throw Error("grace_period_s must be >= 0");
+  if (config.max_response_bytes < 0) throw Error("max_response_bytes must be >= 0 (0 = no limit)");
   if (!std::isfinite(config.request_timeout_s) || config.request_timeout_s < 0) {
     throw Error("request_timeout_s must be a finite number >= 0 (0 = no timeout)");
   }

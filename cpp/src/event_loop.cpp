@@ -92,6 +92,23 @@ std::string_view utf8_prefix(std::string_view text, std::size_t limit) {
   return text.substr(0, cut);
 }
 
+// A 2xx response's Content-Type fits the request: text/event-stream for streams, a JSON type otherwise.
+bool content_type_fits(std::string_view content_type, bool streaming) {
+  const std::string_view media = content_type.substr(0, content_type.find(';'));
+  if (streaming) return starts_with_ignoring_case(media, "text/event-stream");
+  for (std::size_t i = 0; i + 4 <= media.size(); ++i) {
+    if (starts_with_ignoring_case(media.substr(i), "json")) return true;  // application/json, …+json
+  }
+  return false;
+}
+
+std::string_view trim(std::string_view text) {
+  constexpr std::string_view kSpace = " \t\r\n";
+  const std::size_t first = text.find_first_not_of(kSpace);
+  if (first == std::string_view::npos) return {};
+  return text.substr(first, text.find_last_not_of(kSpace) - first + 1);
+}
+
 void drain_fd(int fd) {
   std::uint64_t count = 0;
   while (::read(fd, &count, sizeof count) < 0 && errno == EINTR) {
@@ -234,6 +251,10 @@ void EventLoop::configure_slot(RequestSlot& slot) {
     const double timeout_ms = std::ceil(config.request_timeout_s * 1000.0);
     set_option(easy, CURLOPT_TIMEOUT_MS, timeout_ms >= static_cast<double>(LONG_MAX) ? LONG_MAX
                                                                                      : static_cast<long>(timeout_ms));
+  }
+  // A Content-Length over the limit fails before the body; on_write holds every body to it.
+  if (config.max_response_bytes > 0) {
+    set_option(easy, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(config.max_response_bytes));
   }
 }
 
@@ -380,6 +401,9 @@ void EventLoop::start_request(RequestSlot& slot, const RequestTicket& ticket) {
   slot.last_byte_ns = -1;
   slot.invalid_response = false;
   slot.write_failed = false;
+  slot.too_large = false;
+  slot.done_seen = false;
+  slot.retry_after.clear();
   slot.curl_error[0] = '\0';
   write_hex12(slot.request_id_hex, ticket.request_index);
 
@@ -484,6 +508,12 @@ void EventLoop::finish_request(RequestSlot& slot, CURLcode result) {
 
 void EventLoop::classify_result(RequestSlot& slot, CURLcode result) {
   RequestRecord& record = slot.record;
+  if (slot.too_large || result == CURLE_FILESIZE_EXCEEDED) {
+    record.error_kind = ErrorKind::response_too_large;
+    record.error_message = "response too large: over the limit of " + std::to_string(run_.config.max_response_bytes) +
+                           " bytes (--max-response-bytes)";
+    return;
+  }
   if (result != CURLE_OK) {
     switch (result) {
       case CURLE_COULDNT_CONNECT:
@@ -509,8 +539,9 @@ void EventLoop::classify_result(RequestSlot& slot, CURLcode result) {
   }
   if (record.status >= 400) {
     record.error_kind = ErrorKind::http_status;
-    record.error_message = "HTTP " + std::to_string(record.status) + ": ";
-    record.error_message.append(utf8_prefix(slot.body, kErrorMessageBodyBytes));
+    record.error_message = "HTTP " + std::to_string(record.status);
+    if (!slot.retry_after.empty()) record.error_message.append(" (Retry-After: ").append(slot.retry_after).append(")");
+    record.error_message.append(": ").append(utf8_prefix(slot.body, kErrorMessageBodyBytes));
     return;
   }
   if (!run_.config.streaming) {
@@ -538,11 +569,27 @@ void EventLoop::classify_result(RequestSlot& slot, CURLcode result) {
       record.error_message = "invalid response: no SSE data events in the streaming response";
     }
   }
+  const char* content_type = nullptr;
+  curl_easy_getinfo(slot.easy.get(), CURLINFO_CONTENT_TYPE, &content_type);
   if (!record.fields.error_message.empty()) {
     record.error_kind = ErrorKind::invalid_response;
     record.error_message = record.fields.error_message;
+  } else if (content_type != nullptr && !content_type_fits(content_type, run_.config.streaming)) {
+    record.error_kind = ErrorKind::invalid_response;
+    record.error_message = std::string("invalid response: Content-Type ") + content_type + ", expected " +
+                           (run_.config.streaming ? "text/event-stream" : "JSON");
+  } else if (run_.config.streaming && slot.sse.invalid_lines() > 0) {
+    record.error_kind = ErrorKind::invalid_response;
+    record.error_message = "invalid response: bad SSE framing: " + std::to_string(slot.sse.invalid_lines()) +
+                           " line(s) not 'field: value', the first: ";
+    record.error_message.append(utf8_prefix(slot.sse.first_invalid_line(), 60));
   } else if (slot.invalid_response) {
     record.error_kind = ErrorKind::invalid_response;
+  } else if (run_.config.streaming && !run_.config.expect_images && !slot.done_seen) {
+    // OpenAI-compatible text streams end with data: [DONE]; without it the stream may have been cut short.
+    record.error_kind = ErrorKind::invalid_response;
+    record.error_message = "invalid response: the stream ended without data: [DONE] after " +
+                           std::to_string(slot.sse_events) + " events";
   } else if (run_.config.expect_images && !record.fields.image_error.empty()) {
     record.error_kind = ErrorKind::invalid_response;
     record.error_message = "invalid response: " + record.fields.image_error;
@@ -556,7 +603,7 @@ void EventLoop::extract_document(RequestSlot& slot, std::string_view document, s
   if (extractor_.extract(document, slot.record.fields, readable_bytes_after) == ExtractStatus::invalid &&
       !slot.invalid_response) {
     slot.invalid_response = true;
-    slot.record.error_message = "invalid response: not a JSON object: ";
+    slot.record.error_message = "invalid response: not a valid JSON object: ";
     slot.record.error_message.append(utf8_prefix(document, 200));
   }
 }
@@ -570,6 +617,7 @@ void EventLoop::on_sse_event(RequestSlot& slot, std::string_view data, std::int6
     record.raw_chunk_ends.push_back(static_cast<std::int64_t>(record.raw.size()));
   }
   if (is_done(data)) {
+    slot.done_seen = true;
     record.chunk_content_bytes.push_back(0);
     return;
   }
@@ -683,6 +731,8 @@ size_t EventLoop::on_header(char* data, size_t size, size_t count, void* slot_po
       }
       record.status = status;
       record.response_headers.clear();
+    } else if (record.status >= 400 && starts_with_ignoring_case(line, "retry-after:")) {
+      slot.retry_after.assign(trim(line.substr(12)));
     }
     if (slot.loop->run_.config.keep_raw) record.response_headers.append(line);
   } catch (...) {
@@ -701,6 +751,11 @@ size_t EventLoop::on_write(char* data, size_t size, size_t count, void* slot_poi
   if (record.ack_ns < 0) record.ack_ns = now_ns;
   slot.last_byte_ns = now_ns;
   record.response_bytes += static_cast<std::int64_t>(bytes);
+  const std::int64_t max_response_bytes = loop.run_.config.max_response_bytes;
+  if (max_response_bytes > 0 && record.response_bytes > max_response_bytes) {
+    slot.too_large = true;
+    return 0;  // aborts this transfer with CURLE_WRITE_ERROR
+  }
   const std::string_view chunk(data, bytes);
   try {
     if (record.status >= 400) {

@@ -238,7 +238,17 @@ struct PendingReply {
   std::vector<std::int64_t> image_event_due_ns;
   std::size_t next_image_event = 0;
   bool chunked = false;  // HTTP/1.1: chunked framing; HTTP/1.0 clients get the bare stream until close
+  mock::Fault fault = mock::Fault::none;  // a fault that changes how this reply is sent (see advance())
+  bool reset_sent = false;                // we reset the connection ourselves: not a client disconnect
+  std::string trickle;                    // trickle: the reply's text, one byte per kTrickleIntervalNs
+  std::size_t trickle_sent = 0;
+  bool trickling = false;
+  bool head_sent = false;                 // reset-mid-stream of a non-streaming reply: head and half the body sent
+  mock::HugeReply huge;                   // huge-response: what is left to write
+  int huge_stage = 0;                     // 0 head, 1 filler, 2 tail, 3 done
 };
+
+constexpr std::int64_t kTrickleIntervalNs = 100'000'000;  // trickle: one byte per 100 ms
 
 class Worker {
  public:
@@ -249,7 +259,10 @@ class Worker {
         image_latency_ns_(std::llround(config.image_latency_ms * 1e6)),
         output_tokens_(config.output_tokens),
         default_url_base_(default_url_base(config.host, port)),
-        images_(std::move(images)) {
+        images_(std::move(images)),
+        faults_(config.faults),
+        fault_seed_(config.seed),
+        huge_response_bytes_(config.huge_response_bytes) {
     EventConfigPtr event_config(event_config_new());
     // Precise timers (timerfd, CLOCK_MONOTONIC) and no cached loop time: token due times stay microsecond-exact.
     event_config_set_flag(event_config.get(), EVENT_BASE_FLAG_PRECISE_TIMER);
@@ -301,6 +314,7 @@ class Worker {
   }
 
   std::int64_t counter(int which) const { return counters_[which].load(std::memory_order_relaxed); }
+  std::int64_t fault_count(int which) const { return fault_counts_[which].load(std::memory_order_relaxed); }
 
  private:
   static void on_stop(evutil_socket_t, short, void* arg) {
@@ -311,6 +325,10 @@ class Worker {
   static void on_connection_closed(evhttp_connection*, void* arg) {
     auto* reply = static_cast<PendingReply*>(arg);
     reply->worker->abandon(*reply);
+  }
+  static void on_huge_written(evhttp_connection*, void* arg) {
+    auto* reply = static_cast<PendingReply*>(arg);
+    reply->worker->write_huge(*reply);
   }
 
   void count(Counter which) { counters_[which].fetch_add(1, std::memory_order_relaxed); }
@@ -397,14 +415,28 @@ class Worker {
       send_error(request, 500, std::string("mock server could not draw the image: ") + e.what(), "server_error");
       return;
     }
+    const bool b64_images = parsed.stream || parsed.response_format == mock::ImageResponseFormat::b64_json;
+    const mock::Fault fault = draw_fault(request, endpoint, parsed.stream, b64_images);
+    if (serve_replacing_fault(request, fault, endpoint, parsed.stream)) return;
     counters_[kImagesSent].fetch_add(parsed.n, std::memory_order_relaxed);
     const std::int64_t created = std::time(nullptr);
     if (!parsed.stream) {
-      send_at(request, start_ns + image_latency_ns_, mock::images_body(parsed, *image, url_base(request), created));
+      std::string body = mock::images_body(parsed, *image, url_base(request), created);
+      if (fault == mock::Fault::bad_base64) mock::corrupt_base64(body);
+      send_at(request, start_ns + image_latency_ns_, std::move(body), fault);
       return;
     }
     PendingReply& reply = open_stream(request);
+    reply.fault = fault;
     reply.image_events = mock::image_stream_events(endpoint, parsed, *image, created);
+    std::string& completed = reply.image_events.back();  // the completed events and data: [DONE]
+    if (fault == mock::Fault::bad_base64) {
+      for (std::string& round : reply.image_events) mock::corrupt_base64(round);
+    } else if (fault == mock::Fault::bad_sse) {
+      mock::strip_data_fields(completed);
+    } else if (fault == mock::Fault::bad_json) {
+      mock::break_first_event_json(completed);
+    }
     // Preview rounds spread evenly over the latency; the completed events at its end.
     const auto rounds = static_cast<std::int64_t>(reply.image_events.size());
     for (std::int64_t k = 1; k <= rounds; ++k) {
@@ -451,13 +483,16 @@ class Worker {
     }
     count(endpoint == mock::Endpoint::completions ? kCompletions : kChatCompletions);
     if (parsed.image_parts > 0) counters_[kChatImageParts].fetch_add(parsed.image_parts, std::memory_order_relaxed);
+    const mock::Fault fault = draw_fault(request, endpoint, parsed.stream, false);
+    if (serve_replacing_fault(request, fault, endpoint, parsed.stream)) return;
     mock::ReplyHeader header = mock::make_reply_header(endpoint, parsed, output_tokens_, next_serial(), std::time(nullptr));
     if (parsed.stream) {
-      start_stream(request, std::move(header), start_ns + ttft_ns_);
+      start_stream(request, std::move(header), start_ns + ttft_ns_).fault = fault;
       return;
     }
     const std::int64_t tokens = header.completion_tokens;
-    send_at(request, start_ns + ttft_ns_ + std::max<std::int64_t>(0, tokens - 1) * itl_ns_, mock::completion_body(header));
+    send_at(request, start_ns + ttft_ns_ + std::max<std::int64_t>(0, tokens - 1) * itl_ns_, mock::completion_body(header),
+            fault);
   }
 
   void handle_embeddings(evhttp_request* request) {
@@ -470,10 +505,165 @@ class Worker {
       return;
     }
     count(kEmbeddings);
-    send_at(request, start_ns + ttft_ns_, mock::embeddings_body(parsed));
+    const mock::Fault fault = draw_fault(request, mock::Endpoint::embeddings, false, false);
+    if (serve_replacing_fault(request, fault, mock::Endpoint::embeddings, false)) return;
+    send_at(request, start_ns + ttft_ns_, mock::embeddings_body(parsed), fault);
   }
 
   std::uint64_t next_serial() { return (static_cast<std::uint64_t>(index_) << 48) | ++serial_; }
+
+  // The request's fault (chosen by its X-Request-ID) when it fits a reply of this shape, else Fault::none.
+  mock::Fault draw_fault(evhttp_request* request, mock::Endpoint endpoint, bool stream, bool b64_images) {
+    if (faults_.empty()) return mock::Fault::none;
+    const char* request_id = evhttp_find_header(evhttp_request_get_input_headers(request), "X-Request-ID");
+    const std::string key =
+        request_id ? std::string(request_id) : "#" + std::to_string(index_) + "-" + std::to_string(++unnamed_requests_);
+    const mock::Fault fault = mock::choose_fault(faults_, fault_seed_, key);
+    if (!mock::fault_applies(fault, endpoint, stream, b64_images)) return mock::Fault::none;
+    fault_counts_[static_cast<int>(fault)].fetch_add(1, std::memory_order_relaxed);
+    return fault;
+  }
+
+  // Serves the faults that replace the reply; false for the others, which change how the normal reply is sent.
+  bool serve_replacing_fault(evhttp_request* request, mock::Fault fault, mock::Endpoint endpoint, bool stream) {
+    switch (fault) {
+      case mock::Fault::http_500:
+        send_error(request, 500, "mock fault http-500: the server had an error while processing your request",
+                   "server_error");
+        return true;
+      case mock::Fault::http_429:
+        evhttp_add_header(evhttp_request_get_output_headers(request), "Retry-After", "1");
+        send_error(request, 429, "mock fault http-429: rate limit reached, retry after 1 s", "rate_limit_exceeded");
+        return true;
+      case mock::Fault::http_400:
+        send_error(request, 400, "mock fault http-400: the request was rejected");
+        return true;
+      case mock::Fault::reset_before_response:
+        reset_connection(add_pending(request));
+        return true;
+      case mock::Fault::hang:
+        add_pending(request).fault = fault;  // no due time: kept until the client goes away
+        return true;
+      case mock::Fault::wrong_content_type:
+        send_now(request, 200, mock::wrong_content_type_page(), "text/html; charset=utf-8");
+        return true;
+      case mock::Fault::huge_response:
+        start_huge(request, endpoint, stream);
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  // Aborts the reply's connection with a TCP RST while libevent still owns the socket: SO_LINGER 0, then a
+  // disconnect (connect to AF_UNSPEC). libevent finds the socket dead, closes the connection and hands the
+  // request back through on_connection_closed.
+  void reset_connection(PendingReply& reply) {
+    reply.reset_sent = true;
+    evhttp_connection* connection = evhttp_request_get_connection(reply.request);
+    bufferevent* socket_buffer = connection ? evhttp_connection_get_bufferevent(connection) : nullptr;
+    const evutil_socket_t fd = socket_buffer ? bufferevent_getfd(socket_buffer) : -1;
+    if (fd < 0) return;
+    const linger no_linger{1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &no_linger, sizeof no_linger);
+    sockaddr unspecified{};
+    unspecified.sa_family = AF_UNSPEC;
+    ::connect(fd, &unspecified, sizeof unspecified);
+  }
+
+  static bool output_pending(const PendingReply& reply) {
+    evhttp_connection* connection = evhttp_request_get_connection(reply.request);
+    bufferevent* socket_buffer = connection ? evhttp_connection_get_bufferevent(connection) : nullptr;
+    return socket_buffer && evbuffer_get_length(bufferevent_get_output(socket_buffer)) != 0;
+  }
+
+  // reset-mid-stream: what was written reaches the client before the reset.
+  void reset_when_flushed(PendingReply& reply, std::int64_t now) {
+    if (output_pending(reply)) {
+      schedule(reply, now + 1'000'000);
+      return;
+    }
+    reset_connection(reply);
+  }
+
+  // Faults that take a reply over once it is due; false leaves the reply to the normal path.
+  bool advance_fault(PendingReply& reply, std::int64_t now) {
+    if (reply.fault == mock::Fault::trickle) {
+      if (!reply.trickling) begin_trickle(reply);
+      trickle_next(reply, now);
+      return true;
+    }
+    if (reply.fault == mock::Fault::reset_mid_stream && !reply.streaming) {
+      if (!reply.head_sent) {  // first call: the head and half the body
+        reply.head_sent = true;
+        start_reply(reply, "application/json");
+        write_stream_chunk(reply, reply.body.substr(0, reply.body.size() / 2));
+      }
+      reset_when_flushed(reply, now);
+      return true;
+    }
+    return false;
+  }
+
+  void begin_trickle(PendingReply& reply) {
+    reply.trickling = true;
+    if (!reply.streaming) {
+      reply.trickle = std::move(reply.body);
+      start_reply(reply, "application/json");
+    } else if (!reply.image_events.empty()) {
+      for (std::string& round : reply.image_events) reply.trickle += round;
+      reply.image_events.clear();
+    } else {
+      for (std::int64_t i = 0; i < reply.header.completion_tokens; ++i) {
+        mock::append_stream_token_event(reply.trickle, reply.header, reply.event_prefix, i);
+      }
+      mock::append_stream_end_events(reply.trickle, reply.header, reply.event_prefix);
+    }
+  }
+
+  void trickle_next(PendingReply& reply, std::int64_t now) {
+    if (reply.trickle_sent < reply.trickle.size()) {
+      text_.assign(1, reply.trickle[reply.trickle_sent++]);
+      write_stream_chunk(reply, text_);
+      schedule(reply, now + kTrickleIntervalNs);
+      return;
+    }
+    evhttp_request* request = reply.request;
+    release(reply);
+    evhttp_send_reply_end(request);
+  }
+
+  void start_huge(evhttp_request* request, mock::Endpoint endpoint, bool stream) {
+    PendingReply& reply = stream ? open_stream(request) : add_pending(request);
+    reply.fault = mock::Fault::huge_response;
+    if (!stream) start_reply(reply, "application/json");
+    reply.huge = mock::huge_reply(endpoint, stream, huge_response_bytes_);
+    write_huge(reply);
+  }
+
+  // huge-response: one 1 MiB piece at a time, the next once evhttp has written the previous one, so the reply never
+  // sits in memory; a client that gives up closes the connection and the reply is abandoned.
+  void write_huge(PendingReply& reply) {
+    if (reply.huge_stage == 3) {
+      evhttp_request* request = reply.request;
+      release(reply);
+      evhttp_send_reply_end(request);
+      return;
+    }
+    evbuffer* out = out_buffer_.get();
+    if (reply.huge_stage == 0) {
+      evbuffer_add(out, reply.huge.head.data(), reply.huge.head.size());
+      reply.huge_stage = 1;
+    }
+    if (reply.huge.filler_count > 0) {
+      evbuffer_add_reference(out, reply.huge.filler.data(), reply.huge.filler.size(), nullptr, nullptr);
+      --reply.huge.filler_count;
+    } else {
+      evbuffer_add(out, reply.huge.tail.data(), reply.huge.tail.size());
+      reply.huge_stage = 3;
+    }
+    evhttp_send_reply_chunk_with_cb(reply.request, out, &Worker::on_huge_written, &reply);
+  }
 
   void send_now(evhttp_request* request, int status, std::string_view body,
                 const char* content_type = "application/json") {
@@ -505,37 +695,47 @@ class Worker {
     pending_.erase(reply.self);
   }
 
-  void send_at(evhttp_request* request, std::int64_t due_ns, std::string body) {
-    if (due_ns <= now_ns()) {
+  // fault: bad-json cuts the body here; trickle and reset-mid-stream take the reply over when it is due.
+  void send_at(evhttp_request* request, std::int64_t due_ns, std::string body, mock::Fault fault = mock::Fault::none) {
+    if (fault == mock::Fault::bad_json) body.resize(body.size() / 2);
+    const bool taken_over = fault == mock::Fault::trickle || fault == mock::Fault::reset_mid_stream;
+    if (due_ns <= now_ns() && !taken_over) {
       send_now(request, 200, body);
       return;
     }
     PendingReply& reply = add_pending(request);
+    reply.fault = fault;
     reply.first_due_ns = due_ns;
     reply.body = std::move(body);
     schedule(reply, due_ns);
   }
 
-  void start_stream(evhttp_request* request, mock::ReplyHeader header, std::int64_t first_due_ns) {
+  PendingReply& start_stream(evhttp_request* request, mock::ReplyHeader header, std::int64_t first_due_ns) {
     PendingReply& reply = open_stream(request);
     reply.first_due_ns = first_due_ns;
     reply.header = std::move(header);
     reply.event_prefix = mock::stream_event_prefix(reply.header);
     schedule(reply, first_due_ns);
+    return reply;
   }
 
   // Sends the SSE response head now; the caller fills in what the stream sends and schedules it.
   PendingReply& open_stream(evhttp_request* request) {
     PendingReply& reply = add_pending(request);
     reply.streaming = true;
-    evkeyvalq* headers = evhttp_request_get_output_headers(request);
-    evhttp_add_header(headers, "Content-Type", "text/event-stream");
-    evhttp_add_header(headers, "Cache-Control", "no-cache");
-    evhttp_send_reply_start(request, 200, nullptr);
-    const char* encoding = evhttp_find_header(headers, "Transfer-Encoding");
-    reply.chunked = encoding && std::string_view(encoding) == "chunked";
+    evhttp_add_header(evhttp_request_get_output_headers(reply.request), "Cache-Control", "no-cache");
+    start_reply(reply, "text/event-stream");
     counters_[kStreamsOpen].fetch_add(1, std::memory_order_relaxed);
     return reply;
+  }
+
+  // Sends a 200 response head; the body follows in chunks (write_stream_chunk).
+  static void start_reply(PendingReply& reply, const char* content_type) {
+    evkeyvalq* headers = evhttp_request_get_output_headers(reply.request);
+    evhttp_add_header(headers, "Content-Type", content_type);
+    evhttp_send_reply_start(reply.request, 200, nullptr);
+    const char* encoding = evhttp_find_header(headers, "Transfer-Encoding");
+    reply.chunked = encoding && std::string_view(encoding) == "chunked";
   }
 
   // One libevent timer per worker, armed for the earliest entry of a heap of due times: a wake-up serves every
@@ -577,6 +777,7 @@ class Worker {
 
   void advance(PendingReply& reply, std::int64_t now) {
     evhttp_request* request = reply.request;
+    if (reply.fault != mock::Fault::none && advance_fault(reply, now)) return;
     if (!reply.streaming) {
       std::string body = std::move(reply.body);
       release(reply);
@@ -590,16 +791,39 @@ class Worker {
     // Every token already due goes out now (due times come from the stream start, so lateness never
     // accumulates), then the stream is scheduled for its next one.
     const std::int64_t total = reply.header.completion_tokens;
+    const std::int64_t half = total / 2;  // where reset-mid-stream, bad-json and bad-sse strike
+    const mock::Fault fault = reply.fault;
     text_.clear();
     std::int64_t due;
     while (reply.next_token < total && (due = token_due_ns(reply, reply.next_token)) <= now) {
-      mock::append_stream_token_event(text_, reply.header, reply.event_prefix, reply.next_token);
+      if (fault == mock::Fault::reset_mid_stream && reply.next_token == half) break;
+      if ((fault == mock::Fault::bad_json && reply.next_token == half) ||
+          (fault == mock::Fault::bad_sse && reply.next_token >= half)) {
+        fault_text_.clear();
+        mock::append_stream_token_event(fault_text_, reply.header, reply.event_prefix, reply.next_token);
+        fault == mock::Fault::bad_json ? mock::break_first_event_json(fault_text_) : mock::strip_data_fields(fault_text_);
+        text_ += fault_text_;
+      } else {
+        mock::append_stream_token_event(text_, reply.header, reply.event_prefix, reply.next_token);
+      }
       ++reply.next_token;
       count(kTokensSent);
       if (now - due > kLateNs) count(kTokensLate);
     }
+    if (fault == mock::Fault::reset_mid_stream && reply.next_token == half) {
+      if (!text_.empty()) write_stream_chunk(reply, text_);
+      reset_when_flushed(reply, now);
+      return;
+    }
     const bool done = reply.next_token >= total;
-    if (done) mock::append_stream_end_events(text_, reply.header, reply.event_prefix);
+    if (done) {
+      fault_text_.clear();
+      mock::append_stream_end_events(fault_text_, reply.header, reply.event_prefix, fault != mock::Fault::no_done);
+      // Without tokens the fault strikes the finish event.
+      if (total == 0 && fault == mock::Fault::bad_json) mock::break_first_event_json(fault_text_);
+      if (total == 0 && fault == mock::Fault::bad_sse) mock::strip_data_fields(fault_text_);
+      text_ += fault_text_;
+    }
     if (!text_.empty()) write_stream_chunk(reply, text_);
     if (!done) {
       schedule(reply, token_due_ns(reply, reply.next_token));
@@ -613,6 +837,11 @@ class Worker {
     text_.clear();
     const std::size_t rounds = reply.image_events.size();
     while (reply.next_image_event < rounds && reply.image_event_due_ns[reply.next_image_event] <= now) {
+      if (reply.fault == mock::Fault::reset_mid_stream && reply.next_image_event + 1 == rounds) {
+        if (!text_.empty()) write_stream_chunk(reply, text_);
+        reset_when_flushed(reply, now);  // before the completed events
+        return;
+      }
       text_ += reply.image_events[reply.next_image_event];
       std::string().swap(reply.image_events[reply.next_image_event]);  // megabytes each: free once sent
       ++reply.next_image_event;
@@ -672,7 +901,7 @@ class Worker {
   // The client went away before the reply finished: libevent has detached the request from the dying
   // connection, so it is ours to free. The reply itself goes when its heap entry comes up.
   void abandon(PendingReply& reply) {
-    count(kClientDisconnects);
+    if (!reply.reset_sent) count(kClientDisconnects);
     evhttp_request* request = reply.request;
     const bool detached = evhttp_request_get_connection(request) == nullptr;
     if (reply.streaming) counters_[kStreamsOpen].fetch_sub(1, std::memory_order_relaxed);
@@ -689,6 +918,10 @@ class Worker {
   const std::int64_t output_tokens_;
   const std::string default_url_base_;           // image URLs when the request has no Host header
   std::shared_ptr<mock::ImageCache> images_;      // shared by every worker of the server
+  const std::vector<mock::FaultRule> faults_;
+  const std::uint64_t fault_seed_;
+  const std::int64_t huge_response_bytes_;
+  std::uint64_t unnamed_requests_ = 0;  // fault keys of requests without an X-Request-ID
   std::uint64_t serial_ = 0;
   // Declared before everything that lives on the base, so it is destroyed last.
   EventBasePtr base_;
@@ -705,9 +938,11 @@ class Worker {
   std::int64_t armed_ns_ = std::numeric_limits<std::int64_t>::max();  // when due_timer_ fires
   EvbufferPtr out_buffer_;  // reused: evhttp moves its contents out on every send
   std::string text_;        // reused scratch for stream events
+  std::string fault_text_;  // scratch for the events a fault breaks
   mock::RequestParser parser_;
   std::list<PendingReply> pending_;
   std::array<std::atomic<std::int64_t>, kCounterCount> counters_{};
+  std::array<std::atomic<std::int64_t>, mock::kFaultKinds> fault_counts_{};
 };
 
 std::once_flag libevent_threads_once;
@@ -733,6 +968,8 @@ struct MockServer::Impl {
     if (!(config.image_latency_ms >= 0) || !std::isfinite(config.image_latency_ms)) {
       throw Error("mock server: image_latency_ms must be >= 0");
     }
+    if (config.huge_response_bytes < 1) throw Error("mock server: huge_response_bytes must be >= 1");
+    mock::validate_fault_rules(config.faults);
   }
 };
 
@@ -811,6 +1048,14 @@ std::map<std::string, std::int64_t> MockServer::stats() const {
   std::int64_t requests = 0;
   for (int c = kHealth; c <= kBadRequest; ++c) requests += totals[kCounterNames[c]];
   totals["requests"] = requests;
+  // fault_http_500, fault_reset_mid_stream, …: replies that got each fault.
+  for (int f = 1; f < mock::kFaultKinds; ++f) {
+    std::int64_t sum = 0;
+    for (const auto& worker : impl_->workers) sum += worker->fault_count(f);
+    std::string name = "fault_" + std::string(mock::fault_name(static_cast<mock::Fault>(f)));
+    std::replace(name.begin(), name.end(), '-', '_');
+    totals[name] = sum;
+  }
   return totals;
 }
 

@@ -348,9 +348,10 @@ ReplyHeader make_reply_header(Endpoint endpoint, const TextRequest& request, std
   ReplyHeader header;
   header.endpoint = endpoint;
   header.id = endpoint == Endpoint::completions ? "cmpl-mock-" : "chatcmpl-mock-";
-  char buffer[20];
-  auto result = std::to_chars(buffer, buffer + sizeof buffer, serial, 16);
-  header.id.append(buffer, result.ptr);
+  // 16 hex digits, zero-padded like real servers' fixed-length ids (so ids of different requests look alike).
+  char buffer[16];
+  for (int i = 15; i >= 0; --i, serial >>= 4) buffer[i] = "0123456789abcdef"[serial & 0xF];
+  header.id.append(buffer, sizeof buffer);
   header.created = created_unix_s;
   append_json_string(header.model_json, request.model);
   header.prompt_tokens = prompt_token_estimate(request.prompt_chars) + request.image_parts * kChatImagePartTokens;
@@ -397,7 +398,8 @@ void append_stream_token_event(std::string& out, const ReplyHeader& header, std:
   }
 }
 
-void append_stream_end_events(std::string& out, const ReplyHeader& header, std::string_view prefix) {
+void append_stream_end_events(std::string& out, const ReplyHeader& header, std::string_view prefix,
+                              bool done_marker) {
   out += prefix;
   out += header.endpoint == Endpoint::completions ? "\"text\":\"\"" : "\"delta\":{}";
   out += ",\"logprobs\":null,\"finish_reason\":";
@@ -409,7 +411,7 @@ void append_stream_end_events(std::string& out, const ReplyHeader& header, std::
     append_usage(out, header);
     out += "}\n\n";
   }
-  out += "data: [DONE]\n\n";
+  if (done_marker) out += "data: [DONE]\n\n";
 }
 
 std::string embeddings_body(const EmbeddingsRequest& request) {

@@ -19,6 +19,8 @@ void SseParser::reset() noexcept {
   skip_lf_ = false;
   event_view_ = {};
   data_in_input_ = false;
+  invalid_lines_ = 0;
+  first_invalid_line_.clear();
 }
 
 }  // namespace aiperf

@@ -46,6 +46,7 @@ class EngineConfig:
     request_id_prefix: str       # X-Request-ID = request_id_prefix + f"{request_index:012x}"
     expect_images: bool          # image endpoints: a 2xx response without a valid image (data[].b64_json/url,
                                  # or a streamed image event) is an error record, as is b64_json that is not base64
+    max_response_bytes: int      # largest response body; a larger one is cut off as error kind 7; 0 = no limit
     def __init__(self) -> None: ...
 
 class Progress:
@@ -72,7 +73,8 @@ class Engine:
             response byte, end = last byte/transfer done; -1 when it never happened
         status int32[n] (HTTP status, 0 without a response)
         error_kind int8[n]: 0 ok, 1 connect, 2 timeout, 3 http status >= 400, 4 transport (reset, dropped stream),
-            5 invalid response (bad JSON/SSE), 6 cancelled
+            5 invalid response (bad JSON/SSE, wrong Content-Type, text stream without [DONE]), 6 cancelled,
+            7 response too large (over EngineConfig.max_response_bytes)
         was_cancelled bool[n]
         error_message_offsets int64[n+1], error_message uint8[...]: UTF-8 message per record ("" when ok)
         chunk_offsets int64[n+1]: record r owns chunks chunk_offsets[r]:chunk_offsets[r+1]
@@ -102,6 +104,9 @@ class MockServerConfig:
     output_tokens: int        # tokens per completion when the request does not ask for fewer
     threads: int
     image_latency_ms: float   # images/generations and images/edits: request arrival to the reply
+    faults: list[tuple[str, float]]  # (kind, fraction) per fault, kinds from mock_fault_kinds(); fractions sum <= 1
+    seed: int                 # chooses the faulty requests (by X-Request-ID, see mock_choose_fault)
+    huge_response_bytes: int  # size of a huge-response reply
     def __init__(self) -> None: ...
 
 class MockServer:
@@ -115,7 +120,13 @@ class MockServer:
         """Counters since start: requests per route (health, models, chat_completions, completions, embeddings,
         image_generations, image_edits, mock_images, not_found, method_not_allowed, bad_request; their sum is
         `requests`), streams_open, client_disconnects, stream_tokens_sent, stream_tokens_late_over_1ms (written more
-        than 1 ms after their due time), images_sent, chat_image_parts (image_url parts in chat requests)."""
+        than 1 ms after their due time), images_sent, chat_image_parts (image_url parts in chat requests), and
+        fault_<kind> (kind with '_' for '-') per fault kind: replies that got that fault."""
+
+def mock_fault_kinds() -> list[str]: ...  # "http-500", "http-429", …, "bad-base64"
+def mock_choose_fault(faults: list[tuple[str, float]], seed: int, request_key: str) -> str:
+    """The fault kind the mock server gives the request with this X-Request-ID ('' for none); raises EngineError for
+    an unknown kind or invalid fractions."""
 
 # ---- Images and multipart bodies (cpp/include/aiperf/png.hpp, multipart.hpp) ---------------------------------
 def encode_png(width: int, height: int, seed: int, compression_level: int = 1) -> bytes:

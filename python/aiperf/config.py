@@ -68,6 +68,8 @@ OPTIONS: tuple[Option, ...] = (
            "keep their JSON type (4 -> number, true -> boolean).", "Endpoint", kind="list"),
     Option("request_timeout_seconds", ("--request-timeout-seconds",), "Per-request timeout, connect included.",
            "Endpoint", type=float),
+    Option("max_response_bytes", ("--max-response-bytes",), "Largest response body accepted per request; a larger "
+           "one is cut off and recorded as a ResponseTooLarge error (0 = no limit).", "Endpoint", type=int),
     Option("request_content_type", ("--request-content-type",), "Request body encoding (default: multipart/form-data "
            "for image_edit, application/json otherwise).", "Endpoint", choices=CONTENT_TYPES),
     Option("use_legacy_max_tokens", ("--use-legacy-max-tokens",), "Send max_tokens instead of max_completion_tokens "
@@ -197,6 +199,7 @@ class ProfileConfig:
     header: list[str] = field(default_factory=list)
     extra_inputs: list[str] = field(default_factory=list)
     request_timeout_seconds: float = 21600.0
+    max_response_bytes: int = 256 * 1024 * 1024
     request_content_type: str | None = None
     use_legacy_max_tokens: bool = False
     tokenizer: str | None = None
@@ -482,6 +485,7 @@ def validate(config: ProfileConfig) -> ProfileConfig:
     positive("benchmark_duration", config.benchmark_duration)
     positive("benchmark_grace_period", config.benchmark_grace_period, allow_zero=True)
     positive("request_timeout_seconds", config.request_timeout_seconds)
+    positive("max_response_bytes", config.max_response_bytes, allow_zero=True)
     positive("synthetic_input_tokens_mean", config.synthetic_input_tokens_mean)
     positive("synthetic_input_tokens_stddev", config.synthetic_input_tokens_stddev, allow_zero=True)
     positive("output_tokens_mean", config.output_tokens_mean)

@@ -114,7 +114,7 @@ METRICS: dict[str, MetricSpec] = {
 
 # error_kind (engine) -> exception-style type name shown in the error summary and exports
 ERROR_TYPES: dict[int, str] = {1: "ConnectionError", 2: "TimeoutError", 3: "HTTPError", 4: "TransportError",
-                               5: "InvalidResponse", 6: "Cancelled"}
+                               5: "InvalidResponse", 6: "Cancelled", 7: "ResponseTooLarge"}
 CANCELLED_CODE = 499
 
 
@@ -206,7 +206,8 @@ def _stats(values: np.ndarray) -> dict[str, float]:
     return dict(_engine.compute_stats(np.ascontiguousarray(values, dtype=np.float64)))
 
 
-_DIGITS = re.compile(r"\d+")
+# Numbers, and words holding a digit (ids such as chatcmpl-0000001a2f), do not split an error group.
+_DIGITS = re.compile(r"\w*\d\w*")
 
 
 def _error_groups(records: dict[str, np.ndarray], failed_rows: np.ndarray) -> list[dict]:

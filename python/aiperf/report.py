@@ -19,7 +19,8 @@ from .metrics import METRICS, RunMetrics, console_metrics
 if TYPE_CHECKING:
     from .endpoints import Endpoint
 
-__all__ = ["TABLE_STATS", "ProgressDisplay", "error_table", "metric_label", "metrics_table", "print_summary"]
+__all__ = ["TABLE_STATS", "ProgressDisplay", "error_table", "errors_by_type", "metric_label", "metrics_table",
+           "print_summary"]
 
 TITLE_PREFIX = "aiperf"
 TABLE_STATS = ("avg", "min", "max", "p99", "p90", "p50", "std")
@@ -61,12 +62,23 @@ def metrics_table(metrics: RunMetrics, endpoint: Endpoint) -> Any:
     return table
 
 
+def errors_by_type(errors: Sequence[dict]) -> list[tuple[str, int]]:
+    """(type, count) per error type of an error summary, most frequent first."""
+    totals: dict[str, int] = {}
+    for error in errors:
+        kind = str(error.get("type") or "Error")
+        totals[kind] = totals.get(kind, 0) + int(error.get("count", 0))
+    return sorted(totals.items(), key=lambda item: -item[1])
+
+
 def error_table(errors: Sequence[dict]) -> Any:
-    """One row per error kind and message pattern, with counts."""
+    """One row per error kind and message pattern, with counts; the caption totals each kind."""
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=f"{TITLE_PREFIX} | Error Summary")
+    by_type = ", ".join(f"{kind} {count:,}" for kind, count in errors_by_type(errors))
+    table = Table(title=f"{TITLE_PREFIX} | Error Summary", caption=f"Errors by type: {by_type}",
+                  caption_justify="left")
     table.add_column("Code", justify="right", style="yellow")
     table.add_column("Type", justify="right", style="yellow")
     table.add_column("Message", justify="left", style="yellow")

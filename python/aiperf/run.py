@@ -345,6 +345,7 @@ def _engine_config(config: ProfileConfig, endpoint: Endpoint, content_type: str,
     ec.proxy = ""
     ec.request_id_prefix = request_id_prefix
     ec.expect_images = endpoint.produces_images
+    ec.max_response_bytes = config.max_response_bytes
     return ec
 
 

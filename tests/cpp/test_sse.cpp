@@ -50,6 +50,21 @@ TEST(SseParser, IgnoresCommentsAndOtherFields) {
             (std::vector<std::string>{"x"}));
 }
 
+TEST(SseParser, LinesThatAreNoFieldAreSkippedButCountedAsBadFraming) {
+  SseParser parser;
+  std::vector<std::string> events;
+  auto on_event = [&events](std::string_view data) { events.emplace_back(data); };
+  parser.feed(": ping\nevent: x\nid: 1\nretry: 5\ndata: a\n\n", on_event);
+  EXPECT_EQ(parser.invalid_lines(), 0u);
+  parser.feed("{\"choices\":[]}\n\nnonsense: y\ndata: b\n\n", on_event);
+  EXPECT_EQ(events, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(parser.invalid_lines(), 2u);
+  EXPECT_EQ(parser.first_invalid_line(), "{\"choices\":[]}");
+  parser.reset();
+  EXPECT_EQ(parser.invalid_lines(), 0u);
+  EXPECT_TRUE(parser.first_invalid_line().empty());
+}
+
 TEST(SseParser, EmptyDataFieldDispatchesAnEmptyEventButBlankLinesAloneDoNot) {
   EXPECT_EQ(parse("\n\n\ndata\n\n"), (std::vector<std::string>{""}));
 }

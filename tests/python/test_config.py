@@ -18,6 +18,7 @@ def test_defaults_follow_aiperf():
     assert config.export_level == "records"
     assert config.synthetic_input_tokens_mean == 550
     assert config.request_timeout_seconds == 21600.0
+    assert config.max_response_bytes == 256 * 1024 * 1024
     assert config.effective_request_count == 10
     assert config.full_url == "http://127.0.0.1:9/v1/chat/completions"
     assert config.tokenizer_name == "m"
@@ -66,6 +67,7 @@ def test_api_key_becomes_bearer_header_and_is_redacted_in_saved_config():
         (BASE + ["--warmup-request-count", "-2"], "--warmup-request-count"),
         (BASE + ["--benchmark-duration", "0"], "--benchmark-duration"),
         (BASE + ["--request-timeout-seconds", "-5"], "--request-timeout-seconds"),
+        (BASE + ["--max-response-bytes", "-1"], "--max-response-bytes: must be >= 0 (got -1)"),
         (BASE + ["--synthetic-input-tokens-mean", "0"], "--prompt-input-tokens-mean"),
         (BASE + ["--output-tokens-stddev", "-1"], "--prompt-output-tokens-stddev"),
         (BASE + ["--extra-inputs", "novalue"], "--extra-inputs"),

@@ -149,6 +149,21 @@ def text(records: dict[str, np.ndarray], name: str, row: int) -> str:
     return records[name][offsets[row] : offsets[row + 1]].tobytes().decode()
 
 
+def test_a_body_over_max_response_bytes_is_a_response_too_large_record(server: LocalServer) -> None:
+    # Content-Length announces more than the limit: cut off before the body.
+    _, rec = run(make_config(server.url("/chat"), request_count=2, max_response_bytes=len(CHAT_BODY) - 1))
+    assert rec["error_kind"].tolist() == [7, 7]
+    assert text(rec, "error_message", 0) == (
+        f"response too large: over the limit of {len(CHAT_BODY) - 1} bytes (--max-response-bytes)")
+    _, rec = run(make_config(server.url("/chat"), request_count=1, max_response_bytes=len(CHAT_BODY)))
+    assert rec["error_kind"].tolist() == [0]
+
+
+def test_max_response_bytes_must_not_be_negative() -> None:
+    with pytest.raises(_engine.EngineError, match="max_response_bytes must be >= 0"):
+        _engine.Engine(make_config("http://127.0.0.1:1/x", max_response_bytes=-1), [b"{}"])
+
+
 def test_non_streaming_chat_records_content_usage_and_one_chunk(server: LocalServer) -> None:
     with server.lock:
         server.connections.clear()

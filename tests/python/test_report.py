@@ -64,6 +64,17 @@ def test_error_summary_table_lists_each_error_pattern_with_counts():
     assert row(text, "timed out") == ["N/A", "TimeoutError", "Operation timed out", "1"]
 
 
+def test_error_summary_names_each_error_type_with_its_total():
+    reqs = [Req(0, end_ms=3, error_kind=3, status=500, message="boom"),
+            Req(1, end_ms=3, error_kind=3, status=429, message="slow down"),
+            Req(2, end_ms=3, error_kind=3, status=429, message="slow down"),
+            Req(3, end_ms=3, error_kind=7, status=200, message="response too large"),
+            Req(4, [(10, "c")], content="x")]
+    text = render(run(reqs))
+    assert "Errors by type: HTTPError 3, ResponseTooLarge 1" in text
+    assert row(text, "response too large") == ["200", "ResponseTooLarge", "response too large", "1"]
+
+
 def test_error_messages_are_not_read_as_markup():
     text = render(run([Req(0, end_ms=3, error_kind=3, status=400, message="bad [/red] input [bold]x")]))
     assert "bad [/red] input [bold]x" in text

@@ -36,6 +36,7 @@ struct EngineConfig {
   std::string proxy;                    // "" = no proxy, environment ignored
   std::string request_id_prefix;
   bool expect_images = false;           // image endpoints: a success without a valid image is an invalid response
+  std::int64_t max_response_bytes = std::int64_t{256} << 20;  // per response body; larger is an error; 0 = none
 };
 
 // What a run sends: sessions (conversations) of turns. Without session_offsets every entry of `order` (or every

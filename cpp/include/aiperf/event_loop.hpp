@@ -85,6 +85,9 @@ struct RequestSlot {
   std::int64_t last_byte_ns = -1;
   bool invalid_response = false;
   bool write_failed = false;  // a callback could not store data (out of memory)
+  bool too_large = false;     // the body passed max_response_bytes: the transfer was cut off
+  bool done_seen = false;     // the stream's data: [DONE] arrived
+  std::string retry_after;    // an error response's Retry-After header
 };
 
 class EventLoop {

@@ -17,6 +17,7 @@ enum class ErrorKind : std::int8_t {
   transport = 4,    // reset, dropped stream
   invalid_response = 5,
   cancelled = 6,
+  response_too_large = 7,  // the body passed EngineConfig::max_response_bytes
 };
 
 enum class Phase : std::int8_t { warmup = 0, profiling = 1 };

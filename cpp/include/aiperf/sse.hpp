@@ -26,6 +26,11 @@ class SseParser {
   // Bytes held for an event or line that has not been completed yet.
   std::size_t pending_bytes() const noexcept { return partial_line_.size() + event_data_.size(); }
 
+  // Lines that are not an SSE field (data, event, id, retry) or a comment, e.g. bare JSON: bad framing, which the
+  // parser skips as the standard says but the caller may report. The first one's start is kept.
+  std::size_t invalid_lines() const noexcept { return invalid_lines_; }
+  const std::string& first_invalid_line() const noexcept { return first_invalid_line_; }
+
  private:
   // line_in_input: `line` points into the bytes of the current feed() call (not into partial_line_).
   template <class OnEvent>
@@ -37,6 +42,9 @@ class SseParser {
   bool skip_lf_ = false;      // the previous feed ended on CR: a leading LF completes that CRLF
   std::string_view event_view_;  // the event's only data line, inside the current feed's input
   bool data_in_input_ = false;   // event_view_ holds the event's data (event_data_ is then unused)
+  std::size_t invalid_lines_ = 0;
+  std::string first_invalid_line_;  // at most kInvalidLineKeptBytes
+  static constexpr std::size_t kInvalidLineKeptBytes = 80;
 };
 
 template <class OnEvent>
@@ -100,7 +108,12 @@ void SseParser::process_line(std::string_view line, bool line_in_input, OnEvent&
   if (line.front() == ':') return;  // comment (keep-alive pings)
   const std::size_t colon = line.find(':');
   const std::string_view field = line.substr(0, colon);
-  if (field != "data") return;  // event:, id:, retry: do not change what is measured
+  if (field != "data") {  // event:, id:, retry: do not change what is measured
+    if (field != "event" && field != "id" && field != "retry" && invalid_lines_++ == 0) {
+      first_invalid_line_.assign(line.substr(0, kInvalidLineKeptBytes));
+    }
+    return;
+  }
   std::string_view value;
   if (colon != std::string_view::npos) {
     value = line.substr(colon + 1);

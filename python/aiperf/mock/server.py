@@ -17,6 +17,8 @@ Behaviour (see `aiperf mock-server --help`):
   `image_generation.completed` / `image_edit.completed` carrying b64_json, then data: [DONE].
 - Chat content may be a list of text and image_url parts: image parts are counted (stats()["chat_image_parts"])
   and add 85 tokens each to usage.prompt_tokens.
+- Faults (`--fault KIND:FRACTION`, repeatable): that fraction of the inference requests fails in that way, chosen
+  by a hash of --seed and the request's X-Request-ID (docs/reliability.md lists the kinds).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from types import FrameType, TracebackType
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, Union
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -39,7 +41,49 @@ DEFAULT_ITL_MS = 5.0
 DEFAULT_OUTPUT_TOKENS = 128
 DEFAULT_THREADS = 1
 DEFAULT_IMAGE_LATENCY_MS = 100.0
+DEFAULT_SEED = 0
+DEFAULT_HUGE_RESPONSE_BYTES = 1 << 30
 _POLL_S = 0.2  # how often serve() lets Python run signal handlers while the C++ loops serve
+
+FaultSpec = Union[str, tuple[str, float]]  # "http-500:0.1" or ("http-500", 0.1)
+
+
+def fault_kinds() -> list[str]:
+    """The fault kinds, in the order of docs/reliability.md."""
+    from .. import _engine
+
+    return list(_engine.mock_fault_kinds())
+
+
+def parse_fault(spec: FaultSpec) -> tuple[str, float]:
+    """`KIND:FRACTION` (or a (kind, fraction) pair) -> (kind, fraction); ValueError naming what is wrong."""
+    if isinstance(spec, str):
+        kind, colon, fraction_text = spec.rpartition(":")
+        if not colon or not kind:
+            raise ValueError(f"--fault {spec!r}: expected KIND:FRACTION, e.g. http-500:0.1")
+        try:
+            fraction = float(fraction_text)
+        except ValueError:
+            raise ValueError(f"--fault {spec!r}: the fraction {fraction_text!r} is not a number") from None
+    else:
+        kind, fraction = spec[0], float(spec[1])
+    kinds = fault_kinds()
+    if kind not in kinds:
+        raise ValueError(f"--fault {kind}: unknown kind; one of {', '.join(kinds)}")
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"--fault {kind}:{fraction:g}: the fraction must be between 0 and 1")
+    return kind, fraction
+
+
+def parse_faults(specs: Sequence[FaultSpec]) -> list[tuple[str, float]]:
+    faults = [parse_fault(spec) for spec in specs]
+    kinds = [kind for kind, _ in faults]
+    for kind in kinds:
+        if kinds.count(kind) > 1:
+            raise ValueError(f"--fault {kind}: given more than once")
+    if sum(fraction for _, fraction in faults) > 1.0 + 1e-9:
+        raise ValueError("--fault: the fractions add up to more than 1")
+    return faults
 
 
 class MockServer:
@@ -57,6 +101,9 @@ class MockServer:
         output_tokens: int = DEFAULT_OUTPUT_TOKENS,
         threads: int = DEFAULT_THREADS,
         image_latency_ms: float = DEFAULT_IMAGE_LATENCY_MS,
+        faults: Sequence[FaultSpec] = (),
+        seed: int = DEFAULT_SEED,
+        huge_response_bytes: int = DEFAULT_HUGE_RESPONSE_BYTES,
     ) -> None:
         from .. import _engine
 
@@ -68,6 +115,9 @@ class MockServer:
         config.output_tokens = int(output_tokens)
         config.threads = int(threads)
         config.image_latency_ms = float(image_latency_ms)
+        config.faults = parse_faults(faults)
+        config.seed = int(seed)
+        config.huge_response_bytes = int(huge_response_bytes)
         self.host = host
         self.config = config
         self._server = _engine.MockServer(config)
@@ -105,8 +155,16 @@ class MockServer:
         return f"http://{host}:{self.port}"
 
     def stats(self) -> dict[str, int]:
-        """Requests per route, streams open, client disconnects, images sent, chat image parts (see _engine.pyi)."""
+        """Requests per route, streams open, client disconnects, images sent, chat image parts, faults per kind
+        (see _engine.pyi)."""
         return dict(self._server.stats())
+
+    def fault_for(self, request_id: str) -> str | None:
+        """The fault kind a request with this X-Request-ID gets (when it fits the request), or None."""
+        from .. import _engine
+
+        kind = _engine.mock_choose_fault(self.config.faults, self.config.seed, request_id)
+        return kind or None
 
     def __enter__(self) -> Self:
         return self.start()
@@ -121,7 +179,7 @@ class MockServer:
         return (
             f"MockServer({where}, ttft_ms={self.config.ttft_ms}, itl_ms={self.config.itl_ms}, "
             f"output_tokens={self.config.output_tokens}, threads={self.config.threads}, "
-            f"image_latency_ms={self.config.image_latency_ms})"
+            f"image_latency_ms={self.config.image_latency_ms}, faults={self.config.faults}, seed={self.config.seed})"
         )
 
 
@@ -134,9 +192,13 @@ def serve(
     threads: int = DEFAULT_THREADS,
     out: TextIO | None = None,
     image_latency_ms: float = DEFAULT_IMAGE_LATENCY_MS,
+    faults: Sequence[FaultSpec] = (),
+    seed: int = DEFAULT_SEED,
+    huge_response_bytes: int = DEFAULT_HUGE_RESPONSE_BYTES,
 ) -> int:
     """Serve until SIGINT/SIGTERM; print `listening on http://HOST:PORT` once connections are accepted. Returns 0."""
-    server = MockServer(host, port, ttft_ms, itl_ms, output_tokens, threads, image_latency_ms).start()
+    server = MockServer(host, port, ttft_ms, itl_ms, output_tokens, threads, image_latency_ms, faults, seed,
+                        huge_response_bytes).start()
     previous: dict[int, Any] = {}
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -149,6 +211,9 @@ def serve(
     try:
         stream = out if out is not None else sys.stdout
         print(f"listening on http://{host}:{server.port}", file=stream, flush=True)
+        if server.config.faults:
+            kinds = ", ".join(f"{kind} {fraction:g}" for kind, fraction in server.config.faults)
+            print(f"faults (seed {server.config.seed}): {kinds}", file=stream, flush=True)
         # Short waits so Python gets to run the signal handler; the C++ loop threads serve meanwhile.
         while not server.wait(_POLL_S):
             pass
@@ -226,6 +291,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--fast", action="store_true", help="no latency at all: TTFT, ITL and image latency 0"
     )
+    parser.add_argument(
+        "--fault",
+        dest="faults",
+        action="append",
+        default=[],
+        metavar="KIND:FRACTION",
+        help="fail this fraction (0-1) of the inference requests in this way (repeatable; fractions add up to at "
+        "most 1): http-500, http-429, http-400, reset-before-response, reset-mid-stream, no-done, bad-json, "
+        "bad-sse, huge-response, hang, trickle, wrong-content-type, bad-base64 (see docs/reliability.md)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=DEFAULT_SEED,
+        metavar="N",
+        help="chooses which requests get a fault (by their X-Request-ID) [default: %(default)s]",
+    )
+    parser.add_argument(
+        "--huge-response-bytes",
+        type=int,
+        default=DEFAULT_HUGE_RESPONSE_BYTES,
+        metavar="BYTES",
+        help="size of a huge-response reply [default: %(default)s]",
+    )
     return parser
 
 
@@ -245,6 +334,14 @@ def run_cli(argv: Sequence[str] | None = None) -> int:
         parser.error("--output-tokens must be >= 0")
     if not 1 <= args.threads <= 256:
         parser.error("--threads must be between 1 and 256")
+    if args.huge_response_bytes < 1:
+        parser.error("--huge-response-bytes must be >= 1")
+    if not 0 <= args.seed < 2**64:
+        parser.error("--seed must be between 0 and 2**64 - 1")
+    try:
+        faults = parse_faults(args.faults)
+    except ValueError as e:
+        parser.error(str(e))
     from .._engine import EngineError
 
     try:
@@ -256,6 +353,9 @@ def run_cli(argv: Sequence[str] | None = None) -> int:
             args.output_tokens,
             args.threads,
             image_latency_ms=args.image_latency_ms,
+            faults=faults,
+            seed=args.seed,
+            huge_response_bytes=args.huge_response_bytes,
         )
     except EngineError as e:
         print(f"aiperf mock-server: error: {e}", file=sys.stderr)
