@@ -31,14 +31,24 @@ def profile(*, print_table: bool = True, **options: Any) -> "Run":
     """Run `aiperf profile` from Python. Options are the CLI's, with underscores (`endpoint_type="chat"`).
 
     Returns a Run (summary, records, timeline, config, artifact_dir, images()). Raises ConfigError for invalid
-    options. No progress bar by default (`ui_type="simple"` shows one, in Jupyter too).
+    options. No progress bar by default (`ui_type="simple"` shows one), except in Jupyter.
     """
     from .config import make_config
     from .run import run_profile
 
-    options.setdefault("ui_type", "none")
+    options.setdefault("ui_type", "simple" if _in_jupyter() else "none")
     config = make_config(**options)
     return run_profile(config, print_table=print_table)
+
+
+def _in_jupyter() -> bool:
+    import sys
+
+    if "IPython" not in sys.modules:
+        return False
+    from .notebook import in_jupyter
+
+    return in_jupyter()
 
 
 def load(path: "str | Path", name: "str | None" = None) -> "Run":

@@ -112,7 +112,7 @@ def _runs_table(runs: Sequence[Run], labels: Sequence[str]) -> str:
     for run, label in zip(runs, labels):
         cells = [_cell(label, True)] + [_cell(_config_text(run.config.get(k)), True) for k in _CONFIG_KEYS]
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    return "<table>" + "".join(rows) + "</table>"
+    return '<div style="overflow-x:auto"><table>' + "".join(rows) + "</table></div>"
 
 
 def _config_text(value: Any) -> Any:
@@ -145,15 +145,26 @@ def _comparison_table(runs: Sequence[Run]) -> str:
         cells = [_cell(spec.header if spec else tag, True), _cell(stat, True), _cell(row["unit"], True)]
         for column in frame.columns[1:]:
             value = row[column]
-            if column.endswith(" change %") and isinstance(value, float) and not math.isnan(value) and spec:
-                good = (value > 0) == spec.larger_is_better if value != 0 else None
+            if column.endswith(" change %") and isinstance(value, float) and not math.isnan(value):
+                higher_is_better = _higher_is_better(spec)
+                good = None if value == 0 or higher_is_better is None else (value > 0) == higher_is_better
                 css = "" if good is None else (' class="better"' if good else ' class="worse"')
                 cells.append(f"<td{css}>{value:+.1f}%</td>")
             else:
                 cells.append(_cell(None if isinstance(value, float) and math.isnan(value) else value))
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    return ("<p>Change % is relative to the first run; green is better, red worse (for latencies lower is better)."
-            "</p><table>" + "".join(rows) + "</table>")
+    return ("<p>Change % is relative to the first run; green is better, red worse (throughputs: higher is better; "
+            "latencies: lower is better; counts and lengths are not judged).</p><table>" + "".join(rows)
+            + "</table>")
+
+
+def _higher_is_better(spec: Any) -> bool | None:
+    """Whether a larger value is an improvement: throughputs yes, latencies no, counts and lengths neither."""
+    if spec is None:
+        return None
+    if spec.larger_is_better:
+        return True
+    return False if spec.unit.startswith("ms") else None
 
 
 def _errors_table(runs: Sequence[Run], labels: Sequence[str]) -> str:

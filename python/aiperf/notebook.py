@@ -5,6 +5,7 @@
     nb.latency_cdf(run)              # every plot returns a matplotlib Figure (shown inline in Jupyter)
     nb.compare([run_a, run_b])       # DataFrame, metrics side by side
     nb.gallery(run)                  # generated images with prompt, size and latency
+    nb.write_report([run_a, run_b], "report")   # PNGs + self-contained report.html (as `aiperf plot`)
 
 Outside Jupyter the same functions work in scripts: figures use the Agg canvas (save them with
 `figure.savefig(...)`), and `gallery()` writes an HTML file instead of showing the images.
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .comparison import compare
+from .html_report import write_report
 from .plots import (
     PlotError,
     all_plots,
@@ -34,7 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Gallery", "PlotError", "all_plots", "compare", "concurrency_over_time", "gallery",
            "image_latency_by_size", "in_jupyter", "latency_cdf", "latency_vs_throughput", "load",
-           "throughput_over_time", "ttft_itl_distributions"]
+           "throughput_over_time", "ttft_itl_distributions", "write_report"]
 
 GALLERY_FILE = "gallery.html"
 
