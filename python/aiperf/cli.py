@@ -84,6 +84,9 @@ def _plot(argv: Sequence[str]) -> int:
     except (ArtifactError, OSError, ValueError) as e:
         print(f"aiperf plot: error: {e}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as e:
+        print(f"aiperf plot: error: {e.name} is not installed (pip install 'aiperf[plot]')", file=sys.stderr)
+        return 2
     for path in files.pngs:
         print(f"Plot: {path}")
     for name, reason in files.skipped.items():

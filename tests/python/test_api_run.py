@@ -167,3 +167,13 @@ def test_a_sweep_folder_expands_to_its_artifact_folders(streaming_run, plain_run
     assert find_artifact_dirs([sweep]) == [sweep / "c0", sweep / "c1"]
     with pytest.raises(ArtifactError, match="profile_export_aiperf.json is missing, and no folder in it has one"):
         find_artifact_dirs([tmp_path / "sweep" / "c0" / "logs"])
+
+
+def test_importing_aiperf_and_its_notebook_helpers_leaves_pandas_and_matplotlib_unloaded():
+    import subprocess
+    import sys
+
+    code = ("import sys, aiperf, aiperf.notebook; aiperf.Run; "
+            "print([m for m in ('pandas', 'matplotlib', 'IPython') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
