@@ -5,8 +5,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 CPP_BUILD ?= build/cpp
-APT_PACKAGES := g++ pkg-config libcurl4-openssl-dev libsimdjson-dev libpng-dev zlib1g-dev libgtest-dev libevent-dev
-PY_DEV_PACKAGES := scikit-build-core pybind11 cmake ninja numpy rich tokenizers pandas pytest tiktoken openai
+APT_PACKAGES := g++ pkg-config libcurl4-openssl-dev libsimdjson-dev libpng-dev zlib1g-dev libgtest-dev libevent-dev chromium
+PY_DEV_PACKAGES := scikit-build-core pybind11 cmake ninja numpy rich tokenizers pandas pytest tiktoken openai matplotlib nbformat nbclient ipykernel ipywidgets websocket-client
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_PORT ?= 8471
 

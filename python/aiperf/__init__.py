@@ -5,44 +5,72 @@
                             concurrency=8, request_count=100, tokenizer="gpt2")
     result.summary["time_to_first_token"]["p99"]
     result.records            # pandas DataFrame, one row per request
-    aiperf.load(result.artifact_dir)
+    result.timeline           # throughput and concurrency over time
+    run = aiperf.load(result.artifact_dir)
+    aiperf.compare([run, other_run])
+
+Plots and the image gallery: `aiperf.notebook` (docs/python-api.md).
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["profile", "load", "ProfileResult", "ConfigError", "ArtifactError", "__version__"]
+__all__ = ["profile", "load", "compare", "Run", "ProfileResult", "ConfigError", "ArtifactError", "__version__"]
 
 if TYPE_CHECKING:
-    from .result import ProfileResult
+    from collections.abc import Sequence
+    from pathlib import Path
+
+    import pandas as pd
+
+    from .result import ProfileResult, Run
 
 
-def profile(*, print_table: bool = True, **options: Any) -> "ProfileResult":
+def profile(*, print_table: bool = True, **options: Any) -> "Run":
     """Run `aiperf profile` from Python. Options are the CLI's, with underscores (`endpoint_type="chat"`).
 
-    Returns a ProfileResult (summary, records DataFrame, artifact_dir). Raises ConfigError for invalid options.
+    Returns a Run (summary, records, timeline, config, artifact_dir, images()). Raises ConfigError for invalid
+    options. No progress bar by default (`ui_type="simple"` shows one), except in Jupyter.
     """
     from .config import make_config
     from .run import run_profile
 
-    options.setdefault("ui_type", "none")
+    options.setdefault("ui_type", "simple" if _in_jupyter() else "none")
     config = make_config(**options)
     return run_profile(config, print_table=print_table)
 
 
-def load(path: Any) -> "ProfileResult":
-    """Read an artifact folder back into a ProfileResult."""
+def _in_jupyter() -> bool:
+    import sys
+
+    if "IPython" not in sys.modules:
+        return False
+    from .notebook import in_jupyter
+
+    return in_jupyter()
+
+
+def load(path: "str | Path", name: "str | None" = None) -> "Run":
+    """Read an artifact folder back into a Run, from its export files alone. `name` labels it in comparisons."""
     from .result import load as _load
 
-    return _load(path)
+    return _load(path, name)
+
+
+def compare(runs: "Sequence[Run | str | Path]", **options: Any) -> "pd.DataFrame":
+    """Summary metrics of several runs (or artifact folders) side by side, with the change relative to the
+    first: see aiperf.comparison.compare for `stats`, `metrics` and `baseline`."""
+    from .comparison import compare as _compare
+
+    return _compare(runs, **options)
 
 
 def __getattr__(name: str) -> Any:
-    if name == "ProfileResult":
-        from .result import ProfileResult
+    if name in ("Run", "ProfileResult"):
+        from .result import Run
 
-        return ProfileResult
+        return Run
     if name == "ArtifactError":
         from .result import ArtifactError
 

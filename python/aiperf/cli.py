@@ -1,4 +1,5 @@
-"""The `aiperf` console script: `aiperf profile …`, `aiperf mock-server …` and `aiperf extract-images …`.
+"""The `aiperf` console script: `aiperf profile …`, `aiperf mock-server …`, `aiperf extract-images …` and
+`aiperf plot …`.
 
 Start-up matters (target: `aiperf --help` and the first request within 0.5 s), so this module imports only the
 standard library; numpy, rich, tokenizers and the engine are imported when a command runs.
@@ -57,7 +58,41 @@ def build_parser() -> argparse.ArgumentParser:
                          help="output folder [default: extracted_images]")
     extract.add_argument("--real-extension", action="store_true",
                          help="name files by their real type (.png, .jpg, .webp …) instead of always .jpg")
+    plot = sub.add_parser("plot", help="Plot one or several runs: PNG files and a self-contained HTML report.",
+                          description="Write every plot that applies (latency CDF, TTFT/ITL distributions, "
+                                      "throughput and concurrency over time, latency vs throughput for several "
+                                      "runs, image latency by size) as PNG, and report.html with the plots, "
+                                      "summary tables and image gallery embedded. A folder holding several "
+                                      "artifact folders (a sweep) counts as all of them.")
+    plot.add_argument("artifact_dirs", nargs="+", metavar="ARTIFACT_DIR", help="artifact folder(s) of runs")
+    plot.add_argument("--out", "-o", default=None, metavar="DIR",
+                      help="output folder [default: ARTIFACT_DIR/plots for one run, ./plots for several]")
     return parser
+
+
+def _plot(argv: Sequence[str]) -> int:
+    args = build_parser().parse_args(["plot", *argv])
+    from pathlib import Path
+
+    from .html_report import write_report
+    from .result import ArtifactError, find_artifact_dirs
+
+    try:
+        folders = find_artifact_dirs(args.artifact_dirs)
+        out = Path(args.out) if args.out else (folders[0] / "plots" if len(folders) == 1 else Path("plots"))
+        files = write_report(folders, out)
+    except (ArtifactError, OSError, ValueError) as e:
+        print(f"aiperf plot: error: {e}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as e:
+        print(f"aiperf plot: error: {e.name} is not installed (pip install 'aiperf[plot]')", file=sys.stderr)
+        return 2
+    for path in files.pngs:
+        print(f"Plot: {path}")
+    for name, reason in files.skipped.items():
+        print(f"aiperf plot: {name} not drawn: {reason}", file=sys.stderr)
+    print(f"Report: {files.html}")
+    return 0
 
 
 def _extract_images(argv: Sequence[str]) -> int:
@@ -96,6 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_cli(argv[1:])
     if argv and argv[0] == "extract-images":
         return _extract_images(argv[1:])
+    if argv and argv[0] == "plot":
+        return _plot(argv[1:])
     if not argv or argv[0] != "profile":
         parser = build_parser()
         if not argv:
