@@ -143,9 +143,9 @@ class Nginx:
 
 
 def run_wrk(
-    url: str, concurrency: int, duration_s: float, workdir: Path, cpu: int | None
+    url: str, concurrency: int, duration_s: float, workdir: Path, cpu: int | None, threads: int = 1
 ) -> tuple[float, float, int]:
-    """(requests/s, CPU seconds, requests) of `wrk -t1` POSTing REQUEST_BODY."""
+    """(requests/s, CPU seconds, requests) of `wrk -t<threads>` POSTing REQUEST_BODY."""
     script = workdir / "post.lua"
     body = json.dumps(REQUEST_BODY, separators=(",", ":"))
     script.write_text(
@@ -156,7 +156,7 @@ def run_wrk(
     # RUSAGE_CHILDREN counts waited-for children only: wrk, not the still running nginx.
     usage_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = subprocess.run(
-        pinned(cpu) + ["wrk", "-t1", f"-c{concurrency}", f"-d{duration_s:g}s", "-s", str(script), url],
+        pinned(cpu) + ["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{duration_s:g}s", "-s", str(script), url],
         capture_output=True,
         text=True,
         check=True,
@@ -179,7 +179,9 @@ class EngineRun:
     cpu_s: float
 
 
-def run_engine(url: str, concurrency: int, request_count: int, streaming: bool, cap_s: float) -> EngineRun:
+def run_engine(
+    url: str, concurrency: int, request_count: int, streaming: bool, cap_s: float, threads: int = 1
+) -> EngineRun:
     config = _engine.EngineConfig()
     config.url = url
     config.streaming = streaming
@@ -189,7 +191,7 @@ def run_engine(url: str, concurrency: int, request_count: int, streaming: bool, 
     config.benchmark_duration_s = cap_s  # a safety cap; request_count normally ends the run first
     config.grace_period_s = 2.0
     config.request_timeout_s = 10.0
-    config.num_threads = 1
+    config.num_threads = threads
     body = dict(REQUEST_BODY, stream=True) if streaming else REQUEST_BODY
     engine = _engine.Engine(config, [_engine.build_json(body)])
     # RUSAGE_SELF covers every thread of this process (the engine's loop included), not nginx or wrk.
@@ -223,6 +225,11 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[64, 256])
     parser.add_argument("--sse-concurrency", type=int, default=64)
     parser.add_argument(
+        "--threads", type=int, nargs="+", default=[1],
+        help="loop threads of the engine and of wrk (-tN); with more than 1 nothing is pinned",
+    )
+    parser.add_argument("--no-sse", action="store_true", help="skip the SSE events/CPU-s measurement")
+    parser.add_argument(
         "--no-pin",
         action="store_true",
         help="do not pin nginx to CPU 0 and the client (wrk, or this process with the engine) to CPU 1",
@@ -245,20 +252,25 @@ def main() -> int:
         workdir = Path(tmp)
         nginx = Nginx(workdir / "nginx", server_cpu)
         try:
-            for concurrency in args.concurrency:
+            for threads, concurrency in [(t, c) for t in args.threads for c in args.concurrency]:
                 chat_url = nginx.url("/v1/chat/completions")
                 wrk_rps, wrk_cpu_s, wrk_requests = run_wrk(
-                    chat_url, concurrency, args.duration_s, workdir, client_cpu
+                    chat_url, concurrency, args.duration_s, workdir, client_cpu if threads == 1 else None, threads
                 )
                 # Sized from wrk's rate so the engine runs about as long as wrk did.
                 request_count = max(1000, int(wrk_rps * args.duration_s * 0.8))
-                run = run_engine(chat_url, concurrency, request_count, False, cap_s=2 * args.duration_s)
+                if threads > 1 and pin:
+                    os.sched_setaffinity(0, set(cpus))
+                run = run_engine(chat_url, concurrency, request_count, False, cap_s=2 * args.duration_s,
+                                 threads=threads)
+                if threads > 1 and pin:
+                    os.sched_setaffinity(0, {client_cpu})
                 engine_rps, ok, errors = profiling_requests_per_s(run.records)
                 failures += errors
                 ratio = engine_rps / wrk_rps
                 rows.append(
                     (
-                        f"requests/s, c={concurrency}, 1 thread",
+                        f"requests/s, c={concurrency}, {threads} thread{'s' if threads > 1 else ''}",
                         f"{wrk_rps:,.0f}",
                         f"{engine_rps:,.0f} ({ok:,} ok, {errors} errors)",
                         f"{ratio:.2f}",
@@ -279,38 +291,39 @@ def main() -> int:
                     )
                 )
 
-            sse_url = nginx.url("/sse/chat")
-            # Calibrate roughly, then size the measured run to take about duration_s.
-            probe = run_engine(sse_url, args.sse_concurrency, 2000, True, cap_s=args.duration_s)
-            probe_rate = max(1.0, 2000 / max(probe.wall_s, 1e-3))
-            request_count = max(2000, int(probe_rate * args.duration_s * 0.8))
-            run = run_engine(sse_url, args.sse_concurrency, request_count, True, cap_s=2 * args.duration_s)
-            records = run.records
-            completed = (records["error_kind"] == 0) & (records["status"] == 200)
-            chunks_per_record = np.diff(records["chunk_offsets"])
-            # Every data event parsed (warm-up included, as the CPU time is), minus [DONE]s.
-            json_events = int(chunks_per_record.sum()) - int(completed.sum())
-            expected = SSE_EVENTS_PER_RESPONSE + 1
-            wrong = int((chunks_per_record[completed] != expected).sum())
-            failures += int((~completed).sum()) + wrong
-            events_per_cpu_s = json_events / run.cpu_s
-            rows.append(
-                (
-                    f"SSE events/CPU-s, c={args.sse_concurrency}",
-                    "-",
+            if not args.no_sse:
+                sse_url = nginx.url("/sse/chat")
+                # Calibrate roughly, then size the measured run to take about duration_s.
+                probe = run_engine(sse_url, args.sse_concurrency, 2000, True, cap_s=args.duration_s)
+                probe_rate = max(1.0, 2000 / max(probe.wall_s, 1e-3))
+                request_count = max(2000, int(probe_rate * args.duration_s * 0.8))
+                run = run_engine(sse_url, args.sse_concurrency, request_count, True, cap_s=2 * args.duration_s)
+                records = run.records
+                completed = (records["error_kind"] == 0) & (records["status"] == 200)
+                chunks_per_record = np.diff(records["chunk_offsets"])
+                # Every data event parsed (warm-up included, as the CPU time is), minus [DONE]s.
+                json_events = int(chunks_per_record.sum()) - int(completed.sum())
+                expected = SSE_EVENTS_PER_RESPONSE + 1
+                wrong = int((chunks_per_record[completed] != expected).sum())
+                failures += int((~completed).sum()) + wrong
+                events_per_cpu_s = json_events / run.cpu_s
+                rows.append(
                     (
-                        f"{events_per_cpu_s / 1e6:.2f} M ({json_events:,} events, {run.cpu_s:.2f} CPU-s, "
-                        f"{run.wall_s:.2f} s wall)"
-                    ),
-                    "-",
-                    (
-                        f">= {SSE_TARGET_EVENTS_PER_CPU_S / 1e6:.1f} M "
-                        f"{'PASS' if events_per_cpu_s >= SSE_TARGET_EVENTS_PER_CPU_S else 'FAIL'}"
-                    ),
+                        f"SSE events/CPU-s, c={args.sse_concurrency}",
+                        "-",
+                        (
+                            f"{events_per_cpu_s / 1e6:.2f} M ({json_events:,} events, {run.cpu_s:.2f} CPU-s, "
+                            f"{run.wall_s:.2f} s wall)"
+                        ),
+                        "-",
+                        (
+                            f">= {SSE_TARGET_EVENTS_PER_CPU_S / 1e6:.1f} M "
+                            f"{'PASS' if events_per_cpu_s >= SSE_TARGET_EVENTS_PER_CPU_S else 'FAIL'}"
+                        ),
+                    )
                 )
-            )
-            if wrong:
-                print(f"warning: {wrong} streams did not have {expected} events", file=sys.stderr)
+                if wrong:
+                    print(f"warning: {wrong} streams did not have {expected} events", file=sys.stderr)
         finally:
             nginx.stop()
 
