@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -31,8 +33,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_mock(port: int) -> subprocess.Popen:
-    process = subprocess.Popen([sys.executable, "-m", "aiperf", "mock-server", "--host", "127.0.0.1", "--port",
+def start_mock(port: int, cpu: int | None) -> subprocess.Popen:
+    pin = ["taskset", "-c", str(cpu)] if cpu is not None else []
+    process = subprocess.Popen(pin + [sys.executable, "-m", "aiperf", "mock-server", "--host", "127.0.0.1", "--port",
                                 str(port), "--ttft-ms", "0", "--itl-ms", "0", "--output-tokens", "4"],
                                stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
@@ -113,9 +116,15 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=5000.0)
     parser.add_argument("--duration", type=float, default=60.0)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--no-pin", action="store_true",
+                        help="do not pin the mock server to the first CPU and this process to the second")
     args = parser.parse_args()
+    cpus = sorted(os.sched_getaffinity(0))
+    pin = not args.no_pin and len(cpus) >= 2 and shutil.which("taskset") is not None
     port = free_port()
-    mock = start_mock(port)
+    mock = start_mock(port, cpus[0] if pin else None)
+    if pin:  # the engine's loop thread inherits this
+        os.sched_setaffinity(0, {cpus[1]})
     try:
         url = f"http://127.0.0.1:{port}/v1/chat/completions"
         print(f"send-time error (actual - intended), microseconds; {args.rate:g} req/s for {args.duration:g} s")

@@ -17,7 +17,7 @@
 namespace aiperf {
 namespace {
 
-constexpr std::int64_t kInitialOpenLoopSlots = 16;
+constexpr std::int64_t kInitialOpenLoopSlots = 256;
 
 bool has_line_break(std::string_view text) { return text.find_first_of("\r\n") != std::string_view::npos; }
 
