@@ -118,6 +118,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RunError as e:
         print(f"aiperf profile: error: {e}", file=sys.stderr)
         return e.exit_code
+    except KeyboardInterrupt:
+        print("aiperf profile: interrupted before the first request: nothing was measured", file=sys.stderr)
+        return 130
     return 130 if result.was_cancelled else 0
 
 
