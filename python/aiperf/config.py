@@ -67,6 +67,8 @@ OPTIONS: tuple[Option, ...] = (
            "for image_edit, application/json otherwise).", "Endpoint", choices=CONTENT_TYPES),
     Option("use_legacy_max_tokens", ("--use-legacy-max-tokens",), "Send max_tokens instead of max_completion_tokens "
            "(chat).", "Endpoint", kind="flag"),
+    Option("no_ssl_verify", ("--no-ssl-verify",), "https: do not check the server's TLS certificate and host name "
+           "(self-signed test servers; the traffic can then be intercepted).", "Endpoint", kind="flag"),
     # Tokenizer
     Option("tokenizer", ("--tokenizer",), "Tokenizer: HF name, local folder or file (default: the model name). "
            "'gpt2' works offline after `make tokenizer-assets`.", "Tokenizer"),
@@ -158,6 +160,7 @@ class ProfileConfig:
     request_timeout_seconds: float = 21600.0
     request_content_type: str | None = None
     use_legacy_max_tokens: bool = False
+    no_ssl_verify: bool = False
     tokenizer: str | None = None
     tokenizer_revision: str = "main"
     tokenizer_trust_remote_code: bool = False
@@ -197,8 +200,9 @@ class ProfileConfig:
     # ---- derived values ---------------------------------------------------------------------------------------
     @property
     def base_url(self) -> str:
-        url = self.url.rstrip("/")
-        return url if "://" in url else f"http://{url}"
+        url = self.url.strip().rstrip("/")
+        scheme, sep, rest = url.partition("://")
+        return f"{scheme.lower()}://{rest}" if sep else f"http://{url}"
 
     @property
     def endpoint_path(self) -> str:

@@ -210,6 +210,7 @@ def _engine_config(config: ProfileConfig, endpoint: Endpoint, content_type: str,
     ec.num_threads = config.num_threads
     ec.keep_raw = keep_raw
     ec.proxy = ""
+    ec.verify_tls = not config.no_ssl_verify
     ec.request_id_prefix = request_id_prefix
     ec.expect_images = endpoint.produces_images
     return ec
