@@ -84,8 +84,10 @@ def config_from_args(argv: Sequence[str]) -> ProfileConfig:
     for name, value in vars(args).items():
         if name != "command":
             setattr(config, name, value)
-    config.cli_command = "aiperf profile " + " ".join(shlex.quote(a) for a in redact_argv(list(argv)))
-    return validate(config)
+    validate(config)
+    config.cli_command = "aiperf profile " + " ".join(shlex.quote(a)
+                                                      for a in redact_argv(list(argv), config.secret_values))
+    return config
 
 
 def main(argv: Sequence[str] | None = None) -> int:

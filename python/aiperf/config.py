@@ -259,21 +259,31 @@ class ProfileConfig:
         cores = os.cpu_count() or 1
         return max(1, min(cores - 1, self.effective_concurrency // 256, 32)) if cores > 2 else 1
 
+    @property
+    def secret_values(self) -> tuple[str, ...]:
+        """The API key, secret header values and URL password: replaced wherever the run writes text."""
+        from .secrets import secret_values
+
+        return secret_values(self.api_key, self.headers, self.url)
+
     def to_dict(self, *, redact: bool = True) -> dict[str, Any]:
         """The resolved config for exports; secrets redacted."""
-        from .secrets import redact_header_value
+        from .secrets import REDACTED, redact_header_value, redact_text, redact_url
 
+        secrets = self.secret_values
         out: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name == "api_key" and value and redact:
-                value = "<redacted>"
+                value = REDACTED
             elif f.name == "headers" and redact:
                 value = {k: redact_header_value(k, v) for k, v in value.items()}
             elif f.name == "header" and redact:
-                value = [_redact_header_arg(h) for h in value]
+                value = [redact_text(_redact_header_arg(h), secrets) for h in value]
+            elif f.name in ("url", "cli_command") and value and redact:
+                value = redact_text(redact_url(value), secrets)
             out[f.name] = value
-        out["base_url"] = self.base_url
+        out["base_url"] = redact_url(self.base_url) if redact else self.base_url
         out["endpoint_path"] = self.endpoint_path
         out["request_count_resolved"] = self.effective_request_count
         out["concurrency_resolved"] = self.effective_concurrency
@@ -308,23 +318,25 @@ def parse_json_scalar(text: str) -> Any:
         return text
 
 
-def _key_value_items(items: list[str], flag: str) -> list[tuple[str, Any, bool]]:
-    """Items given as 'key:value' or as a JSON object, in order: (key, value, value_came_from_json)."""
+def _key_value_items(items: list[str], flag: str, *, echo: bool = True) -> list[tuple[str, Any, bool]]:
+    """Items given as 'key:value' or as a JSON object, in order: (key, value, value_came_from_json).
+    With echo=False an error names the item by position only (a header may hold a credential)."""
     pairs: list[tuple[str, Any, bool]] = []
-    for item in items:
+    for number, item in enumerate(items, 1):
+        shown = repr(item) if echo else f"value {number}"
         text = item.strip()
         if text.startswith("{"):
             try:
                 obj = json.loads(text)
             except ValueError as e:
-                raise ConfigError(f"{flag}: {item!r} is not valid JSON ({e})") from None
+                raise ConfigError(f"{flag}: {shown} is not valid JSON ({e})") from None
             if not isinstance(obj, dict):
-                raise ConfigError(f"{flag}: {item!r} must be a JSON object")
+                raise ConfigError(f"{flag}: {shown} must be a JSON object")
             pairs.extend((str(k), v, True) for k, v in obj.items())
             continue
         key, sep, value = text.partition(":")
         if not sep or not key.strip():
-            raise ConfigError(f"{flag}: {item!r} is not 'key:value' or a JSON object")
+            raise ConfigError(f"{flag}: {shown} is not 'key:value' or a JSON object")
         pairs.append((key.strip(), value.strip(), False))
     return pairs
 
@@ -336,7 +348,7 @@ def parse_extra_inputs(items: list[str]) -> dict[str, Any]:
 
 def parse_headers(items: list[str]) -> dict[str, str]:
     headers: dict[str, str] = {}
-    for name, value, _ in _key_value_items(items, "--header"):
+    for name, value, _ in _key_value_items(items, "--header", echo=False):
         value = str(value)
         if any(c in name for c in " \t\r\n"):
             raise ConfigError(f"--header: {name!r} is not a valid header name")
@@ -489,16 +501,19 @@ def _validate_images(config: ProfileConfig) -> None:
 def _validate_url(url: str) -> None:
     from urllib.parse import urlsplit
 
+    from .secrets import redact_url
+
     if not url or not url.strip():
         raise ConfigError("--url: empty")
+    shown = repr(redact_url(url))
     full = url if "://" in url else f"http://{url}"
     parts = urlsplit(full)
     if parts.scheme not in ("http", "https"):
-        raise ConfigError(f"--url: {url!r}: only http:// and https:// are supported")
+        raise ConfigError(f"--url: {shown}: only http:// and https:// are supported")
     try:
         port = parts.port
     except ValueError:
-        raise ConfigError(f"--url: {url!r}: invalid port") from None
+        raise ConfigError(f"--url: {shown}: invalid port") from None
     if not parts.hostname:
-        raise ConfigError(f"--url: {url!r}: no host")
+        raise ConfigError(f"--url: {shown}: no host")
     del port

@@ -18,6 +18,7 @@ from . import __version__
 from .config import ConfigError, ProfileConfig
 from .endpoints import Endpoint, get_endpoint
 from .payloads import EDIT_RESERVED_FIELDS, refused_extra_fields
+from .secrets import redact_url
 
 if TYPE_CHECKING:
     from .result import ProfileResult
@@ -355,7 +356,7 @@ def run_profile(config: ProfileConfig, *, console: Any = None, print_table: bool
                                                    request_id_prefix), bodies)
         except _engine.EngineError as e:
             raise RunError(str(e)) from None
-        log.info("sending to %s: concurrency %d, %s requests, %d warm-up", config.full_url,
+        log.info("sending to %s: concurrency %d, %s requests, %d warm-up", redact_url(config.full_url),
                  config.effective_concurrency, config.effective_request_count or "unbounded",
                  config.warmup_request_count)
         started = time.monotonic()
@@ -366,9 +367,9 @@ def run_profile(config: ProfileConfig, *, console: Any = None, print_table: bool
         from .metrics import compute_metrics
         from .report import print_summary
         from .result import ProfileResult
-        from .secrets import redact_headers
+        from .secrets import redact_headers, redact_records
 
-        records = engine.records()
+        records = redact_records(engine.records(), config.secret_values)
         metrics = compute_metrics(records, endpoint=endpoint, streaming=streaming, input_tokens_per_body=input_tokens,
                                   tokenizer=tokenizer, anchor_wall_ns=engine.anchor_wall_ns,
                                   anchor_mono_ns=engine.anchor_mono_ns, goodput=config.goodput_slos or None)
