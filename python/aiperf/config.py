@@ -6,6 +6,7 @@ tokenizer, the dataset or the engine are touched, and every error names the opti
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -409,19 +410,21 @@ def validate(config: ProfileConfig) -> ProfileConfig:
     if config.endpoint is not None and not config.endpoint.strip():
         raise ConfigError("--endpoint: empty path")
 
-    def positive(dest: str, value: float | None, *, allow_zero: bool = False) -> None:
+    def positive(dest: str, value: float | None, *, allow_zero: bool = False, allow_inf: bool = False) -> None:
         if value is None:
             return
+        flag = OPTIONS_BY_DEST[dest].flags[0]
+        if math.isnan(value) or (math.isinf(value) and not allow_inf):
+            raise ConfigError(f"{flag}: must be a finite number (got {value})")
         bad = value < 0 if allow_zero else value <= 0
         if bad:
-            flag = OPTIONS_BY_DEST[dest].flags[0]
             raise ConfigError(f"{flag}: must be {'>= 0' if allow_zero else '> 0'} (got {value})")
 
     positive("concurrency", config.concurrency)
     positive("request_count", config.request_count)
     positive("warmup_request_count", config.warmup_request_count, allow_zero=True)
     positive("benchmark_duration", config.benchmark_duration)
-    positive("benchmark_grace_period", config.benchmark_grace_period, allow_zero=True)
+    positive("benchmark_grace_period", config.benchmark_grace_period, allow_zero=True, allow_inf=True)
     positive("request_timeout_seconds", config.request_timeout_seconds)
     positive("synthetic_input_tokens_mean", config.synthetic_input_tokens_mean)
     positive("synthetic_input_tokens_stddev", config.synthetic_input_tokens_stddev, allow_zero=True)
@@ -506,6 +509,8 @@ def _validate_url(url: str) -> None:
     if not url or not url.strip():
         raise ConfigError("--url: empty")
     shown = repr(redact_url(url))
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url.strip()):
+        raise ConfigError(f"--url: {shown}: contains a space or control character")
     full = url if "://" in url else f"http://{url}"
     parts = urlsplit(full)
     if parts.scheme not in ("http", "https"):
