@@ -18,7 +18,7 @@ from . import __version__
 from .config import ConfigError, ProfileConfig
 from .endpoints import Endpoint, get_endpoint
 from .payloads import EDIT_RESERVED_FIELDS, refused_extra_fields
-from .secrets import redact_url
+from .secrets import redact_text, redact_url
 
 if TYPE_CHECKING:
     from .result import ProfileResult
@@ -355,7 +355,7 @@ def run_profile(config: ProfileConfig, *, console: Any = None, print_table: bool
             engine = _engine.Engine(_engine_config(config, endpoint, encoded.content_type, streaming, keep_raw,
                                                    request_id_prefix), bodies)
         except _engine.EngineError as e:
-            raise RunError(str(e)) from None
+            raise RunError(redact_text(str(e), config.secret_values)) from None
         log.info("sending to %s: concurrency %d, %s requests, %d warm-up", redact_url(config.full_url),
                  config.effective_concurrency, config.effective_request_count or "unbounded",
                  config.warmup_request_count)
