@@ -62,7 +62,9 @@ test: build cpp-test py-test
 # ASan + UBSan (see docs/reliability.md): the GoogleTest binary, then the pytest suite against a sanitized
 # aiperf._engine (a copy of python/aiperf with that module, libasan preloaded into the unsanitized Python).
 ASAN_BUILD ?= build/asan
-ASAN_ENV = PYTHONPATH=$(abspath $(ASAN_BUILD))/pkg LD_PRELOAD=$$(g++ -print-file-name=libasan.so) \
+# libstdc++ preloaded too: else ASan's __cxa_throw interceptor finds no real __cxa_throw (python does not link it).
+ASAN_ENV = PYTHONPATH=$(abspath $(ASAN_BUILD))/pkg \
+	LD_PRELOAD="$$(g++ -print-file-name=libasan.so) $$(g++ -print-file-name=libstdc++.so)" \
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 test-asan: system-deps venv tokenizer-assets
 	$(VENV)/bin/cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_MAKE_PROGRAM=$(abspath $(VENV)/bin/ninja) \
@@ -73,7 +75,7 @@ test-asan: system-deps venv tokenizer-assets
 	rm -rf $(ASAN_BUILD)/pkg && mkdir -p $(ASAN_BUILD)/pkg && cp -r python/aiperf $(ASAN_BUILD)/pkg/
 	cp $(ASAN_BUILD)/_engine*.so $(ASAN_BUILD)/pkg/aiperf/
 	$(ASAN_ENV) $(PY) -c "import aiperf._engine as e; print('sanitized engine:', e.__file__)"
-	$(ASAN_ENV) $(PY) -m pytest -q -p no:cacheprovider tests/python
+	$(ASAN_ENV) $(PY) -m pytest -q -p no:cacheprovider --capture=sys tests/python
 
 # libFuzzer targets (tests/fuzz/fuzz_*.cpp, clang, ASan + UBSan), each run FUZZ_SECONDS on its seed corpus.
 FUZZ_BUILD ?= build/fuzz
