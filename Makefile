@@ -5,22 +5,29 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 CPP_BUILD ?= build/cpp
-APT_PACKAGES := g++ pkg-config libcurl4-openssl-dev libsimdjson-dev libpng-dev zlib1g-dev libgtest-dev libevent-dev chromium
+APT_PACKAGES := g++ pkg-config libcurl4-openssl-dev libsimdjson-dev libpng-dev zlib1g-dev libgtest-dev libevent-dev chromium openssl
+# Only for `make fuzz`: clang with libFuzzer and its sanitizer runtimes.
+FUZZ_APT_PACKAGES := clang libclang-rt-14-dev
 PY_DEV_PACKAGES := scikit-build-core pybind11 cmake ninja numpy rich tokenizers pandas pytest tiktoken openai matplotlib nbformat nbclient ipykernel ipywidgets websocket-client
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_PORT ?= 8471
 
-.PHONY: all deps system-deps venv tokenizer-assets build cpp-test py-test test demo clean
+.PHONY: all deps system-deps fuzz-deps venv tokenizer-assets build cpp-test py-test test test-asan fuzz demo clean
 
 all: build
 
 # Debian packages: installed only when one is missing.
-system-deps:
-	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+apt_install = missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
+
+system-deps:
+	@$(call apt_install,$(APT_PACKAGES))
+
+fuzz-deps: system-deps
+	@$(call apt_install,$(FUZZ_APT_PACKAGES))
 
 # A venv with the Python build and run dependencies.
 $(VENV)/.deps-stamp: pyproject.toml Makefile
@@ -51,6 +58,42 @@ py-test: build
 	$(PY) -m pytest -q tests/python
 
 test: build cpp-test py-test
+
+# ASan + UBSan (see docs/reliability.md): the GoogleTest binary, then the pytest suite against a sanitized
+# aiperf._engine (a copy of python/aiperf with that module, libasan preloaded into the unsanitized Python).
+ASAN_BUILD ?= build/asan
+# libstdc++ preloaded too: else ASan's __cxa_throw interceptor finds no real __cxa_throw (python does not link it).
+ASAN_ENV = PYTHONPATH=$(abspath $(ASAN_BUILD))/pkg \
+	LD_PRELOAD="$$(g++ -print-file-name=libasan.so) $$(g++ -print-file-name=libstdc++.so)" \
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+test-asan: system-deps venv tokenizer-assets
+	$(VENV)/bin/cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_MAKE_PROGRAM=$(abspath $(VENV)/bin/ninja) \
+	  -DAIPERF_BUILD_TESTS=ON -DAIPERF_BUILD_PYTHON=ON -DAIPERF_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DPython_EXECUTABLE=$(abspath $(PY)) -Dpybind11_DIR=$$($(PY) -m pybind11 --cmakedir)
+	$(VENV)/bin/cmake --build $(ASAN_BUILD) -j2
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=abort_on_error=1 $(abspath $(VENV)/bin/ctest) --output-on-failure
+	rm -rf $(ASAN_BUILD)/pkg && mkdir -p $(ASAN_BUILD)/pkg && cp -r python/aiperf $(ASAN_BUILD)/pkg/
+	cp $(ASAN_BUILD)/_engine*.so $(ASAN_BUILD)/pkg/aiperf/
+	$(ASAN_ENV) $(PY) -c "import aiperf._engine as e; print('sanitized engine:', e.__file__)"
+	$(ASAN_ENV) $(PY) -m pytest -q -p no:cacheprovider --capture=sys tests/python
+
+# libFuzzer targets (tests/fuzz/fuzz_*.cpp, clang, ASan + UBSan), each run FUZZ_SECONDS on its seed corpus.
+FUZZ_BUILD ?= build/fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.cpp,%,$(wildcard tests/fuzz/fuzz_*.cpp))
+fuzz: fuzz-deps venv
+	$(VENV)/bin/cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_MAKE_PROGRAM=$(abspath $(VENV)/bin/ninja) \
+	  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DAIPERF_BUILD_FUZZERS=ON -DAIPERF_BUILD_PYTHON=OFF \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	$(VENV)/bin/cmake --build $(FUZZ_BUILD) -j2
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/crashes; \
+	  echo "fuzz_$$t: $(FUZZ_SECONDS) s"; \
+	  $(FUZZ_BUILD)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -artifact_prefix=$(FUZZ_BUILD)/crashes/$$t- $(FUZZ_BUILD)/corpus/$$t tests/fuzz/corpus/$$t \
+	    2>$(FUZZ_BUILD)/fuzz_$$t.log || { tail -40 $(FUZZ_BUILD)/fuzz_$$t.log; exit 1; }; \
+	  grep -E "^Done|number_of_executed_units" $(FUZZ_BUILD)/fuzz_$$t.log; \
+	done
 
 demo: build
 	@bash tools/demo.sh $(VENV) $(DEMO_PORT)

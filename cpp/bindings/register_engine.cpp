@@ -131,6 +131,7 @@ void register_engine(py::module_& m) {
       .def_readwrite("num_threads", &EngineConfig::num_threads)
       .def_readwrite("keep_raw", &EngineConfig::keep_raw)
       .def_readwrite("proxy", &EngineConfig::proxy)
+      .def_readwrite("verify_tls", &EngineConfig::verify_tls)
       .def_readwrite("request_id_prefix", &EngineConfig::request_id_prefix)
       .def_readwrite("expect_images", &EngineConfig::expect_images)
       .def_readwrite("warmup_duration_s", &EngineConfig::warmup_duration_s)

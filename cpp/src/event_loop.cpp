@@ -247,6 +247,8 @@ void EventLoop::configure_slot(RequestSlot& slot) {
   set_option(easy, CURLOPT_PROXY, config.proxy.c_str());  // "" also ignores the *_proxy environment variables
   // Without a proxy, no_proxy cannot matter; setting it spares libcurl two getenv() scans per transfer.
   if (config.proxy.empty()) set_option(easy, CURLOPT_NOPROXY, "");
+  set_option(easy, CURLOPT_SSL_VERIFYPEER, config.verify_tls ? 1L : 0L);
+  set_option(easy, CURLOPT_SSL_VERIFYHOST, config.verify_tls ? 2L : 0L);
   if (config.request_timeout_s > 0) {
     const double timeout_ms = std::ceil(config.request_timeout_s * 1000.0);
     set_option(easy, CURLOPT_TIMEOUT_MS, timeout_ms >= static_cast<double>(LONG_MAX) ? LONG_MAX

@@ -55,6 +55,8 @@ error_code optional_count(ondemand::value value, std::int64_t& out) {
   }
   double real = 0;
   if (auto error = value.get_double().get(real)) return error;
+  // 2e111 (or a huge integer) cannot be a count, and converting it would be undefined: treated as absent.
+  if (!(real > -9.0e18 && real < 9.0e18)) return SUCCESS;
   out = static_cast<std::int64_t>(real);
   return SUCCESS;
 }

@@ -43,6 +43,7 @@ class EngineConfig:
     num_threads: int             # event-loop threads (each owns its connections); default 1
     keep_raw: bool               # keep every response chunk's text and the response headers (raw export)
     proxy: str                   # "" = never use a proxy (environment ignored)
+    verify_tls: bool             # https: check the server's certificate and host name (default True)
     request_id_prefix: str       # X-Request-ID = request_id_prefix + f"{request_index:012x}"
     expect_images: bool          # image endpoints: a 2xx response without a valid image (data[].b64_json/url,
                                  # or a streamed image event) is an error record, as is b64_json that is not base64

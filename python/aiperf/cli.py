@@ -119,8 +119,10 @@ def config_from_args(argv: Sequence[str]) -> ProfileConfig:
     for name, value in vars(args).items():
         if name != "command":
             setattr(config, name, value)
-    config.cli_command = "aiperf profile " + " ".join(shlex.quote(a) for a in redact_argv(list(argv)))
-    return validate(config)
+    validate(config)
+    config.cli_command = "aiperf profile " + " ".join(shlex.quote(a)
+                                                      for a in redact_argv(list(argv), config.secret_values))
+    return config
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -155,6 +157,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RunError as e:
         print(f"aiperf profile: error: {e}", file=sys.stderr)
         return e.exit_code
+    except KeyboardInterrupt:
+        print("aiperf profile: interrupted before the first request: nothing was measured", file=sys.stderr)
+        return 130
     return 130 if result.was_cancelled else 0
 
 

@@ -74,6 +74,8 @@ OPTIONS: tuple[Option, ...] = (
            "for image_edit, application/json otherwise).", "Endpoint", choices=CONTENT_TYPES),
     Option("use_legacy_max_tokens", ("--use-legacy-max-tokens",), "Send max_tokens instead of max_completion_tokens "
            "(chat).", "Endpoint", kind="flag"),
+    Option("no_ssl_verify", ("--no-ssl-verify",), "https: do not check the server's TLS certificate and host name "
+           "(self-signed test servers; the traffic can then be intercepted).", "Endpoint", kind="flag"),
     # Tokenizer
     Option("tokenizer", ("--tokenizer",), "Tokenizer: HF name, local folder or file (default: the model name). "
            "'gpt2' works offline after `make tokenizer-assets`.", "Tokenizer"),
@@ -202,6 +204,7 @@ class ProfileConfig:
     max_response_bytes: int = 256 * 1024 * 1024
     request_content_type: str | None = None
     use_legacy_max_tokens: bool = False
+    no_ssl_verify: bool = False
     tokenizer: str | None = None
     tokenizer_revision: str = "main"
     tokenizer_trust_remote_code: bool = False
@@ -257,8 +260,9 @@ class ProfileConfig:
     # ---- derived values ---------------------------------------------------------------------------------------
     @property
     def base_url(self) -> str:
-        url = self.url.rstrip("/")
-        return url if "://" in url else f"http://{url}"
+        url = self.url.strip().rstrip("/")
+        scheme, sep, rest = url.partition("://")
+        return f"{scheme.lower()}://{rest}" if sep else f"http://{url}"
 
     @property
     def endpoint_path(self) -> str:
@@ -333,21 +337,31 @@ class ProfileConfig:
             else self.effective_concurrency // 256
         return max(1, min(cores - 1, load, 32)) if cores > 2 else 1
 
+    @property
+    def secret_values(self) -> tuple[str, ...]:
+        """The API key, secret header values and URL password: replaced wherever the run writes text."""
+        from .secrets import secret_values
+
+        return secret_values(self.api_key, self.headers, self.url)
+
     def to_dict(self, *, redact: bool = True) -> dict[str, Any]:
         """The resolved config for exports; secrets redacted."""
-        from .secrets import redact_header_value
+        from .secrets import REDACTED, redact_header_value, redact_text, redact_url
 
+        secrets = self.secret_values
         out: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name == "api_key" and value and redact:
-                value = "<redacted>"
+                value = REDACTED
             elif f.name == "headers" and redact:
                 value = {k: redact_header_value(k, v) for k, v in value.items()}
             elif f.name == "header" and redact:
-                value = [_redact_header_arg(h) for h in value]
+                value = [redact_text(_redact_header_arg(h), secrets) for h in value]
+            elif f.name in ("url", "cli_command") and value and redact:
+                value = redact_text(redact_url(value), secrets)
             out[f.name] = value
-        out["base_url"] = self.base_url
+        out["base_url"] = redact_url(self.base_url) if redact else self.base_url
         out["endpoint_path"] = self.endpoint_path
         out["request_count_resolved"] = self.effective_request_count
         out["concurrency_resolved"] = self.effective_concurrency
@@ -382,23 +396,25 @@ def parse_json_scalar(text: str) -> Any:
         return text
 
 
-def _key_value_items(items: list[str], flag: str) -> list[tuple[str, Any, bool]]:
-    """Items given as 'key:value' or as a JSON object, in order: (key, value, value_came_from_json)."""
+def _key_value_items(items: list[str], flag: str, *, echo: bool = True) -> list[tuple[str, Any, bool]]:
+    """Items given as 'key:value' or as a JSON object, in order: (key, value, value_came_from_json).
+    With echo=False an error names the item by position only (a header may hold a credential)."""
     pairs: list[tuple[str, Any, bool]] = []
-    for item in items:
+    for number, item in enumerate(items, 1):
+        shown = repr(item) if echo else f"value {number}"
         text = item.strip()
         if text.startswith("{"):
             try:
                 obj = json.loads(text)
             except ValueError as e:
-                raise ConfigError(f"{flag}: {item!r} is not valid JSON ({e})") from None
+                raise ConfigError(f"{flag}: {shown} is not valid JSON ({e})") from None
             if not isinstance(obj, dict):
-                raise ConfigError(f"{flag}: {item!r} must be a JSON object")
+                raise ConfigError(f"{flag}: {shown} must be a JSON object")
             pairs.extend((str(k), v, True) for k, v in obj.items())
             continue
         key, sep, value = text.partition(":")
         if not sep or not key.strip():
-            raise ConfigError(f"{flag}: {item!r} is not 'key:value' or a JSON object")
+            raise ConfigError(f"{flag}: {shown} is not 'key:value' or a JSON object")
         pairs.append((key.strip(), value.strip(), False))
     return pairs
 
@@ -410,7 +426,7 @@ def parse_extra_inputs(items: list[str]) -> dict[str, Any]:
 
 def parse_headers(items: list[str]) -> dict[str, str]:
     headers: dict[str, str] = {}
-    for name, value, _ in _key_value_items(items, "--header"):
+    for name, value, _ in _key_value_items(items, "--header", echo=False):
         value = str(value)
         if any(c in name for c in " \t\r\n"):
             raise ConfigError(f"--header: {name!r} is not a valid header name")
@@ -471,19 +487,21 @@ def validate(config: ProfileConfig) -> ProfileConfig:
     if config.endpoint is not None and not config.endpoint.strip():
         raise ConfigError("--endpoint: empty path")
 
-    def positive(dest: str, value: float | None, *, allow_zero: bool = False) -> None:
+    def positive(dest: str, value: float | None, *, allow_zero: bool = False, allow_inf: bool = False) -> None:
         if value is None:
             return
+        flag = OPTIONS_BY_DEST[dest].flags[0]
+        if math.isnan(value) or (math.isinf(value) and not allow_inf):
+            raise ConfigError(f"{flag}: must be a finite number (got {value})")
         bad = value < 0 if allow_zero else value <= 0
         if bad:
-            flag = OPTIONS_BY_DEST[dest].flags[0]
             raise ConfigError(f"{flag}: must be {'>= 0' if allow_zero else '> 0'} (got {value})")
 
     positive("concurrency", config.concurrency)
     positive("request_count", config.request_count)
     positive("warmup_request_count", config.warmup_request_count, allow_zero=True)
     positive("benchmark_duration", config.benchmark_duration)
-    positive("benchmark_grace_period", config.benchmark_grace_period, allow_zero=True)
+    positive("benchmark_grace_period", config.benchmark_grace_period, allow_zero=True, allow_inf=True)
     positive("request_timeout_seconds", config.request_timeout_seconds)
     positive("max_response_bytes", config.max_response_bytes, allow_zero=True)
     positive("synthetic_input_tokens_mean", config.synthetic_input_tokens_mean)
@@ -628,16 +646,21 @@ def _validate_images(config: ProfileConfig) -> None:
 def _validate_url(url: str) -> None:
     from urllib.parse import urlsplit
 
+    from .secrets import redact_url
+
     if not url or not url.strip():
         raise ConfigError("--url: empty")
+    shown = repr(redact_url(url))
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url.strip()):
+        raise ConfigError(f"--url: {shown}: contains a space or control character")
     full = url if "://" in url else f"http://{url}"
     parts = urlsplit(full)
     if parts.scheme not in ("http", "https"):
-        raise ConfigError(f"--url: {url!r}: only http:// and https:// are supported")
+        raise ConfigError(f"--url: {shown}: only http:// and https:// are supported")
     try:
         port = parts.port
     except ValueError:
-        raise ConfigError(f"--url: {url!r}: invalid port") from None
+        raise ConfigError(f"--url: {shown}: invalid port") from None
     if not parts.hostname:
-        raise ConfigError(f"--url: {url!r}: no host")
+        raise ConfigError(f"--url: {shown}: no host")
     del port

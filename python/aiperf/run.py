@@ -19,6 +19,7 @@ from . import __version__
 from .config import ConfigError, ProfileConfig
 from .endpoints import Endpoint, get_endpoint
 from .payloads import EDIT_RESERVED_FIELDS, refused_extra_fields
+from .secrets import redact_text, redact_url
 
 if TYPE_CHECKING:
     from .result import ProfileResult
@@ -343,6 +344,7 @@ def _engine_config(config: ProfileConfig, endpoint: Endpoint, content_type: str,
     ec.num_threads = config.num_threads
     ec.keep_raw = keep_raw
     ec.proxy = ""
+    ec.verify_tls = not config.no_ssl_verify
     ec.request_id_prefix = request_id_prefix
     ec.expect_images = endpoint.produces_images
     ec.max_response_bytes = config.max_response_bytes
@@ -350,10 +352,15 @@ def _engine_config(config: ProfileConfig, endpoint: Endpoint, content_type: str,
 
 
 class _Interrupts:
-    """Ctrl-C / SIGTERM: the first stops the run (everything measured is kept), the second exits at once."""
+    """Ctrl-C / SIGTERM during a run. Before the first request the run is abandoned (KeyboardInterrupt); while the
+    engine runs the first signal stops it (in-flight requests are cancelled, everything measured is exported, the
+    run is marked was_cancelled); after it the exports are finished. A second signal exits at once (code 130)."""
 
     def __init__(self) -> None:
         self.count = 0
+        self.engine: Any = None  # set while the engine runs
+        self.engine_finished = False  # a first signal after the run lets the exports finish
+        self.cancelled = False
         self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> _Interrupts:
@@ -364,13 +371,31 @@ class _Interrupts:
 
     def _handle(self, signum: int, frame: Any) -> None:
         self.count += 1
+        name = signal.Signals(signum).name
         if self.count > 1:
+            self._say(f"{name} again: exiting at once")
             os._exit(130)
-        raise KeyboardInterrupt
+        if self.engine is not None:
+            self.cancelled = True
+            self._say(f"{name}: stopping the run and writing what was measured (again to exit at once)")
+            self.engine.stop()
+        elif self.engine_finished:
+            self._say(f"{name}: finishing the exports (again to exit at once)")
+        else:
+            raise KeyboardInterrupt
+
+    @staticmethod
+    def _say(message: str) -> None:
+        # os.write, not print: the signal may interrupt a print to the same stream (a reentrant-call error).
+        try:
+            os.write(2, f"aiperf profile: {message}\n".encode())
+        except OSError:
+            pass
 
     def __exit__(self, *exc: object) -> None:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
+        self._previous.clear()
 
 
 class _InputTokenCounter:
@@ -411,31 +436,29 @@ class _InputTokenCounter:
         return self._result
 
 
-def _drive(engine: Any, config: ProfileConfig, total: int | None = None, on_started: Any = None) -> bool:
+def _drive(engine: Any, config: ProfileConfig, interrupts: _Interrupts, total: int | None = None,
+           on_started: Any = None) -> bool:
     """Run the engine to completion, showing progress. Returns True when the run was cancelled by the user.
 
     `on_started()` is called right after the engine started (to overlap work with the run)."""
     from .report import ProgressDisplay
 
-    cancelled = False
-    with _Interrupts() as interrupts, ProgressDisplay(config.effective_ui_type, total, config.warmup_request_count,
-                                                      config.benchmark_duration) as display:
-        engine.start()
-        if on_started is not None:
-            on_started()
-        while True:
-            try:
-                if engine.wait(0.1):
-                    break
+    with ProgressDisplay(config.effective_ui_type, total, config.warmup_request_count,
+                         config.benchmark_duration) as display:
+        interrupts.engine = engine  # before start(): a signal right after it must stop the engine, not abandon it
+        try:
+            engine.start()
+            if on_started is not None:
+                on_started()
+            while not engine.wait(0.1):
                 display.update(engine.progress())
-            except KeyboardInterrupt:
-                if not cancelled:
-                    cancelled = True
-                    log.warning("interrupted: stopping the run, in-flight requests are cancelled")
-                    engine.stop()
+        finally:
+            interrupts.engine = None
+            interrupts.engine_finished = True
         display.update(engine.progress())
-        del interrupts
-    return cancelled
+    if interrupts.cancelled:
+        log.warning("interrupted: the run was stopped, in-flight requests were cancelled")
+    return interrupts.cancelled
 
 
 def run_profile(config: ProfileConfig, *, console: Any = None, print_table: bool = True) -> ProfileResult:
@@ -449,6 +472,7 @@ def run_profile(config: ProfileConfig, *, console: Any = None, print_table: bool
     except OSError as e:
         raise ConfigError(f"--artifact-dir: cannot create {artifact_dir}: {e.strerror}") from None
     log_file, handler = _setup_logging(artifact_dir, config.log_level)
+    interrupts = _Interrupts().__enter__()
     try:
         log.info("aiperf %s: %s", __version__, config.cli_command or "aiperf.profile()")
         if config.streaming and not endpoint.supports_streaming:
@@ -474,23 +498,24 @@ def run_profile(config: ProfileConfig, *, console: Any = None, print_table: bool
             engine = _engine.Engine(engine_config, bodies, order=workload.order, sessions=workload.sessions,
                                     turn_delays_ns=workload.turn_delays_ns, schedule_ns=workload.schedule_ns)
         except _engine.EngineError as e:
-            raise RunError(str(e)) from None
-        log.info("sending to %s: %s, %s sessions (%s requests), %d warm-up", config.full_url,
+            raise RunError(redact_text(str(e), config.secret_values)) from None
+        log.info("sending to %s: %s, %s sessions (%s requests), %d warm-up", redact_url(config.full_url),
                  (f"request rate {config.request_rate}/s ({config.effective_arrival_pattern})" if config.request_rate
                   else "fixed schedule" if config.fixed_schedule else f"concurrency {config.effective_concurrency}"),
                  workload.session_count or "unbounded", workload.total_requests or "unbounded",
                  config.warmup_request_count)
         started = time.monotonic()
-        was_cancelled = _drive(engine, config, total=workload.total_requests, on_started=token_counter.start)
+        was_cancelled = _drive(engine, config, interrupts, total=workload.total_requests,
+                               on_started=token_counter.start)
         log.info("engine finished in %.3f s%s", time.monotonic() - started, " (cancelled)" if was_cancelled else "")
         input_tokens = token_counter.result()
         from .export import write_exports  # only now: nothing before the first request needs these
         from .metrics import compute_metrics
         from .report import print_summary
         from .result import ProfileResult
-        from .secrets import redact_headers
+        from .secrets import redact_headers, redact_records
 
-        records = engine.records()
+        records = redact_records(engine.records(), config.secret_values)
         metrics = compute_metrics(records, endpoint=endpoint, streaming=streaming, input_tokens_per_body=input_tokens,
                                   tokenizer=tokenizer, anchor_wall_ns=engine.anchor_wall_ns,
                                   anchor_mono_ns=engine.anchor_mono_ns, goodput=config.goodput_slos or None)
@@ -512,5 +537,6 @@ def run_profile(config: ProfileConfig, *, console: Any = None, print_table: bool
         log.error("%s", e)
         raise
     finally:
+        interrupts.__exit__()
         log.removeHandler(handler)
         handler.close()

@@ -33,6 +33,18 @@ TEST(ResponseExtractor, ReadsAChatMessageAndUsage) {
   EXPECT_EQ(fields.usage_reasoning_tokens, 2);
 }
 
+TEST(ResponseExtractor, CountsOutOfTheInt64RangeAreAbsent) {
+  // Found by fuzz_extract: converting 2e111 to an integer was undefined behaviour.
+  ResponseExtractor extractor;
+  ResponseFields fields;
+  EXPECT_EQ(extractor.extract(R"({"usage":{"prompt_tokens":2.0,"completion_tokens":2e111,
+                                 "completion_tokens_details":{"reasoning_tokens":-1e300}}})", fields),
+            ExtractStatus::ok);
+  EXPECT_EQ(fields.usage_prompt_tokens, 2);
+  EXPECT_EQ(fields.usage_completion_tokens, -1);
+  EXPECT_EQ(fields.usage_reasoning_tokens, -1);
+}
+
 TEST(ResponseExtractor, ReadsCompletionsText) {
   ResponseExtractor extractor;
   ResponseFields fields;

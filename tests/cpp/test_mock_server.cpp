@@ -416,7 +416,8 @@ TEST(MockMultipart, PartsAreSplitAtCrlfBoundaryLinesKeepingTheirBytes) {
 TEST(MockMultipart, BareLfLineEndingsAreAccepted) {
   std::vector<aiperf::mock::MultipartPart> parts;
   std::string error;
-  ASSERT_TRUE(aiperf::mock::parse_multipart(multipart_body("b", "PNGDATA", "\n"), "b", parts, error)) << error;
+  const std::string body = multipart_body("b", "PNGDATA", "\n");  // the parts are views into it
+  ASSERT_TRUE(aiperf::mock::parse_multipart(body, "b", parts, error)) << error;
   ASSERT_EQ(parts.size(), 3u);
   EXPECT_EQ(parts[2].data, "PNGDATA");
 }

@@ -34,6 +34,7 @@ struct EngineConfig {
   std::int64_t num_threads = 1;
   bool keep_raw = false;
   std::string proxy;                    // "" = no proxy, environment ignored
+  bool verify_tls = true;               // https: check the server's certificate and host name
   std::string request_id_prefix;
   bool expect_images = false;           // image endpoints: a success without a valid image is an invalid response
   std::int64_t max_response_bytes = std::int64_t{256} << 20;  // per response body; larger is an error; 0 = none
