@@ -318,20 +318,19 @@ class _History:
 
     def __init__(self, records: dict[str, np.ndarray]) -> None:
         self._records = records
-        self._rows: dict[tuple[int, int], int] | None = None
+        self._turn = np.asarray(records.get("turn_index", np.zeros(len(records["request_index"]), dtype=np.int32)),
+                                dtype=np.int64)
+        self._session = np.asarray(records.get("session_num", records["request_index"]), dtype=np.int64)
+        self._rows: dict[tuple[int, int], int] | None = None  # built on first use: single-turn runs never need it
 
     def responses(self, row: int) -> list[str]:
-        records = self._records
-        session = np.asarray(records.get("session_num", records["request_index"]), dtype=np.int64)
-        turn = np.asarray(records.get("turn_index", np.zeros(len(session), dtype=np.int32)), dtype=np.int64)
         if self._rows is None:
-            self._rows = {(int(s), int(t)): r for r, (s, t) in enumerate(zip(session.tolist(), turn.tolist()))}
-        out = []
-        for earlier in range(int(turn[row])):
-            r = self._rows.get((int(session[row]), earlier))
-            out.append(decode_ragged(records["content_offsets"], records["content"], np.array([r]))[0]
-                       if r is not None else "")
-        return out
+            self._rows = {(s, t): r for r, (s, t) in enumerate(zip(self._session.tolist(), self._turn.tolist()))}
+        session = int(self._session[row])
+        rows = [self._rows.get((session, earlier)) for earlier in range(int(self._turn[row]))]
+        found = np.array([r for r in rows if r is not None], dtype=np.int64)
+        texts = iter(decode_ragged(self._records["content_offsets"], self._records["content"], found))
+        return [next(texts) if r is not None else "" for r in rows]
 
 
 def _raw_lines(records: dict[str, np.ndarray], request_inputs: RequestInputs, metadata: list[str],

@@ -182,14 +182,17 @@ def _count_tokens(tokenizer: Any, offsets: np.ndarray, data: np.ndarray, rows: n
     return counts
 
 
-def _history_answer_tokens(records: dict[str, np.ndarray], tokenizer: Any, n: int) -> np.ndarray:
+def _history_answer_tokens(records: dict[str, np.ndarray], tokenizer: Any, n: int, ok: np.ndarray,
+                           ok_answer_tokens: np.ndarray) -> np.ndarray:
     """Per record: tokens of the answers to its conversation's earlier turns, which a later chat turn sends back
-    as history (zeros for single-turn runs)."""
+    as history (zeros for single-turn runs). Successful answers are already counted (`ok_answer_tokens`); only
+    the partial answers of failed turns are tokenized here."""
     turn = np.asarray(records.get("turn_index", np.zeros(n, dtype=np.int32)), dtype=np.int64)
     if n == 0 or not (turn > 0).any():
         return np.zeros(n)
     session = np.asarray(records["session_num"], dtype=np.int64)
-    answers = _count_tokens(tokenizer, records["content_offsets"], records["content"], np.arange(n), n)
+    answers = np.where(ok, ok_answer_tokens, 0.0) + _count_tokens(
+        tokenizer, records["content_offsets"], records["content"], np.flatnonzero(~ok), n)
     order = np.lexsort((turn, session))
     sorted_answers = answers[order]
     before = np.cumsum(sorted_answers) - sorted_answers  # answers of all rows before this one
@@ -325,7 +328,7 @@ def compute_metrics(records: dict[str, np.ndarray], *, endpoint: Endpoint, strea
     if endpoint.tokenizes_input:
         isl = np.asarray(input_tokens_per_body, dtype=np.float64)[body_index] if n else np.zeros(0)
         if endpoint.produces_tokens:
-            isl = isl + _history_answer_tokens(records, tokenizer, n)
+            isl = isl + _history_answer_tokens(records, tokenizer, n, ok, output_tokens)
         per_record["input_sequence_length"] = np.where(ok, isl, np.nan)
         per_record["error_isl"] = np.where(~ok, isl, np.nan)
     if images_seen:

@@ -318,7 +318,7 @@ def ensure_file_descriptors(connections: int) -> None:
 
 
 def _engine_config(config: ProfileConfig, endpoint: Endpoint, content_type: str, streaming: bool, keep_raw: bool,
-                   request_id_prefix: str) -> Any:
+                   request_id_prefix: str, session_count: int) -> Any:
     from . import _engine
 
     ec = _engine.EngineConfig()
@@ -329,7 +329,7 @@ def _engine_config(config: ProfileConfig, endpoint: Endpoint, content_type: str,
                        else content_type)
     ec.streaming = streaming
     ec.concurrency = config.effective_concurrency
-    ec.request_count = config.effective_request_count
+    ec.request_count = session_count
     ec.warmup_request_count = config.warmup_request_count
     ec.warmup_duration_s = config.warmup_duration or 0.0
     ec.request_rate = config.request_rate or 0.0
@@ -493,8 +493,7 @@ def run_profile(config: ProfileConfig, *, console: Any = None, print_table: bool
         keep_raw = config.export_level == "raw"
         try:
             engine_config = _engine_config(config, endpoint, encoded.content_type, streaming, keep_raw,
-                                           request_id_prefix)
-            engine_config.request_count = workload.session_count
+                                           request_id_prefix, workload.session_count)
             engine = _engine.Engine(engine_config, bodies, order=workload.order, sessions=workload.sessions,
                                     turn_delays_ns=workload.turn_delays_ns, schedule_ns=workload.schedule_ns)
         except _engine.EngineError as e:

@@ -54,6 +54,14 @@ def _wait_for_streams(server: MockServer, before: dict[str, int], proc: subproce
     _wait_until(streaming, "the run's requests to reach the server")
 
 
+def _is_whole_json(path: Path) -> bool:
+    try:
+        json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def _check_cancelled_exports(artifact_dir: Path) -> None:
     summary = json.loads((artifact_dir / "profile_export_aiperf.json").read_text())
     assert summary["was_cancelled"] is True
@@ -107,7 +115,8 @@ def test_second_signal_exits_at_once_even_when_the_process_is_stuck(slow_server,
         try:
             _wait_for_streams(slow_server, before, proc)
             proc.send_signal(sig)
-            _wait_until(lambda: (tmp_path / "profile_export_aiperf.json").exists(), "the exports")
+            # inputs.json is the last export written before the table: once it is whole, only printing is left
+            _wait_until(lambda: _is_whole_json(tmp_path / "inputs.json"), "the exports")
             assert proc.poll() is None, "the first signal does not kill the process"
             proc.send_signal(sig)
             proc.wait(timeout=EXIT_BOUND_S)
