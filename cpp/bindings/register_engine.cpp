@@ -170,6 +170,15 @@ void register_engine(py::module_& m) {
       .def("stop", &Engine::stop, py::call_guard<py::gil_scoped_release>())
       .def("progress", &Engine::progress)
       .def("records", [](const Engine& engine) { return records_dict(engine.records()); })
+      .def("drain",
+           [](Engine& engine) {
+             std::shared_ptr<const RecordStore> batch;
+             {
+               py::gil_scoped_release release;  // the merge copies the batch; loops and Python go on meanwhile
+               batch = engine.drain();
+             }
+             return records_dict(batch);
+           })
       .def_property_readonly("anchor_wall_ns", &Engine::anchor_wall_ns)
       .def_property_readonly("anchor_mono_ns", &Engine::anchor_mono_ns);
 

@@ -150,6 +150,8 @@ struct Engine::Run {
         shared(config, workload, static_cast<std::ptrdiff_t>(thread_count)) {}
 
   void thread_finished();
+  // Takes every loop's finished records (loops go on appending to fresh stores) and merges them by request index.
+  RecordStore take_records();
   bool open_loop() const { return config.request_rate > 0 || !workload.schedule_ns.empty(); }
 
   const EngineConfig config;
@@ -165,7 +167,9 @@ struct Engine::Run {
   std::vector<std::unique_ptr<EventLoop>> loops;
   std::vector<std::thread> threads;
   std::int64_t running_threads = 0;
-  std::shared_ptr<const RecordStore> records;
+  std::shared_ptr<const RecordStore> records;  // records(): all of them, merged once
+  bool drained = false;                         // drain() was called: records() has nothing to give
+  std::mutex drain_mutex;                       // one drain() at a time
   std::string fatal_error;
 };
 
@@ -174,24 +178,28 @@ void Engine::Run::thread_finished() {
     std::lock_guard lock(mutex);
     if (--running_threads > 0) return;
   }
-  std::shared_ptr<const RecordStore> merged;
   std::string error;
-  try {
-    std::vector<const RecordStore*> parts;
-    for (const auto& loop : loops) {
-      parts.push_back(&loop->records());
-      if (error.empty()) error = loop->fatal_error();
-    }
-    merged = std::make_shared<const RecordStore>(RecordStore::merge(parts, config.keep_raw));
-  } catch (const std::exception& merge_error) {
-    error = std::string("merging records failed: ") + merge_error.what();
+  for (const auto& loop : loops) {
+    if (error.empty()) error = loop->fatal_error();
   }
   shared.phase.store(2);
   std::lock_guard lock(mutex);
-  records = std::move(merged);
   fatal_error = std::move(error);
   finished = true;
   finished_cv.notify_all();
+}
+
+RecordStore Engine::Run::take_records() {
+  std::vector<RecordStore> taken;
+  taken.reserve(loops.size());
+  for (const auto& loop : loops) taken.push_back(loop->take_records());
+  std::vector<const RecordStore*> parts;
+  for (const RecordStore& part : taken) parts.push_back(&part);
+  try {
+    return RecordStore::merge(parts, config.keep_raw);
+  } catch (const std::exception& merge_error) {
+    throw Error(std::string("merging records failed: ") + merge_error.what());
+  }
 }
 
 Engine::Engine(EngineConfig config, std::vector<std::string> bodies, std::vector<std::int32_t> order) {
@@ -279,10 +287,26 @@ Progress Engine::progress() const {
 }
 
 std::shared_ptr<const RecordStore> Engine::records() const {
-  std::lock_guard lock(run_->mutex);
-  if (!run_->finished) throw Error("records are available once the run has finished (wait() returned True)");
-  if (!run_->records) throw Error(run_->fatal_error.empty() ? "no records" : run_->fatal_error);
-  return run_->records;
+  Run& run = *run_;
+  std::lock_guard lock(run.mutex);
+  if (!run.finished) throw Error("records are available once the run has finished (wait() returned True)");
+  if (!run.fatal_error.empty()) throw Error(run.fatal_error);
+  if (run.drained) throw Error("records were handed out by drain(); records() and drain() do not mix");
+  if (!run.records) run.records = std::make_shared<const RecordStore>(run.take_records());
+  return run.records;
+}
+
+std::shared_ptr<const RecordStore> Engine::drain() {
+  Run& run = *run_;
+  std::lock_guard drain_lock(run.drain_mutex);
+  {
+    std::lock_guard lock(run.mutex);
+    if (!run.started) throw Error("the engine has not been started");
+    if (run.records) throw Error("records were handed out by records(); records() and drain() do not mix");
+    run.drained = true;
+  }
+  // Outside run.mutex: the loops keep finishing requests while the batch is merged.
+  return std::make_shared<const RecordStore>(run.take_records());
 }
 
 std::int64_t Engine::anchor_wall_ns() const { return run_->anchor.wall_ns; }

@@ -266,14 +266,32 @@ void EventLoop::wake() noexcept {
   }
 }
 
+RecordStore EventLoop::take_records() {
+  std::size_t records = 0;
+  std::size_t chunks = 0;
+  {
+    std::lock_guard lock(store_mutex_);
+    records = store_.size();
+    chunks = store_.chunk_count();
+  }
+  // Sized like the batch being taken, so the loop thread rarely grows its columns while holding the lock.
+  RecordStore fresh(run_.config.keep_raw);
+  fresh.reserve(records, chunks);
+  std::lock_guard lock(store_mutex_);
+  std::swap(fresh, store_);
+  return fresh;
+}
+
 void EventLoop::run() noexcept {
   bool arrived_at_barrier = false;
   try {
+    std::unique_lock store_lock(store_mutex_);
     store_.reserve(static_cast<std::size_t>(std::clamp<std::int64_t>(
                        (run_.config.request_count + run_.config.warmup_request_count) /
                                std::max<std::int64_t>(run_.config.num_threads, 1) + 1,
                        16, 1 << 16)),
                    run_.config.streaming ? 1024 : 16);
+    store_lock.unlock();
     run_phase(Phase::warmup);
     arrived_at_barrier = true;
     run_.warmup_finished.arrive_and_wait();
@@ -439,7 +457,10 @@ void EventLoop::start_request(RequestSlot& slot, const RequestTicket& ticket) {
 // Stores the slot's finished record, tells the scheduler (the session's next turn) and frees the slot.
 void EventLoop::complete_request(RequestSlot& slot) {
   RequestRecord& record = slot.record;
-  store_.append(record);
+  {
+    std::lock_guard lock(store_mutex_);
+    store_.append(record);
+  }
   run_.completed.fetch_add(1, std::memory_order_relaxed);
   if (record.error_kind != ErrorKind::ok) run_.errors.fetch_add(1, std::memory_order_relaxed);
   scheduler_.on_finished(slot.ticket, record.fields.content, record.end_ns);

@@ -89,6 +89,11 @@ class Engine:
         raw_offsets int64[chunks+1], raw uint8[...]: text of every chunk (keep_raw only, else empty arrays)
         response_header_offsets int64[n+1], response_headers uint8[...]: raw header block (keep_raw only)
         """
+    def drain(self) -> dict[str, npt.NDArray[Any]]:
+        """The records finished since the previous drain(), same columns as records() (zero rows possible),
+        sorted by request_index within the batch. Callable from any thread during and after the run (releases
+        the GIL); once the run has finished and everything was drained, empty. A run uses drain() or records(),
+        not both: the other raises EngineError."""
     @property
     def anchor_wall_ns(self) -> int: ...  # CLOCK_REALTIME read together with anchor_mono_ns at run start
     @property

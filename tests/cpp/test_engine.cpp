@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -381,6 +382,37 @@ TEST(Engine, RejectsInvalidConfigurations) {
   rejects([](EngineConfig& c) { c.num_threads = 0; });
   rejects([](EngineConfig& c) { c.headers = {"no colon"}; });
   rejects([](EngineConfig& c) { c.headers = {"X-A: 1\r\nX-B: 2"}; });
+}
+
+TEST(Engine, DrainHandsOutEveryRecordOnceWhileTheRunGoesOn) {
+  TestServer server;
+  EngineConfig config = config_for(server.url("/chat"));
+  config.num_threads = 2;
+  config.concurrency = 4;
+  config.request_count = 400;
+  Engine engine(config, {R"({"model":"m"})"});
+  EXPECT_THROW(engine.drain(), Error);  // not started
+  engine.start();
+  std::vector<std::int64_t> seen;
+  std::size_t batches = 0;
+  bool finished = false;
+  while (!finished) {
+    finished = engine.wait(0.001);
+    const auto batch = engine.drain();
+    batches += batch->size() > 0 ? 1 : 0;
+    for (std::size_t i = 0; i < batch->size(); ++i) {
+      if (i > 0) EXPECT_LT(batch->request_index[i - 1], batch->request_index[i]);  // sorted within a batch
+      EXPECT_EQ(slice(batch->content, batch->content_offsets, i), "hello");
+      EXPECT_EQ(batch->chunk_offsets[i + 1] - batch->chunk_offsets[i], 1);
+      seen.push_back(batch->request_index[i]);
+    }
+  }
+  EXPECT_EQ(engine.drain()->size(), 0u);  // everything was handed out
+  EXPECT_GT(batches, 1u);
+  std::sort(seen.begin(), seen.end());
+  ASSERT_EQ(seen.size(), 400u);
+  for (std::size_t i = 0; i < seen.size(); ++i) EXPECT_EQ(seen[i], static_cast<std::int64_t>(i));
+  EXPECT_THROW(engine.records(), Error);  // drain() and records() do not mix
 }
 
 TEST(Engine, RecordsBeforeTheRunFinishedThrow) {

@@ -80,6 +80,10 @@ class Engine {
   Progress progress() const;
   // The merged records, sorted by request_index; throws aiperf::Error before the run has finished.
   std::shared_ptr<const RecordStore> records() const;
+  // The records finished since the previous drain(), sorted by request_index; any thread, during and after the
+  // run (a long run streams its records out in batches instead of holding all of them). Once the run has finished
+  // and everything was drained, an empty store. A run uses either drain() or records(), not both.
+  std::shared_ptr<const RecordStore> drain();
   std::int64_t anchor_wall_ns() const;
   std::int64_t anchor_mono_ns() const;
   const EngineConfig& config() const;

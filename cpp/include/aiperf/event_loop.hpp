@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <queue>
 #include <string>
 #include <string_view>
@@ -104,7 +105,8 @@ class EventLoop {
   // Thread-safe: makes the loop look at the run's stop flag now.
   void wake() noexcept;
 
-  const RecordStore& records() const noexcept { return store_; }
+  // The records finished since the previous call (thread-safe; the loop goes on appending to a fresh store).
+  RecordStore take_records();
   const std::string& fatal_error() const noexcept { return fatal_error_; }
 
  private:
@@ -163,6 +165,7 @@ class EventLoop {
   std::int64_t armed_wake_ns_ = -2;  // what the scheduler timer is set to (-1: off, -2: unknown)
   std::size_t in_flight_ = 0;
   ResponseExtractor extractor_;
+  std::mutex store_mutex_;  // guards store_: the loop appends, Engine::drain() takes it from another thread
   RecordStore store_;
   std::string fatal_error_;
 };
