@@ -5,6 +5,10 @@
 
 #include <optional>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include "aiperf/clock.hpp"
 #include "aiperf/engine.hpp"
 #include "register.hpp"
@@ -183,6 +187,19 @@ void register_engine(py::module_& m) {
       .def_property_readonly("anchor_mono_ns", &Engine::anchor_mono_ns);
 
   m.def("monotonic_ns", &monotonic_ns, "CLOCK_MONOTONIC in nanoseconds, the engine's clock.");
+  m.def(
+      "trim_memory",
+      [] {
+#if defined(__GLIBC__)
+        return ::malloc_trim(0) != 0;
+#else
+        return false;
+#endif
+      },
+      py::call_guard<py::gil_scoped_release>(),
+      "Returns the free pages of the C heap to the system (glibc malloc_trim); True when some were. A long run "
+      "calls it after each batch of records: short-lived export lines and long-lived kept columns interleave on "
+      "the heap, and without it the freed pages between them stay resident.");
   m.def(
       "arrival_offsets_ns",
       [](const EngineConfig& config, std::int64_t count, double duration_s, std::uint64_t stream) {

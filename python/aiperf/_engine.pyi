@@ -100,6 +100,7 @@ class Engine:
     def anchor_mono_ns(self) -> int: ...
 
 def monotonic_ns() -> int: ...  # CLOCK_MONOTONIC, the engine's clock
+def trim_memory() -> bool: ...  # glibc malloc_trim(0): free heap pages back to the system; False elsewhere
 
 # ---- Mock server (cpp/include/aiperf/mock_server.hpp) --------------------------------------------------------
 class MockServerConfig:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .metrics import METRICS, RunMetrics, decode_ragged, error_code, error_type_name
+from .metrics import METRICS, RunMetrics, SessionHistory, decode_ragged, error_code, error_type_name
 from .payloads import fill_history
 
 __all__ = [
@@ -27,10 +27,12 @@ __all__ = [
     "STAT_KEYS",
     "SUMMARY_CSV",
     "SUMMARY_JSON",
+    "RecordsWriter",
     "RequestInputs",
     "artifact_dir_name",
     "error_columns",
     "write_exports",
+    "write_summary_files",
 ]
 
 SCHEMA_VERSION = "1.5"
@@ -178,25 +180,26 @@ def _metadata_json(records: dict[str, np.ndarray], request_inputs: RequestInputs
                                           end, worker, phase, cancelled_text, cancel_time)))
 
 
-def _metrics_json(metrics: RunMetrics, n: int) -> list[str]:
+def _metrics_json(per_record: dict[str, np.ndarray], per_record_lists: dict[str, tuple[np.ndarray, np.ndarray]],
+                  n: int) -> list[str]:
     """JSON text of each record's `metrics` object: the record metrics that have a value for it."""
-    tags = [tag for tag, values in metrics.per_record.items()
+    tags = [tag for tag, values in per_record.items()
             if METRICS[tag].kind == "record" and not METRICS[tag].no_individual_records and len(values) == n]
-    lists = {tag: v for tag, v in metrics.per_record_lists.items() if tag in METRICS}
+    lists = {tag: v for tag, v in per_record_lists.items() if tag in METRICS}
     all_tags = tags + list(lists)
     if not all_tags or n == 0:
         return ["{}"] * n
     # which metrics each record has, as a bit mask; records with the same mask share one template
     present = np.zeros(n, dtype=np.int64)
     for bit, tag in enumerate(tags):
-        present |= np.isfinite(metrics.per_record[tag]).astype(np.int64) << bit
+        present |= np.isfinite(per_record[tag]).astype(np.int64) << bit
     columns: dict[str, Any] = {}
     for j, (tag, (offsets, values)) in enumerate(lists.items()):
         counts = offsets[1:] - offsets[:-1]
         present |= (counts > 0).astype(np.int64) << (len(tags) + j)
         columns[tag] = _ragged_float_texts(offsets, values)
     for tag in tags:
-        columns[tag] = _float_strings(metrics.per_record[tag], METRICS[tag].integer)
+        columns[tag] = _float_strings(per_record[tag], METRICS[tag].integer)
     masks = np.unique(present).tolist()
     out: list[str] | np.ndarray = [] if len(masks) == 1 else np.empty(n, dtype=object)
     for mask in masks:
@@ -213,16 +216,15 @@ def _metrics_json(metrics: RunMetrics, n: int) -> list[str]:
     return list(out)
 
 
-def _write_lines(path: Path, lines: Any) -> None:
-    with path.open("w", encoding="utf-8") as f:
-        batch: list[str] = []
-        for line in lines:
-            batch.append(line)
-            if len(batch) >= _BATCH:
-                f.write("\n".join(batch) + "\n")
-                batch.clear()
-        if batch:
+def _write_lines(f: Any, lines: Any) -> None:
+    batch: list[str] = []
+    for line in lines:
+        batch.append(line)
+        if len(batch) >= _BATCH:
             f.write("\n".join(batch) + "\n")
+            batch.clear()
+    if batch:
+        f.write("\n".join(batch) + "\n")
 
 
 def _parse_header_block(block: str, redact: Callable[[dict[str, str]], dict[str, str]] | None) -> dict[str, str]:
@@ -313,28 +315,11 @@ def _write_inputs(path: Path, request_inputs: RequestInputs) -> None:
 _HOLE_MARK = '"\\u0000aiperf-turn:'
 
 
-class _History:
-    """The response texts of each conversation's earlier turns, looked up by record row."""
-
-    def __init__(self, records: dict[str, np.ndarray]) -> None:
-        self._records = records
-        self._turn = np.asarray(records.get("turn_index", np.zeros(len(records["request_index"]), dtype=np.int32)),
-                                dtype=np.int64)
-        self._session = np.asarray(records.get("session_num", records["request_index"]), dtype=np.int64)
-        self._rows: dict[tuple[int, int], int] | None = None  # built on first use: single-turn runs never need it
-
-    def responses(self, row: int) -> list[str]:
-        if self._rows is None:
-            self._rows = {(s, t): r for r, (s, t) in enumerate(zip(self._session.tolist(), self._turn.tolist()))}
-        session = int(self._session[row])
-        rows = [self._rows.get((session, earlier)) for earlier in range(int(self._turn[row]))]
-        found = np.array([r for r in rows if r is not None], dtype=np.int64)
-        texts = iter(decode_ragged(self._records["content_offsets"], self._records["content"], found))
-        return [next(texts) if r is not None else "" for r in rows]
-
-
 def _raw_lines(records: dict[str, np.ndarray], request_inputs: RequestInputs, metadata: list[str],
-               errors: list[str], redact: Callable[[dict[str, str]], dict[str, str]] | None):
+               errors: list[str], redact: Callable[[dict[str, str]], dict[str, str]] | None,
+               history: SessionHistory | None):
+    """profile_export_raw.jsonl lines. A later turn of a conversation shows the history as it was sent: the
+    answers of the earlier turns, from `history` (which learns this batch's answers here)."""
     n = len(records["request_index"])
     payload_json: dict[int, str] = {}  # each body serialised once
     headers = dict(request_inputs.request_headers)
@@ -352,14 +337,19 @@ def _raw_lines(records: dict[str, np.ndarray], request_inputs: RequestInputs, me
                                 dtype=np.int64).tolist()
     header_bytes = np.asarray(records.get("response_headers", np.zeros(0, dtype=np.uint8)),
                               dtype=np.uint8).tobytes()
-    history = _History(records)
+    sessions = np.asarray(records.get("session_num", records["request_index"]), dtype=np.int64)
+    turns = np.asarray(records.get("turn_index", np.zeros(n, dtype=np.int32)), dtype=np.int64)
+    if history is not None:
+        history.remember_texts(sessions, turns, decode_ragged(records["content_offsets"], records["content"]))
+    session_list, turn_list = sessions.tolist(), turns.tolist()
     for i in range(n):
         b = body[i]
         payload = payload_json.get(b)
         if payload is None:
             payload = payload_json[b] = json.dumps(request_inputs.payloads[b], ensure_ascii=False)
         if _HOLE_MARK in payload:  # a later turn of a conversation: show the history as it was sent
-            payload = json.dumps(fill_history(request_inputs.payloads[b], history.responses(i)), ensure_ascii=False)
+            answers = history.texts_before(session_list[i], turn_list[i]) if history is not None else []
+            payload = json.dumps(fill_history(request_inputs.payloads[b], answers), ensure_ascii=False)
         responses = []
         if has_raw:
             for c in range(chunk_offsets[i], chunk_offsets[i + 1]):
@@ -377,47 +367,96 @@ def _raw_lines(records: dict[str, np.ndarray], request_inputs: RequestInputs, me
                f'"response_headers":{response_headers},"responses":[{",".join(responses)}],"error":{errors[i]}}}')
 
 
-def write_exports(artifact_dir: Path, *, export_level: str, metrics: RunMetrics, records: dict[str, np.ndarray],
-                  request_inputs: RequestInputs, input_config: dict, aiperf_version: str, was_cancelled: bool,
-                  anchor_wall_ns: int, anchor_mono_ns: int, request_id_prefix: str,
-                  redact_headers: Callable[[dict[str, str]], dict[str, str]] | None = None) -> list[Path]:
-    """Write the artifact files for `export_level` ("summary" | "records" | "raw"); returns the paths written.
+class RecordsWriter:
+    """profile_export.jsonl and, at export level raw, profile_export_raw.jsonl, written batch by batch while the
+    run goes on (nothing per record is kept once its lines are written)."""
 
-    `redact_headers`, when given, is applied to the request headers and to every response's headers.
-    """
+    def __init__(self, artifact_dir: Path, *, export_level: str, request_inputs: RequestInputs, anchor_wall_ns: int,
+                 anchor_mono_ns: int, request_id_prefix: str,
+                 redact_headers: Callable[[dict[str, str]], dict[str, str]] | None = None) -> None:
+        _check_export_level(export_level)
+        self._inputs = request_inputs
+        self._anchors = (anchor_wall_ns, anchor_mono_ns)
+        self._prefix = request_id_prefix
+        self._redact = redact_headers
+        self.paths: list[Path] = []
+        self._records_file = self._raw_file = None
+        artifact_dir = Path(artifact_dir)
+        if export_level in ("records", "raw"):
+            artifact_dir.mkdir(parents=True, exist_ok=True)
+            self.paths.append(artifact_dir / RECORDS_JSONL)
+            self._records_file = self.paths[-1].open("w", encoding="utf-8")
+            if export_level == "raw":
+                self.paths.append(artifact_dir / RAW_JSONL)
+                self._raw_file = self.paths[-1].open("w", encoding="utf-8")
+
+    def write(self, records: dict[str, np.ndarray], per_record: dict[str, np.ndarray],
+              per_record_lists: dict[str, tuple[np.ndarray, np.ndarray]],
+              history: SessionHistory | None = None) -> None:
+        """The lines of one batch. `history`: answers of earlier turns (multi-turn runs), shared across batches."""
+        if self._records_file is None:
+            return
+        n = len(records["request_index"])
+        if n == 0:
+            return
+        metadata = _metadata_json(records, self._inputs, *self._anchors, self._prefix)
+        errors = _error_json(records)
+        _write_lines(self._records_file, map('{"metadata":%s,"metrics":%s,"error":%s}'.__mod__,
+                                             zip(metadata, _metrics_json(per_record, per_record_lists, n), errors)))
+        if self._raw_file is not None:
+            _write_lines(self._raw_file, _raw_lines(records, self._inputs, metadata, errors, self._redact, history))
+
+    def close(self) -> list[Path]:
+        for f in (self._records_file, self._raw_file):
+            if f is not None:
+                f.close()
+        self._records_file = self._raw_file = None
+        return list(self.paths)
+
+
+def _check_export_level(export_level: str) -> None:
     if export_level not in ("summary", "records", "raw"):
         raise ValueError(f"--export-level: unknown level {export_level!r} (choose from summary, records, raw)")
+
+
+def write_summary_files(artifact_dir: Path, *, metrics: RunMetrics, request_inputs: RequestInputs,
+                        input_config: dict, aiperf_version: str, was_cancelled: bool) -> list[Path]:
+    """profile_export_aiperf.json, profile_export_aiperf.csv and inputs.json; returns the paths written."""
     artifact_dir = Path(artifact_dir)
     artifact_dir.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-
     summary_path = artifact_dir / SUMMARY_JSON
     with summary_path.open("w", encoding="utf-8") as f:
         json.dump(_summary_json(metrics, input_config, aiperf_version, was_cancelled), f, indent=2,
                   ensure_ascii=False, allow_nan=False, default=str)
         f.write("\n")
-    written.append(summary_path)
-
     csv_path = artifact_dir / SUMMARY_CSV
     _write_summary_csv(csv_path, metrics)
-    written.append(csv_path)
-
-    if export_level in ("records", "raw"):
-        n = len(records["request_index"])
-        metadata = _metadata_json(records, request_inputs, anchor_wall_ns, anchor_mono_ns, request_id_prefix)
-        errors = _error_json(records)
-        metric_texts = _metrics_json(metrics, n)
-        records_path = artifact_dir / RECORDS_JSONL
-        _write_lines(records_path, map('{"metadata":%s,"metrics":%s,"error":%s}'.__mod__,
-                                       zip(metadata, metric_texts, errors)))
-        written.append(records_path)
-        del metric_texts
-        if export_level == "raw":
-            raw_path = artifact_dir / RAW_JSONL
-            _write_lines(raw_path, _raw_lines(records, request_inputs, metadata, errors, redact_headers))
-            written.append(raw_path)
-
     inputs_path = artifact_dir / INPUTS_JSON
     _write_inputs(inputs_path, request_inputs)
-    written.append(inputs_path)
-    return written
+    return [summary_path, csv_path, inputs_path]
+
+
+def write_exports(artifact_dir: Path, *, export_level: str, metrics: RunMetrics, records: dict[str, np.ndarray],
+                  request_inputs: RequestInputs, input_config: dict, aiperf_version: str, was_cancelled: bool,
+                  anchor_wall_ns: int, anchor_mono_ns: int, request_id_prefix: str,
+                  redact_headers: Callable[[dict[str, str]], dict[str, str]] | None = None) -> list[Path]:
+    """Write the artifact files for `export_level` ("summary" | "records" | "raw") of a run held in memory as one
+    set of records; returns the paths written. (A run streamed in batches uses RecordsWriter per batch and
+    write_summary_files() at the end, which is what this does in one go.)
+
+    `redact_headers`, when given, is applied to the request headers and to every response's headers.
+    """
+    _check_export_level(export_level)
+    writer = RecordsWriter(artifact_dir, export_level=export_level, request_inputs=request_inputs,
+                           anchor_wall_ns=anchor_wall_ns, anchor_mono_ns=anchor_mono_ns,
+                           request_id_prefix=request_id_prefix, redact_headers=redact_headers)
+    try:
+        turns = np.asarray(records.get("turn_index", np.zeros(0, dtype=np.int32)))
+        writer.write(records, metrics.per_record, metrics.per_record_lists,
+                     SessionHistory() if (turns > 0).any() else None)
+    finally:
+        paths = writer.close()
+    summary, csv_path, inputs = write_summary_files(artifact_dir, metrics=metrics, request_inputs=request_inputs,
+                                                    input_config=input_config, aiperf_version=aiperf_version,
+                                                    was_cancelled=was_cancelled)
+    return [summary, csv_path, *paths, inputs]

@@ -23,7 +23,12 @@ __all__ = [
     "METRICS",
     "MetricSpec",
     "RunMetrics",
+    "ErrorGroups",
+    "RecordMetrics",
+    "SessionHistory",
     "compute_metrics",
+    "record_metrics",
+    "summarize",
     "console_metrics",
     "decode_ragged",
     "error_code",
@@ -182,25 +187,43 @@ def _count_tokens(tokenizer: Any, offsets: np.ndarray, data: np.ndarray, rows: n
     return counts
 
 
-def _history_answer_tokens(records: dict[str, np.ndarray], tokenizer: Any, n: int, ok: np.ndarray,
-                           ok_answer_tokens: np.ndarray) -> np.ndarray:
-    """Per record: tokens of the answers to its conversation's earlier turns, which a later chat turn sends back
-    as history (zeros for single-turn runs). Successful answers are already counted (`ok_answer_tokens`); only
-    the partial answers of failed turns are tokenized here."""
-    turn = np.asarray(records.get("turn_index", np.zeros(n, dtype=np.int32)), dtype=np.int64)
-    if n == 0 or not (turn > 0).any():
-        return np.zeros(n)
-    session = np.asarray(records["session_num"], dtype=np.int64)
-    answers = np.where(ok, ok_answer_tokens, 0.0) + _count_tokens(
-        tokenizer, records["content_offsets"], records["content"], np.flatnonzero(~ok), n)
-    order = np.lexsort((turn, session))
-    sorted_answers = answers[order]
-    before = np.cumsum(sorted_answers) - sorted_answers  # answers of all rows before this one
-    group_start = np.concatenate(([True], session[order][1:] != session[order][:-1]))
-    before -= np.maximum.accumulate(np.where(group_start, before, 0))  # keep only this conversation's
-    out = np.zeros(n)
-    out[order] = before
-    return out
+class SessionHistory:
+    """What the earlier turns of each conversation answered, across record batches: a later chat turn sends those
+    answers back as history, so they count in its ISL (tokens) and show in its raw-export payload (texts, when
+    kept). Keyed by (session_num, turn_index); a conversation is forgotten once its last turn was seen, so a long
+    run holds only the conversations in flight."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[tuple[int, int], float] = {}
+        self._texts: dict[tuple[int, int], str] = {}
+
+    def remember(self, sessions: np.ndarray, turns: np.ndarray, tokens: np.ndarray) -> None:
+        keys = zip(np.asarray(sessions).tolist(), np.asarray(turns).tolist())
+        self._tokens.update(zip(keys, np.asarray(tokens, dtype=np.float64).tolist()))
+
+    def remember_texts(self, sessions: np.ndarray, turns: np.ndarray, texts: list[str]) -> None:
+        self._texts.update(zip(zip(np.asarray(sessions).tolist(), np.asarray(turns).tolist()), texts))
+
+    def tokens_before(self, sessions: np.ndarray, turns: np.ndarray) -> np.ndarray:
+        """Per row: the answer tokens of its conversation's earlier turns (0 for first turns)."""
+        get = self._tokens.get
+        return np.array([sum(get((s, j), 0.0) for j in range(t)) if t else 0.0
+                         for s, t in zip(np.asarray(sessions).tolist(), np.asarray(turns).tolist())],
+                        dtype=np.float64)
+
+    def texts_before(self, session: int, turn: int) -> list[str]:
+        return [self._texts.get((session, j), "") for j in range(turn)]
+
+    def forget(self, sessions: np.ndarray, turns: np.ndarray, last: np.ndarray) -> None:
+        """Drops the conversations whose last turn is among these rows (`last`: bool per row)."""
+        rows = np.flatnonzero(np.asarray(last, dtype=bool))
+        for session, turn in zip(np.asarray(sessions)[rows].tolist(), np.asarray(turns)[rows].tolist()):
+            for j in range(turn + 1):
+                self._tokens.pop((session, j), None)
+                self._texts.pop((session, j), None)
+
+    def __len__(self) -> int:
+        return max(len(self._tokens), len(self._texts))
 
 
 def _stats(values: np.ndarray) -> dict[str, float]:
@@ -213,37 +236,67 @@ def _stats(values: np.ndarray) -> dict[str, float]:
 _DIGITS = re.compile(r"\w*\d\w*")
 
 
-def _error_groups(records: dict[str, np.ndarray], failed_rows: np.ndarray) -> list[dict]:
-    """One entry per (kind, status, message pattern): numbers in messages (ids, byte counts, ms) do not split."""
-    if failed_rows.size == 0:
-        return []
-    kinds = records["error_kind"][failed_rows].tolist()
-    statuses = records["status"][failed_rows].tolist()
-    messages = decode_ragged(records["error_message_offsets"], records["error_message"], failed_rows)
-    groups: dict[tuple, dict] = {}
-    for kind, status, message in zip(kinds, statuses, messages):
-        key = (kind, status, _DIGITS.sub("#", message))
-        entry = groups.get(key)
-        if entry is None:
-            groups[key] = {"code": error_code(kind, status), "type": error_type_name(kind), "message": message,
-                           "count": 1}
-        else:
-            entry["count"] += 1
-    return sorted(groups.values(), key=lambda e: -e["count"])
+class ErrorGroups:
+    """Failed profiling requests grouped by (kind, status, message pattern), across record batches: numbers in
+    messages (ids, byte counts, ms) do not split a group; the first message of a group is the one shown."""
+
+    def __init__(self) -> None:
+        self._groups: dict[tuple, dict] = {}
+
+    def add(self, records: dict[str, np.ndarray], rows: np.ndarray) -> None:
+        if rows.size == 0:
+            return
+        kinds = np.asarray(records["error_kind"])[rows].tolist()
+        statuses = np.asarray(records["status"])[rows].tolist()
+        messages = decode_ragged(records["error_message_offsets"], records["error_message"], rows)
+        for kind, status, message in zip(kinds, statuses, messages):
+            key = (kind, status, _DIGITS.sub("#", message))
+            entry = self._groups.get(key)
+            if entry is None:
+                self._groups[key] = {"code": error_code(kind, status), "type": error_type_name(kind),
+                                     "message": message, "count": 1}
+            else:
+                entry["count"] += 1
+
+    def entries(self) -> list[dict]:
+        """Most frequent first."""
+        return sorted((dict(e) for e in self._groups.values()), key=lambda e: -e["count"])
 
 
-def compute_metrics(records: dict[str, np.ndarray], *, endpoint: Endpoint, streaming: bool,
-                    input_tokens_per_body: np.ndarray, tokenizer: Any, anchor_wall_ns: int, anchor_mono_ns: int,
-                    goodput: dict[str, float] | None = None) -> RunMetrics:
-    """Per-record metrics for every record and the summary over successful profiling records."""
+@dataclass
+class RecordMetrics:
+    """The per-record metrics of one batch of records (or of all of them), in display units."""
+
+    per_record: dict[str, np.ndarray]  # tag -> float64[n], NaN where not applicable or failed
+    per_record_lists: dict[str, tuple[np.ndarray, np.ndarray]]  # tag -> (offsets int64[n+1], values)
+    response_end_ns: np.ndarray  # int64[n]: last chunk's arrival, else the transfer's end
+    images_seen: bool  # a successful profiling record carried images
+    reasoning_seen: bool  # a successful record returned reasoning text
+
+
+def _response_end_ns(records: dict[str, np.ndarray]) -> np.ndarray:
+    end_ns = np.asarray(records["end_ns"], dtype=np.int64)
+    chunk_offsets = np.asarray(records["chunk_offsets"], dtype=np.int64)
+    chunk_ns = np.asarray(records["chunk_ns"], dtype=np.int64)
+    has_chunks = chunk_offsets[1:] > chunk_offsets[:-1]
+    if not chunk_ns.size:
+        return end_ns
+    return np.where(has_chunks, chunk_ns[np.where(has_chunks, chunk_offsets[1:] - 1, 0)], end_ns)
+
+
+def record_metrics(records: dict[str, np.ndarray], *, endpoint: Endpoint, streaming: bool,
+                   input_tokens_per_body: np.ndarray, tokenizer: Any, history: SessionHistory | None = None,
+                   reasoning_seen: bool = False) -> RecordMetrics:
+    """Per-record metrics of `records` (a whole run, or one batch of a run streamed in batches).
+
+    `history` carries the answers of earlier turns across batches (multi-turn chat ISL); without it, a run whose
+    records hold later turns gets a history of its own. `reasoning_seen`: an earlier batch returned reasoning
+    text, so reasoning token counts are reported from here on even for records without any."""
     n = len(records["request_index"])
     error_kind = np.asarray(records["error_kind"])
-    phase = np.asarray(records["phase"])
     ok = error_kind == 0
-    profiling = phase == 1
-    valid = ok & profiling
+    valid = ok & (np.asarray(records["phase"]) == 1)
     start_ns = np.asarray(records["start_ns"], dtype=np.int64)
-    end_ns = np.asarray(records["end_ns"], dtype=np.int64)
     body_index = np.asarray(records["body_index"], dtype=np.int64)
 
     # ---- chunk timings
@@ -251,9 +304,7 @@ def compute_metrics(records: dict[str, np.ndarray], *, endpoint: Endpoint, strea
     chunk_ns = np.asarray(records["chunk_ns"], dtype=np.int64)
     chunk_bytes = np.asarray(records["chunk_content_bytes"])
     chunk_counts = chunk_offsets[1:] - chunk_offsets[:-1]
-    has_chunks = chunk_counts > 0
-    last_chunk = np.where(has_chunks, chunk_offsets[1:] - 1, 0)
-    response_end_ns = np.where(has_chunks, chunk_ns[last_chunk] if chunk_ns.size else end_ns, end_ns)
+    response_end_ns = _response_end_ns(records)
 
     nan = np.full(n, np.nan)
     latency_ms = np.where(ok, (response_end_ns - start_ns) / NS_PER_MS, np.nan)
@@ -269,13 +320,8 @@ def compute_metrics(records: dict[str, np.ndarray], *, endpoint: Endpoint, strea
     num_images = np.asarray(records.get("num_images", np.zeros(n, dtype=np.int32)), dtype=np.float64)
     images_seen = bool((num_images[valid] > 0).any())
     reasoning_offsets = np.asarray(records["reasoning_offsets"], dtype=np.int64)
-    reasoning_seen = bool(endpoint.produces_tokens and np.asarray(records["reasoning"]).size
-                          and ((reasoning_offsets[1:] - reasoning_offsets[:-1])[ok] > 0).any())
-    intended_ns = np.asarray(records.get("intended_ns", np.full(n, -1, dtype=np.int64)), dtype=np.int64)
-    scheduled = intended_ns >= 0
-    applies = {tag: _applies(spec, endpoint, streaming, images_seen, reasoning_seen, bool(goodput),
-                             bool((scheduled & profiling).any()))
-               for tag, spec in METRICS.items()}
+    reasoning_seen = bool(endpoint.produces_tokens and (reasoning_seen or (
+        np.asarray(records["reasoning"]).size and ((reasoning_offsets[1:] - reasoning_offsets[:-1])[ok] > 0).any())))
 
     # ---- streaming: first/second content chunk, gaps between content chunks
     ttft_ms = nan
@@ -311,6 +357,7 @@ def compute_metrics(records: dict[str, np.ndarray], *, endpoint: Endpoint, strea
 
     # ---- tokens
     ok_rows = np.flatnonzero(ok)
+    output_tokens = np.zeros(n)
     if endpoint.produces_tokens:
         output_tokens = _count_tokens(tokenizer, records["content_offsets"], records["content"], ok_rows, n)
         reasoning_tokens = (_count_tokens(tokenizer, reasoning_offsets, records["reasoning"], ok_rows, n)
@@ -327,17 +374,47 @@ def compute_metrics(records: dict[str, np.ndarray], *, endpoint: Endpoint, strea
                 per_record["output_token_throughput_per_user"] = np.where(itl_ms > 0, 1000.0 / itl_ms, np.nan)
     if endpoint.tokenizes_input:
         isl = np.asarray(input_tokens_per_body, dtype=np.float64)[body_index] if n else np.zeros(0)
-        if endpoint.produces_tokens:
-            isl = isl + _history_answer_tokens(records, tokenizer, n, ok, output_tokens)
+        turns = np.asarray(records.get("turn_index", np.zeros(n, dtype=np.int32)), dtype=np.int64)
+        if history is None and endpoint.produces_tokens and (turns > 0).any():
+            history = SessionHistory()
+        if history is not None and endpoint.produces_tokens and n:
+            # a later chat turn sends the answers to the earlier ones (partial answers of failed turns too)
+            sessions = np.asarray(records["session_num"], dtype=np.int64)
+            answers = np.where(ok, output_tokens, 0.0) + _count_tokens(
+                tokenizer, records["content_offsets"], records["content"], np.flatnonzero(~ok), n)
+            history.remember(sessions, turns, answers)
+            isl = isl + history.tokens_before(sessions, turns)
         per_record["input_sequence_length"] = np.where(ok, isl, np.nan)
         per_record["error_isl"] = np.where(~ok, isl, np.nan)
-    if images_seen:
+    if (num_images > 0).any():
         with_images = ok & (num_images > 0)
         with np.errstate(divide="ignore", invalid="ignore"):
             per_record["num_images"] = np.where(with_images, num_images, np.nan)
             per_record["image_throughput"] = np.where(with_images & (latency_ms > 0),
                                                       num_images / (latency_ms / 1000.0), np.nan)
             per_record["image_latency"] = np.where(with_images, latency_ms / num_images, np.nan)
+    return RecordMetrics(per_record=per_record, per_record_lists=per_record_lists, response_end_ns=response_end_ns,
+                         images_seen=images_seen, reasoning_seen=reasoning_seen)
+
+
+def summarize(per_record: dict[str, np.ndarray], columns: dict[str, np.ndarray], *, endpoint: Endpoint,
+              streaming: bool, anchor_wall_ns: int, anchor_mono_ns: int, images_seen: bool, reasoning_seen: bool,
+              errors: list[dict], goodput: dict[str, float] | None = None,
+              per_record_lists: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> RunMetrics:
+    """The run's summary from the per-record metrics of all its records and their numeric `columns` (phase,
+    error_kind, start_ns, end_ns, response_end_ns, intended_ns): statistics over the successful profiling
+    records, throughputs over the profiling window, goodput. `errors`: ErrorGroups.entries()."""
+    phase = np.asarray(columns["phase"])
+    ok = np.asarray(columns["error_kind"]) == 0
+    profiling = phase == 1
+    valid = ok & profiling
+    start_ns = np.asarray(columns["start_ns"], dtype=np.int64)
+    end_ns = np.asarray(columns["end_ns"], dtype=np.int64)
+    response_end_ns = np.asarray(columns["response_end_ns"], dtype=np.int64)
+    intended_ns = np.asarray(columns.get("intended_ns", np.full(len(phase), -1)), dtype=np.int64)
+    applies = {tag: _applies(spec, endpoint, streaming, images_seen, reasoning_seen, bool(goodput),
+                             bool(((intended_ns >= 0) & profiling).any()))
+               for tag, spec in METRICS.items()}
     per_record = {tag: values for tag, values in per_record.items() if applies.get(tag, True)}
 
     # ---- profiling window: first request start to last response end, failed requests included
@@ -405,11 +482,31 @@ def compute_metrics(records: dict[str, np.ndarray], *, endpoint: Endpoint, strea
             summary[tag] = {"unit": METRICS[tag].unit, "avg": float(value)}
     order = {tag: i for i, tag in enumerate(METRICS)}
     summary = dict(sorted(summary.items(), key=lambda kv: order[kv[0]]))
-
-    errors = _error_groups(records, np.flatnonzero(failed_profiling))
     return RunMetrics(per_record=per_record, summary=summary, errors=errors, benchmark_duration_s=duration_s,
                       start_wall_ns=int(start_wall_ns), end_wall_ns=int(end_wall_ns),
-                      per_record_lists=per_record_lists)
+                      per_record_lists=dict(per_record_lists or {}))
+
+
+SUMMARY_COLUMNS = ("phase", "error_kind", "start_ns", "end_ns", "intended_ns")  # what summarize() reads of records
+
+
+def compute_metrics(records: dict[str, np.ndarray], *, endpoint: Endpoint, streaming: bool,
+                    input_tokens_per_body: np.ndarray, tokenizer: Any, anchor_wall_ns: int, anchor_mono_ns: int,
+                    goodput: dict[str, float] | None = None) -> RunMetrics:
+    """Per-record metrics for every record and the summary over successful profiling records (all records at
+    once; a run streamed in batches calls record_metrics() per batch and summarize() at the end)."""
+    measured = record_metrics(records, endpoint=endpoint, streaming=streaming,
+                              input_tokens_per_body=input_tokens_per_body, tokenizer=tokenizer)
+    errors = ErrorGroups()
+    errors.add(records, np.flatnonzero((np.asarray(records["phase"]) == 1) & (np.asarray(records["error_kind"]) != 0)))
+    n = len(records["request_index"])
+    columns = {name: records[name] for name in SUMMARY_COLUMNS if name in records}
+    columns.setdefault("intended_ns", np.full(n, -1, dtype=np.int64))
+    columns["response_end_ns"] = measured.response_end_ns
+    return summarize(measured.per_record, columns, endpoint=endpoint, streaming=streaming,
+                     anchor_wall_ns=anchor_wall_ns, anchor_mono_ns=anchor_mono_ns, images_seen=measured.images_seen,
+                     reasoning_seen=measured.reasoning_seen, errors=errors.entries(), goodput=goodput,
+                     per_record_lists=measured.per_record_lists)
 
 
 def console_metrics(summary: dict[str, dict[str, float]]) -> list[MetricSpec]:

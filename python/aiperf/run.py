@@ -245,6 +245,14 @@ def fixed_schedule(config: ProfileConfig, conversations: list) -> tuple[list, An
     return kept, np.rint((times - origin) * 1e6).astype(np.int64)
 
 
+def _last_turns(inputs: Any) -> Any:
+    """Per body: whether it is its conversation's last turn (bodies are laid out conversation by conversation)."""
+    import numpy as np
+
+    turns = np.asarray(inputs.turn_indices, dtype=np.int64)
+    return np.append(turns[1:] == 0, True) if turns.size else np.zeros(0, dtype=bool)
+
+
 @dataclass
 class Workload:
     """What the engine sends, besides the bodies: see _engine.Engine."""
@@ -436,11 +444,17 @@ class _InputTokenCounter:
         return self._result
 
 
+_DRAIN_INTERVAL_S = 0.5  # records are taken from the engine (and written out) this often while it runs,
+_DRAIN_RECORDS = 16384  # or as soon as this many finished since the last time (bounds a batch's memory)
+
+
 def _drive(engine: Any, config: ProfileConfig, interrupts: _Interrupts, total: int | None = None,
-           on_started: Any = None) -> bool:
+           on_started: Any = None, on_batch: Any = None) -> bool:
     """Run the engine to completion, showing progress. Returns True when the run was cancelled by the user.
 
-    `on_started()` is called right after the engine started (to overlap work with the run)."""
+    `on_started()` is called right after the engine started (to overlap work with the run); `on_batch(records)`
+    with the records finished so far, every _DRAIN_INTERVAL_S while the engine runs (the caller drains the rest)."""
+    from . import _engine
     from .report import ProgressDisplay
 
     with ProgressDisplay(config.effective_ui_type, total, config.warmup_request_count,
@@ -450,8 +464,19 @@ def _drive(engine: Any, config: ProfileConfig, interrupts: _Interrupts, total: i
             engine.start()
             if on_started is not None:
                 on_started()
+            next_drain, drained = time.monotonic() + _DRAIN_INTERVAL_S, 0
             while not engine.wait(0.1):
-                display.update(engine.progress())
+                progress = engine.progress()
+                display.update(progress)
+                if on_batch is not None and (time.monotonic() >= next_drain
+                                             or progress.completed - drained >= _DRAIN_RECORDS):
+                    drained = progress.completed
+                    on_batch(engine.drain())
+                    _engine.trim_memory()  # the batch and its export lines are gone: give their pages back
+                    next_drain = time.monotonic() + _DRAIN_INTERVAL_S
+        except BaseException:
+            engine.stop()  # a failure while the run goes on (disk full, …) must not leave it sending
+            raise
         finally:
             interrupts.engine = None
             interrupts.engine_finished = True
@@ -503,26 +528,50 @@ def run_profile(config: ProfileConfig, *, console: Any = None, print_table: bool
                   else "fixed schedule" if config.fixed_schedule else f"concurrency {config.effective_concurrency}"),
                  workload.session_count or "unbounded", workload.total_requests or "unbounded",
                  config.warmup_request_count)
+        from .secrets import redact_headers
+
+        collecting: dict[str, Any] = {}
+
+        def start_collecting() -> None:  # once the engine runs: nothing before the first request needs these
+            from .collect import RecordCollector
+            from .export import RecordsWriter
+
+            token_counter.start()
+            writer = RecordsWriter(artifact_dir, export_level=config.export_level, request_inputs=inputs,
+                                   anchor_wall_ns=engine.anchor_wall_ns, anchor_mono_ns=engine.anchor_mono_ns,
+                                   request_id_prefix=request_id_prefix, redact_headers=redact_headers)
+            collecting["writer"] = writer
+            collecting["collector"] = RecordCollector(
+                endpoint=endpoint, streaming=streaming, tokenizer=tokenizer, input_tokens=token_counter.result,
+                writer=writer, secrets=config.secret_values,
+                last_turn_of_body=_last_turns(inputs) if workload.sessions is not None else None)
+
         started = time.monotonic()
-        was_cancelled = _drive(engine, config, interrupts, total=workload.total_requests,
-                               on_started=token_counter.start)
-        log.info("engine finished in %.3f s%s", time.monotonic() - started, " (cancelled)" if was_cancelled else "")
-        input_tokens = token_counter.result()
-        from .export import write_exports  # only now: nothing before the first request needs these
-        from .metrics import compute_metrics
+        try:
+            was_cancelled = _drive(engine, config, interrupts, total=workload.total_requests,
+                                   on_started=start_collecting,
+                                   on_batch=lambda batch: collecting["collector"].add(batch))
+            log.info("engine finished in %.3f s%s", time.monotonic() - started,
+                     " (cancelled)" if was_cancelled else "")
+            finishing = time.monotonic()
+            collecting["collector"].add(engine.drain())
+        finally:
+            record_files = collecting["writer"].close() if "writer" in collecting else []
+        from .export import write_summary_files
         from .report import print_summary
         from .result import ProfileResult
-        from .secrets import redact_headers, redact_records
 
-        records = redact_records(engine.records(), config.secret_values)
-        metrics = compute_metrics(records, endpoint=endpoint, streaming=streaming, input_tokens_per_body=input_tokens,
-                                  tokenizer=tokenizer, anchor_wall_ns=engine.anchor_wall_ns,
-                                  anchor_mono_ns=engine.anchor_mono_ns, goodput=config.goodput_slos or None)
-        files = write_exports(artifact_dir, export_level=config.export_level, metrics=metrics, records=records,
-                              request_inputs=inputs, input_config=config.to_dict(), aiperf_version=__version__,
-                              was_cancelled=was_cancelled, anchor_wall_ns=engine.anchor_wall_ns,
-                              anchor_mono_ns=engine.anchor_mono_ns, request_id_prefix=request_id_prefix,
-                              redact_headers=redact_headers)
+        metrics, records = collecting["collector"].finish(anchor_wall_ns=engine.anchor_wall_ns,
+                                                          anchor_mono_ns=engine.anchor_mono_ns,
+                                                          goodput=config.goodput_slos or None)
+        summary_json, summary_csv, inputs_json = write_summary_files(
+            artifact_dir, metrics=metrics, request_inputs=inputs, input_config=config.to_dict(),
+            aiperf_version=__version__, was_cancelled=was_cancelled)
+        files = [summary_json, summary_csv, *record_files, inputs_json]
+        collector = collecting["collector"]
+        log.info("%d records taken in %d batches (%.3f s of metrics and export lines during the run); summary "
+                 "and exports finished %.3f s after the run", collector.count, collector.batches, collector.busy_s,
+                 time.monotonic() - finishing)
         for err in metrics.errors:
             log.warning("errors: %d x %s %s: %s", err["count"], err.get("code"), err["type"], err["message"])
         if print_table:
