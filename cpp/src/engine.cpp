@@ -77,6 +77,15 @@ void validate_engine_config(const EngineConfig& config, const Workload& workload
   if (!std::isfinite(config.arrival_smoothness) || config.arrival_smoothness <= 0) {
     throw Error("arrival_smoothness must be a finite number > 0");
   }
+  if (!std::isfinite(config.request_rate_ramp_s) || config.request_rate_ramp_s < 0) {
+    throw Error("request_rate_ramp_s must be a finite number >= 0");
+  }
+  if (config.request_rate_ramp_s > 0 && (config.request_rate <= 0 || fixed_schedule)) {
+    throw Error("request_rate_ramp_s needs request_rate > 0 (it ramps the generated schedule, not a fixed one)");
+  }
+  if (!std::isfinite(config.concurrency_ramp_s) || config.concurrency_ramp_s < 0) {
+    throw Error("concurrency_ramp_s must be a finite number >= 0");
+  }
   if (!(config.cancellation_rate >= 0 && config.cancellation_rate <= 1)) {
     throw Error("cancellation_rate must be between 0 and 1");
   }

@@ -120,7 +120,7 @@ void drain_fd(int fd) {
 EventLoop::EventLoop(RunShared& run, std::int32_t worker_id, std::size_t slot_count, std::size_t max_slots)
     : run_(run),
       worker_id_(worker_id),
-      scheduler_(run, worker_id, static_cast<std::int64_t>(slot_count)),
+      scheduler_(run, worker_id, static_cast<std::int64_t>(std::max(slot_count, max_slots))),
       max_slots_(std::max(slot_count, max_slots)),
       store_(run.config.keep_raw) {
   epoll_fd_ = checked_fd(::epoll_create1(EPOLL_CLOEXEC), "epoll");
@@ -397,7 +397,10 @@ void EventLoop::arm_scheduler_timer() {
 
 void EventLoop::start_requests() {
   while (!free_slots_.empty() || slots_.size() < max_slots_) {
-    const std::optional<RequestTicket> ticket = scheduler_.next(monotonic_ns());
+    const std::int64_t now_ns = monotonic_ns();
+    // --concurrency-ramp-duration: an open loop's due requests wait for the ramp (they are recorded as late)
+    if (static_cast<std::int64_t>(in_flight_) >= scheduler_.concurrency_cap(now_ns)) return;
+    const std::optional<RequestTicket> ticket = scheduler_.next(now_ns);
     if (!ticket) return;
     RequestSlot* slot = acquire_slot();
     start_request(*slot, *ticket);

@@ -60,29 +60,61 @@ double uniform_hash(std::uint64_t seed, std::uint64_t a, std::uint64_t b) {
 
 }  // namespace
 
+namespace {
+
+// The schedule's clock under a linear rate ramp: an arrival at tau_ns of the unramped process (rate R) happens when
+// the ramped rate r(t) = r0 + (R - r0) t / D has accumulated as many expected arrivals, R * tau.
+class RampClock {
+ public:
+  RampClock(double rate, double ramp_s) : rate_(rate), ramp_s_(ramp_s > 0 ? ramp_s : 0.0) {
+    start_rate_ = ramp_s_ > 0 ? std::min(rate * 0.1 / ramp_s_, rate) : rate;  // AIPerf's proportional start
+  }
+
+  double operator()(double tau_ns) const {
+    if (ramp_s_ <= 0) return tau_ns;
+    const double count = rate_ * tau_ns * 1e-9;                  // expected arrivals so far
+    const double ramp_count = ramp_s_ * (start_rate_ + rate_) / 2;  // arrivals during the ramp
+    if (count >= ramp_count) return (ramp_s_ + (count - ramp_count) / rate_) * 1e9;
+    const double a = (rate_ - start_rate_) / (2 * ramp_s_);
+    if (a <= 0) return count / start_rate_ * 1e9;
+    // a t^2 + r0 t - count = 0, written to stay exact when r0 t dominates
+    const double t = 2 * count / (start_rate_ + std::sqrt(start_rate_ * start_rate_ + 4 * a * count));
+    return t * 1e9;
+  }
+
+ private:
+  double rate_;
+  double ramp_s_;
+  double start_rate_;
+};
+
+}  // namespace
+
 std::vector<std::int64_t> arrival_offsets_ns(const EngineConfig& config, std::int64_t count, double duration_s,
                                              std::uint64_t stream) {
   if (!(config.request_rate > 0)) throw Error("request_rate must be > 0 for an open-loop schedule");
   if (count <= 0 && !(duration_s > 0)) throw Error("an open-loop schedule needs a count or a duration");
   const double mean_gap_ns = 1e9 / config.request_rate;
   const double limit_ns = count > 0 ? std::numeric_limits<double>::infinity() : duration_s * 1e9;
+  const RampClock ramp(config.request_rate, config.request_rate_ramp_s);
   std::mt19937_64 rng(config.random_seed * 0x2545F4914F6CDD1Dull + stream);
   std::exponential_distribution<double> exponential(1.0);
   const double shape = config.arrival_pattern == "gamma" ? config.arrival_smoothness : 1.0;
   std::gamma_distribution<double> gamma(shape, 1.0 / shape);
   std::vector<std::int64_t> offsets;
   if (count > 0) offsets.reserve(static_cast<std::size_t>(count));
-  double t_ns = 0.0;
+  double tau_ns = 0.0;  // the unramped process
   for (std::int64_t k = 0; count <= 0 || k < count; ++k) {
     if (k > 0) {
       if (config.arrival_pattern == "constant") {
-        t_ns = static_cast<double>(k) * mean_gap_ns;  // no accumulated rounding drift
+        tau_ns = static_cast<double>(k) * mean_gap_ns;  // no accumulated rounding drift
       } else if (config.arrival_pattern == "gamma") {
-        t_ns += gamma(rng) * mean_gap_ns;
+        tau_ns += gamma(rng) * mean_gap_ns;
       } else {
-        t_ns += exponential(rng) * mean_gap_ns;
+        tau_ns += exponential(rng) * mean_gap_ns;
       }
     }
+    const double t_ns = ramp(tau_ns);
     if (t_ns >= limit_ns) break;
     offsets.push_back(static_cast<std::int64_t>(std::llround(t_ns)));
   }
@@ -167,6 +199,9 @@ void Scheduler::begin_phase(Phase phase, std::int64_t now_ns) {
   claims_left_ = open_loop ? next_schedule_index_ < static_cast<std::int64_t>(schedule.size())
                            : (phase == Phase::profiling || config.warmup_request_count > 0 ||
                               config.warmup_duration_s > 0);
+  ramp_end_ns_ = config.concurrency_ramp_s > 0 && max_active_sessions_ > 1
+                     ? phase_start_ns_ + seconds_to_ns(config.concurrency_ramp_s)
+                     : -1;
   if (phase == Phase::warmup && config.warmup_duration_s > 0) {
     sending_deadline_ns_ = phase_start_ns_ + seconds_to_ns(config.warmup_duration_s);
   }
@@ -178,9 +213,26 @@ void Scheduler::begin_phase(Phase phase, std::int64_t now_ns) {
   }
 }
 
-bool Scheduler::may_claim() const noexcept {
+std::int64_t Scheduler::concurrency_cap(std::int64_t now_ns) const noexcept {
+  if (ramp_end_ns_ < 0 || now_ns >= ramp_end_ns_) return max_active_sessions_;
+  // 1 at the phase start, one more every ramp / (max - 1), max at the ramp's end
+  const double fraction = static_cast<double>(now_ns - phase_start_ns_) /
+                          static_cast<double>(ramp_end_ns_ - phase_start_ns_);
+  const auto steps = static_cast<std::int64_t>(std::floor(fraction * static_cast<double>(max_active_sessions_ - 1)));
+  return std::clamp<std::int64_t>(1 + steps, 1, max_active_sessions_);
+}
+
+std::int64_t Scheduler::next_ramp_step_ns(std::int64_t now_ns) const noexcept {
+  if (ramp_end_ns_ < 0 || now_ns >= ramp_end_ns_ || max_active_sessions_ <= 1) return -1;
+  const double step_ns = static_cast<double>(ramp_end_ns_ - phase_start_ns_) /
+                         static_cast<double>(max_active_sessions_ - 1);
+  const double steps_done = std::floor(static_cast<double>(now_ns - phase_start_ns_) / step_ns);
+  return std::min(ramp_end_ns_, phase_start_ns_ + static_cast<std::int64_t>(std::ceil((steps_done + 1) * step_ns)));
+}
+
+bool Scheduler::may_claim(std::int64_t now_ns) const noexcept {
   if (!claims_left_) return false;
-  return schedule_ != nullptr || active_sessions_ < max_active_sessions_;
+  return schedule_ != nullptr || active_sessions_ < concurrency_cap(now_ns);
 }
 
 std::int64_t Scheduler::next_scheduled_ns() const noexcept {
@@ -264,7 +316,7 @@ std::optional<RequestTicket> Scheduler::next(std::int64_t now_ns) {
   if (turn_due && (scheduled_ns < 0 || waiting_.top()->due_ns <= scheduled_ns)) {
     session = waiting_.top();
     waiting_.pop();
-  } else if (may_claim()) {
+  } else if (may_claim(now_ns)) {
     session = claim_session(now_ns);
   }
   if (session == nullptr) {
@@ -326,6 +378,7 @@ std::int64_t Scheduler::next_wake_ns() const noexcept {
     consider(sending_deadline_ns_);
     if (!waiting_.empty()) consider(waiting_.top()->due_ns);
     consider(next_scheduled_ns());
+    if (claims_left_ || schedule_ != nullptr) consider(next_ramp_step_ns(monotonic_ns()));
   }
   return wake_ns;
 }

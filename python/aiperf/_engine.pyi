@@ -48,6 +48,15 @@ class EngineConfig:
     expect_images: bool          # image endpoints: a 2xx response without a valid image (data[].b64_json/url,
                                  # or a streamed image event) is an error record, as is b64_json that is not base64
     max_response_bytes: int      # largest response body; a larger one is cut off as error kind 7; 0 = no limit
+    warmup_duration_s: float     # warm-up stops starting sessions after this long (0 = no limit)
+    request_rate: float          # open loop: sessions per second (0 = closed loop)
+    arrival_pattern: str         # constant | poisson | gamma
+    arrival_smoothness: float    # gamma shape (< 1 burstier, > 1 smoother)
+    request_rate_ramp_s: float   # rate ramps from request_rate * 0.1 s / ramp to request_rate over this long (0: none)
+    concurrency_ramp_s: float    # in flight ramps from 1 to concurrency over this long, one more at a time (0: none)
+    random_seed: int             # arrival times and cancellation choices
+    cancellation_rate: float     # fraction (0..1) of requests cancelled cancellation_delay_s after they start
+    cancellation_delay_s: float
     def __init__(self) -> None: ...
 
 class Progress:

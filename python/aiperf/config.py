@@ -49,7 +49,7 @@ IMAGE_FORMATS = ("png", "jpeg", "random")
 EXPORT_LEVELS = ("summary", "records", "raw")
 UI_TYPES = ("dashboard", "simple", "none")
 DATASET_TYPES = ("single_turn", "multi_turn", "random_pool", "mooncake_trace")
-ARRIVAL_PATTERNS = ("constant", "poisson", "gamma")
+ARRIVAL_PATTERNS = ("constant", "poisson", "gamma", "concurrency_burst")
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "NOTICE", "WARNING", "SUCCESS", "ERROR", "CRITICAL")
 
 OPTIONS: tuple[Option, ...] = (
@@ -138,9 +138,16 @@ OPTIONS: tuple[Option, ...] = (
     Option("request_rate", ("--request-rate",), "Open loop: requests (conversations) started per second on a "
            "schedule computed up front; --concurrency then caps requests in flight.", "Load", type=float),
     Option("arrival_pattern", ("--arrival-pattern", "--request-rate-mode"), "Inter-arrival times of "
-           "--request-rate: constant, poisson (default) or gamma.", "Load", choices=ARRIVAL_PATTERNS),
+           "--request-rate: constant, poisson (default) or gamma; concurrency_burst: no rate, as fast as "
+           "--concurrency allows (what a run without --request-rate does).", "Load", choices=ARRIVAL_PATTERNS),
     Option("arrival_smoothness", ("--arrival-smoothness", "--vllm-burstiness"), "Gamma shape for --request-rate "
            "(< 1 burstier, > 1 smoother than poisson); selects the gamma pattern.", "Load", type=float),
+    Option("request_rate_ramp_duration", ("--request-rate-ramp-duration",), "Seconds over which --request-rate "
+           "ramps up linearly from rate x 0.1 s / ramp to its target (each phase), keeping the arrival pattern.",
+           "Load", type=float),
+    Option("concurrency_ramp_duration", ("--concurrency-ramp-duration",), "Seconds over which the sessions (or, "
+           "with --request-rate, requests) in flight ramp from 1 to --concurrency, one more at even intervals "
+           "(each phase).", "Load", type=float),
     Option("fixed_schedule", ("--fixed-schedule",), "Replay the input file's 'timestamp' (ms) of each request.",
            "Load", kind="flag"),
     Option("fixed_schedule_auto_offset", ("--fixed-schedule-auto-offset",), "Shift the schedule so the first "
@@ -236,6 +243,8 @@ class ProfileConfig:
     request_rate: float | None = None
     arrival_pattern: str = "poisson"
     arrival_smoothness: float | None = None
+    request_rate_ramp_duration: float | None = None
+    concurrency_ramp_duration: float | None = None
     fixed_schedule: bool = False
     fixed_schedule_auto_offset: bool = False
     fixed_schedule_start_offset: int | None = None
@@ -511,6 +520,8 @@ def validate(config: ProfileConfig) -> ProfileConfig:
     positive("prompt_batch_size", config.prompt_batch_size)
     positive("num_dataset_entries", config.num_dataset_entries)
     positive("workers_max", config.workers_max)
+    positive("request_rate_ramp_duration", config.request_rate_ramp_duration)
+    positive("concurrency_ramp_duration", config.concurrency_ramp_duration)
     if (config.custom_dataset_type == "mooncake_trace" and config.request_rate is None
             and config.concurrency is None):
         config.fixed_schedule = True  # a timestamped trace replays its timestamps unless a load is given
@@ -577,8 +588,18 @@ def _validate_load(config: ProfileConfig) -> None:
     if config.arrival_smoothness is not None and config.arrival_pattern not in ("gamma", "poisson"):
         raise ConfigError(f"--arrival-smoothness: needs the gamma pattern (got --arrival-pattern "
                           f"{config.arrival_pattern})")
-    if config.request_rate is None and (config.arrival_smoothness is not None or config.arrival_pattern != "poisson"):
+    if config.arrival_pattern == "concurrency_burst":
+        if config.request_rate is not None or config.arrival_smoothness is not None:
+            raise ConfigError("--arrival-pattern concurrency_burst: sends as fast as --concurrency allows; it takes "
+                              "no --request-rate/--arrival-smoothness")
+    elif config.request_rate is None and (config.arrival_smoothness is not None
+                                          or config.arrival_pattern != "poisson"):
         raise ConfigError("--arrival-pattern/--arrival-smoothness: needs --request-rate")
+    if config.request_rate_ramp_duration is not None and config.request_rate is None:
+        raise ConfigError("--request-rate-ramp-duration: needs --request-rate (a fixed schedule or a closed loop "
+                          "has no rate to ramp; see --concurrency-ramp-duration)")
+    if config.concurrency_ramp_duration is not None and config.concurrency is None:
+        raise ConfigError("--concurrency-ramp-duration: needs --concurrency (the number of sessions to ramp to)")
     rate = config.request_cancellation_rate
     if rate is not None and not (math.isfinite(rate) and 0 < rate <= 100):
         raise ConfigError(f"--request-cancellation-rate: must be a percentage in (0, 100] (got {rate})")

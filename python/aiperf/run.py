@@ -341,8 +341,11 @@ def _engine_config(config: ProfileConfig, endpoint: Endpoint, content_type: str,
     ec.warmup_request_count = config.warmup_request_count
     ec.warmup_duration_s = config.warmup_duration or 0.0
     ec.request_rate = config.request_rate or 0.0
-    ec.arrival_pattern = config.effective_arrival_pattern
+    pattern = config.effective_arrival_pattern
+    ec.arrival_pattern = "poisson" if pattern == "concurrency_burst" else pattern  # no rate: the pattern is unused
     ec.arrival_smoothness = config.arrival_smoothness or 1.0
+    ec.request_rate_ramp_s = config.request_rate_ramp_duration or 0.0
+    ec.concurrency_ramp_s = config.concurrency_ramp_duration or 0.0
     ec.random_seed = config.random_seed if config.random_seed is not None else int.from_bytes(os.urandom(4), "little")
     ec.cancellation_rate = (config.request_cancellation_rate or 0.0) / 100.0
     ec.cancellation_delay_s = config.request_cancellation_delay

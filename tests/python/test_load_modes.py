@@ -71,6 +71,24 @@ def test_duration_bound_schedule_stops_at_the_duration():
     assert len(offsets) == 100 and offsets[-1] < 500_000_000
 
 
+def test_rate_ramp_stretches_the_schedule_then_holds_the_rate():
+    config = _engine.EngineConfig()
+    config.request_rate = 100.0
+    config.arrival_pattern = "constant"
+    config.request_rate_ramp_s = 2.0
+    offsets = _engine.arrival_offsets_ns(config, 400) / 1e9  # s
+    assert offsets[0] == 0
+    gaps = np.diff(offsets)
+    assert np.all(np.diff(gaps[offsets[1:] < 2.0]) < 1e-12)  # gaps shrink during the ramp
+    # the rate climbs linearly from 100 x 0.1 / 2 = 5/s to 100/s: expected arrivals by t are 5 t + 95 t^2 / 4
+    for t in (0.5, 1.0, 1.5, 2.0):
+        assert np.count_nonzero(offsets < t) == pytest.approx(5 * t + 95 * t * t / 4, abs=1)
+    after = gaps[offsets[:-1] >= 2.0]
+    assert after.size > 100 and np.allclose(after, 0.01, atol=1e-9)  # then exactly the target rate
+    # a duration-bound schedule ends at the duration on the ramped clock
+    assert _engine.arrival_offsets_ns(config, 0, 1.0).size == pytest.approx(5 + 95 / 4, abs=1)
+
+
 # --------------------------------------------------------------------------------------------- open loop runs
 
 def test_request_rate_run_sends_every_request_on_its_schedule(fast_mock_server, tmp_path):
@@ -98,6 +116,30 @@ def test_request_rate_with_concurrency_cap_never_exceeds_the_cap(mock_server, tm
     assert in_flight.max() <= 4
     lag = [m["request_start_ns"] - m["intended_start_ns"] for m in (x["metadata"] for x in lines)]
     assert max(lag) > 50_000_000  # the cap held requests back: the record shows it
+
+
+def _in_flight_at_starts(lines: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """(seconds since the first start, requests in flight just after it) for every request start."""
+    meta = [line["metadata"] for line in lines]
+    events = sorted([(m["request_start_ns"], 1) for m in meta] + [(m["request_end_ns"], -1) for m in meta],
+                    key=lambda e: (e[0], e[1]))
+    in_flight = np.cumsum([delta for _, delta in events])
+    origin = events[0][0]
+    starts = [(t - origin) / 1e9 for t, delta in events if delta == 1]
+    return np.array(starts), in_flight[[i for i, (_, delta) in enumerate(events) if delta == 1]]
+
+
+@pytest.mark.parametrize("rate", [None, 400.0])
+def test_concurrency_ramp_adds_one_in_flight_at_a_time(mock_server, tmp_path, rate):
+    # 8 sessions over 1 s: 1 at the start, one more every 1/7 s; requests take ~150 ms
+    options = {"request_rate": rate, "arrival_pattern": "constant"} if rate else {}
+    _profile(mock_server, tmp_path, "ramp", endpoint_type="chat", streaming=True, concurrency=8,
+             concurrency_ramp_duration=1.0, benchmark_duration=1.6, **options)
+    starts, in_flight = _in_flight_at_starts(_jsonl(tmp_path / "ramp" / "profile_export.jsonl"))
+    cap = np.minimum(1 + np.floor(starts * 7 + 1e-3), 8)  # 1 ms of slack for the clock conversion
+    assert np.all(in_flight <= cap)
+    assert in_flight[starts < 0.1].max() == 1
+    assert in_flight[starts > 1.1].max() == 8  # the full concurrency once the ramp is over
 
 
 def test_default_artifact_folder_names_the_rate(fast_mock_server, tmp_path, monkeypatch):
@@ -152,6 +194,10 @@ def test_bad_schedules_are_refused_before_any_request(tmp_path, closed_port, lin
     ({"fixed_schedule_auto_offset": True}, "need --fixed-schedule"),
     ({"conversation_turn_mean": 0}, "--conversation-turn-mean: must be >= 1"),
     ({"warmup_duration": -1}, "--warmup-duration: must be a number > 0"),
+    ({"request_rate_ramp_duration": 5}, "--request-rate-ramp-duration: needs --request-rate"),
+    ({"request_rate": 5, "request_rate_ramp_duration": 0}, "--request-rate-ramp-duration: must be > 0"),
+    ({"concurrency_ramp_duration": 5}, "--concurrency-ramp-duration: needs --concurrency"),
+    ({"request_rate": 5, "arrival_pattern": "concurrency_burst"}, "concurrency_burst: sends as fast as"),
 ])
 def test_bad_load_options_name_the_option(options, message):
     with pytest.raises(ConfigError, match=message):

@@ -25,6 +25,12 @@ struct EngineConfig {
   double request_rate = 0.0;            // sessions per second; 0 = closed loop
   std::string arrival_pattern = "poisson";  // constant | poisson | gamma
   double arrival_smoothness = 1.0;      // gamma shape: < 1 burstier than poisson, > 1 smoother
+  // Each phase ramps its rate linearly from request_rate * 0.1 s / ramp up to request_rate over this many seconds
+  // (the arrival pattern's shape is kept: the schedule's clock is stretched), then stays at it. 0 = no ramp.
+  double request_rate_ramp_s = 0.0;
+  // Each phase starts with 1 session (closed loop) or request (open loop) in flight and allows one more at even
+  // intervals, reaching `concurrency` after this many seconds. 0 = no ramp.
+  double concurrency_ramp_s = 0.0;
   std::uint64_t random_seed = 0;        // arrival times and cancellation choices
   double cancellation_rate = 0.0;       // fraction (0..1) of requests cancelled cancellation_delay_s after start
   double cancellation_delay_s = 0.0;

@@ -112,6 +112,9 @@ class Scheduler {
   std::int64_t next_wake_ns() const noexcept;
   // Called when the wake time passed; returns true when in-flight requests must be cancelled (grace period over).
   bool on_wake(std::int64_t now_ns) noexcept;
+  // --concurrency-ramp-duration: how many sessions (closed loop) or requests (open loop) this thread may have in
+  // flight at now_ns; the thread's full share outside a ramp.
+  std::int64_t concurrency_cap(std::int64_t now_ns) const noexcept;
   // The body of a ticket's turn with its history holes filled (only for bodies that have holes).
   void fill_body(const RequestTicket& ticket, const BodyTemplate& body, std::string& out) const;
 
@@ -124,7 +127,8 @@ class Scheduler {
   SessionState* new_session(std::int64_t session_num, std::int64_t dataset_session, std::int64_t due_ns,
                             bool due_is_intended);
   void retire(SessionState* session);
-  bool may_claim() const noexcept;
+  bool may_claim(std::int64_t now_ns) const noexcept;
+  std::int64_t next_ramp_step_ns(std::int64_t now_ns) const noexcept;  // -1 outside a ramp
   std::int64_t next_scheduled_ns() const noexcept;
 
   RunShared& run_;
@@ -136,6 +140,7 @@ class Scheduler {
   std::int64_t phase_start_ns_ = 0;
   std::int64_t sending_deadline_ns_ = -1;
   std::int64_t cancel_deadline_ns_ = -1;
+  std::int64_t ramp_end_ns_ = -1;  // --concurrency-ramp-duration: when the ramp reaches the full share
   const std::vector<std::int64_t>* schedule_ = nullptr;  // open loop; null: closed loop
   std::int64_t next_schedule_index_ = 0;                 // open loop: this thread's next session in the schedule
   std::int64_t active_sessions_ = 0;
