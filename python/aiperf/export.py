@@ -30,6 +30,7 @@ __all__ = [
     "RequestInputs",
     "artifact_dir_name",
     "error_columns",
+    "metric_json_block",
     "write_exports",
 ]
 
@@ -239,6 +240,17 @@ def _parse_header_block(block: str, redact: Callable[[dict[str, str]], dict[str,
 
 # ------------------------------------------------------------------------------------------------ files
 
+def metric_json_block(tag: str, stats: dict[str, float]) -> dict[str, Any]:
+    """One metric of a summary as AIPerf writes it: `unit` and the statistics (record metrics), or `unit` and
+    `avg` (counts, totals, throughputs)."""
+    block: dict[str, Any] = {"unit": stats.get("unit", METRICS[tag].unit if tag in METRICS else "")}
+    keys = _JSON_STAT_KEYS if METRICS.get(tag) and METRICS[tag].kind == "record" else ("avg",)
+    for key in keys:
+        if key in stats:
+            block[key] = int(stats[key]) if key == "count" else _json_number(stats[key])
+    return block
+
+
 def _summary_json(metrics: RunMetrics, input_config: dict, aiperf_version: str, was_cancelled: bool) -> dict:
     doc: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
@@ -252,12 +264,7 @@ def _summary_json(metrics: RunMetrics, input_config: dict, aiperf_version: str, 
                            "count": int(e["count"])} for e in metrics.errors],
     }
     for tag, stats in metrics.summary.items():
-        block: dict[str, Any] = {"unit": stats.get("unit", METRICS[tag].unit if tag in METRICS else "")}
-        keys = _JSON_STAT_KEYS if METRICS.get(tag) and METRICS[tag].kind == "record" else ("avg",)
-        for key in keys:
-            if key in stats:
-                block[key] = int(stats[key]) if key == "count" else _json_number(stats[key])
-        doc[tag] = block
+        doc[tag] = metric_json_block(tag, stats)
     if "benchmark_duration" not in doc:
         doc["benchmark_duration"] = {"unit": "sec", "avg": _json_number(metrics.benchmark_duration_s)}
     return doc
@@ -420,4 +427,11 @@ def write_exports(artifact_dir: Path, *, export_level: str, metrics: RunMetrics,
     inputs_path = artifact_dir / INPUTS_JSON
     _write_inputs(inputs_path, request_inputs)
     written.append(inputs_path)
+
+    from .timeslices import time_columns, write_time_exports  # imports this module
+
+    written += write_time_exports(artifact_dir, columns=time_columns(records), per_record=metrics.per_record,
+                                  slice_duration_s=input_config.get("slice_duration"), export_level=export_level,
+                                  anchor_wall_ns=anchor_wall_ns, anchor_mono_ns=anchor_mono_ns,
+                                  goodput=input_config.get("goodput_slos"), input_config=input_config)
     return written
