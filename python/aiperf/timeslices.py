@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,8 +74,8 @@ def compute_timeslices(columns: Mapping[str, np.ndarray], per_record: Mapping[st
                        slice_duration_s: float, anchor_wall_ns: int, anchor_mono_ns: int,
                        goodput: Mapping[str, float] | None = None) -> list[TimeSlice]:
     """AIPerf's time slices of the profiling requests (see the module docstring); empty slices are left out."""
-    if not slice_duration_s > 0:
-        raise ValueError(f"--slice-duration: must be > 0 (got {slice_duration_s})")
+    if not (slice_duration_s > 0 and math.isfinite(slice_duration_s)):
+        raise ValueError(f"--slice-duration: must be a finite number > 0 (got {slice_duration_s})")
     slice_ns = max(int(round(slice_duration_s * NS_PER_S)), 1)
     start = np.asarray(columns["start_ns"], dtype=np.int64)
     rows = np.flatnonzero((np.asarray(columns["phase"]) == 1) & (start >= 0))

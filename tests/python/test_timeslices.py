@@ -77,8 +77,9 @@ def test_goodput_is_counted_per_slice():
 
 def test_a_slice_duration_that_is_not_positive_is_rejected():
     columns, per_record = _run()
-    with pytest.raises(ValueError, match="--slice-duration: must be > 0"):
-        compute_timeslices(columns, per_record, slice_duration_s=0, anchor_wall_ns=0, anchor_mono_ns=0)
+    for bad in (0, -0.5, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="--slice-duration: must be a finite number > 0"):
+            compute_timeslices(columns, per_record, slice_duration_s=bad, anchor_wall_ns=0, anchor_mono_ns=0)
 
 
 def test_timeline_buckets_count_starts_ends_and_requests_in_flight():
