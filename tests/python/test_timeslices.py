@@ -145,11 +145,14 @@ def _profile(server, out, *extra: str) -> int:
                  "--request-count", "60", "--ui-type", "none", "--artifact-dir", str(out), *extra])
 
 
-def test_profile_with_slice_duration_writes_slices_that_add_up(mock_server, tmp_path):
+def test_profile_with_slice_duration_writes_slices_that_add_up(mock_server, tmp_path, capsys):
     import aiperf
 
     out = tmp_path / "run"
     assert _profile(mock_server, out, "--slice-duration", "0.5") == 0
+    console = capsys.readouterr().out
+    assert f"Timeslice JSON Export: {out / TIMESLICES_JSON}" in console
+    assert f"CSV Export: {out / TIMELINE_CSV}" in console
     summary = json.loads((out / "profile_export_aiperf.json").read_text())
     assert summary["input_config"]["slice_duration"] == 0.5
     doc = json.loads((out / TIMESLICES_JSON).read_text())
