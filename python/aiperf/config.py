@@ -173,6 +173,9 @@ OPTIONS: tuple[Option, ...] = (
            "artifacts/<model>-openai-<endpoint_type>-<stimulus>).", "Output"),
     Option("export_level", ("--export-level", "--profile-export-level"), "summary | records | raw.", "Output",
            choices=EXPORT_LEVELS),
+    Option("slice_duration", ("--slice-duration",), "Seconds per time slice: per-slice metrics in "
+           "profile_export_aiperf_timeslices.{json,csv}, and the width of the profile_export_timeline buckets.",
+           "Output", type=float),
     Option("ui_type", ("--ui-type", "--ui"), "Progress display (default simple on a terminal, else none).", "Output",
            choices=UI_TYPES),
     Option("log_level", ("--log-level",), "Log level.", "Output", type=str.upper, choices=LOG_LEVELS),
@@ -257,6 +260,7 @@ class ProfileConfig:
     goodput: str | None = None
     artifact_dir: str | None = None
     export_level: str = "records"
+    slice_duration: float | None = None
     ui_type: str | None = None
     log_level: str = "INFO"
     verbose: bool = False
@@ -522,6 +526,7 @@ def validate(config: ProfileConfig) -> ProfileConfig:
     positive("workers_max", config.workers_max)
     positive("request_rate_ramp_duration", config.request_rate_ramp_duration)
     positive("concurrency_ramp_duration", config.concurrency_ramp_duration)
+    positive("slice_duration", config.slice_duration)
     if (config.custom_dataset_type == "mooncake_trace" and config.request_rate is None
             and config.concurrency is None):
         config.fixed_schedule = True  # a timestamped trace replays its timestamps unless a load is given

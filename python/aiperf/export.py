@@ -31,6 +31,7 @@ __all__ = [
     "RequestInputs",
     "artifact_dir_name",
     "error_columns",
+    "metric_json_block",
     "write_exports",
     "write_summary_files",
 ]
@@ -241,6 +242,17 @@ def _parse_header_block(block: str, redact: Callable[[dict[str, str]], dict[str,
 
 # ------------------------------------------------------------------------------------------------ files
 
+def metric_json_block(tag: str, stats: dict[str, float]) -> dict[str, Any]:
+    """One metric of a summary as AIPerf writes it: `unit` and the statistics (record metrics), or `unit` and
+    `avg` (counts, totals, throughputs)."""
+    block: dict[str, Any] = {"unit": stats.get("unit", METRICS[tag].unit if tag in METRICS else "")}
+    keys = _JSON_STAT_KEYS if METRICS.get(tag) and METRICS[tag].kind == "record" else ("avg",)
+    for key in keys:
+        if key in stats:
+            block[key] = int(stats[key]) if key == "count" else _json_number(stats[key])
+    return block
+
+
 def _summary_json(metrics: RunMetrics, input_config: dict, aiperf_version: str, was_cancelled: bool) -> dict:
     doc: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
@@ -254,12 +266,7 @@ def _summary_json(metrics: RunMetrics, input_config: dict, aiperf_version: str, 
                            "count": int(e["count"])} for e in metrics.errors],
     }
     for tag, stats in metrics.summary.items():
-        block: dict[str, Any] = {"unit": stats.get("unit", METRICS[tag].unit if tag in METRICS else "")}
-        keys = _JSON_STAT_KEYS if METRICS.get(tag) and METRICS[tag].kind == "record" else ("avg",)
-        for key in keys:
-            if key in stats:
-                block[key] = int(stats[key]) if key == "count" else _json_number(stats[key])
-        doc[tag] = block
+        doc[tag] = metric_json_block(tag, stats)
     if "benchmark_duration" not in doc:
         doc["benchmark_duration"] = {"unit": "sec", "avg": _json_number(metrics.benchmark_duration_s)}
     return doc
@@ -459,4 +466,10 @@ def write_exports(artifact_dir: Path, *, export_level: str, metrics: RunMetrics,
     summary, csv_path, inputs = write_summary_files(artifact_dir, metrics=metrics, request_inputs=request_inputs,
                                                     input_config=input_config, aiperf_version=aiperf_version,
                                                     was_cancelled=was_cancelled)
-    return [summary, csv_path, *paths, inputs]
+    from .timeslices import time_columns, write_time_exports  # imports this module
+
+    times = write_time_exports(artifact_dir, columns=time_columns(records), per_record=metrics.per_record,
+                               slice_duration_s=input_config.get("slice_duration"), export_level=export_level,
+                               anchor_wall_ns=anchor_wall_ns, anchor_mono_ns=anchor_mono_ns,
+                               goodput=input_config.get("goodput_slos"), input_config=input_config)
+    return [summary, csv_path, *paths, inputs, *times]

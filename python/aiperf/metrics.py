@@ -30,6 +30,9 @@ __all__ = [
     "record_metrics",
     "summarize",
     "console_metrics",
+    "measurement_window",
+    "response_end_times",
+    "summary_stats",
     "decode_ragged",
     "error_code",
     "error_type_name",
@@ -274,7 +277,8 @@ class RecordMetrics:
     reasoning_seen: bool  # a successful record returned reasoning text
 
 
-def _response_end_ns(records: dict[str, np.ndarray]) -> np.ndarray:
+def response_end_times(records: dict[str, np.ndarray]) -> np.ndarray:
+    """Per record: its last response chunk's time, or its end when it had no chunks (engine clock, ns)."""
     end_ns = np.asarray(records["end_ns"], dtype=np.int64)
     chunk_offsets = np.asarray(records["chunk_offsets"], dtype=np.int64)
     chunk_ns = np.asarray(records["chunk_ns"], dtype=np.int64)
@@ -304,7 +308,7 @@ def record_metrics(records: dict[str, np.ndarray], *, endpoint: Endpoint, stream
     chunk_ns = np.asarray(records["chunk_ns"], dtype=np.int64)
     chunk_bytes = np.asarray(records["chunk_content_bytes"])
     chunk_counts = chunk_offsets[1:] - chunk_offsets[:-1]
-    response_end_ns = _response_end_ns(records)
+    response_end_ns = response_end_times(records)
 
     nan = np.full(n, np.nan)
     latency_ms = np.where(ok, (response_end_ns - start_ns) / NS_PER_MS, np.nan)
@@ -418,20 +422,38 @@ def summarize(per_record: dict[str, np.ndarray], columns: dict[str, np.ndarray],
     per_record = {tag: values for tag, values in per_record.items() if applies.get(tag, True)}
 
     # ---- profiling window: first request start to last response end, failed requests included
-    prof_rows = np.flatnonzero(profiling)
-    starts = start_ns[prof_rows]
-    starts = starts[starts >= 0]
-    ends = np.where(response_end_ns[prof_rows] >= 0, response_end_ns[prof_rows], end_ns[prof_rows])
-    ends = ends[ends >= 0]
-    if starts.size and ends.size:
-        window_start, window_end = int(starts.min()), int(max(ends.max(), starts.min()))
-    else:
-        window_start = window_end = anchor_mono_ns
+    window_start, window_end = measurement_window(start_ns, response_end_ns, end_ns, profiling,
+                                                  default_ns=anchor_mono_ns)
     duration_s = (window_end - window_start) / NS_PER_S
     start_wall_ns = anchor_wall_ns + (window_start - anchor_mono_ns)
     end_wall_ns = anchor_wall_ns + (window_end - anchor_mono_ns)
+    summary = summary_stats(per_record, valid, profiling & ~ok, duration_s=duration_s, start_wall_ns=start_wall_ns,
+                            end_wall_ns=end_wall_ns, goodput=goodput, applies=applies)
+    return RunMetrics(per_record=per_record, summary=summary, errors=errors, benchmark_duration_s=duration_s,
+                      start_wall_ns=int(start_wall_ns), end_wall_ns=int(end_wall_ns),
+                      per_record_lists=dict(per_record_lists or {}))
 
-    # ---- summary
+
+def measurement_window(start_ns: np.ndarray, response_end_ns: np.ndarray, end_ns: np.ndarray, rows: np.ndarray,
+                       *, default_ns: int) -> tuple[int, int]:
+    """(first request start, last response end) over the records selected by the mask `rows`, failed ones
+    included; (default_ns, default_ns) when none of them started."""
+    starts = start_ns[rows]
+    starts = starts[starts >= 0]
+    ends = np.where(response_end_ns[rows] >= 0, response_end_ns[rows], end_ns[rows])
+    ends = ends[ends >= 0]
+    if starts.size and ends.size:
+        return int(starts.min()), int(max(ends.max(), starts.min()))
+    return default_ns, default_ns
+
+
+def summary_stats(per_record: dict[str, np.ndarray], valid: np.ndarray, failed: np.ndarray, *, duration_s: float,
+                  start_wall_ns: int, end_wall_ns: int, goodput: dict[str, float] | None = None,
+                  applies: dict[str, bool] | None = None) -> dict[str, dict[str, float]]:
+    """Summary statistics of the records in `valid` (record metrics) plus the counts, totals and throughputs of
+    the window they span (`duration_s`; `failed` marks the window's failed records). The run's summary and each
+    time slice's (timeslices.py) are both this."""
+    applies = applies or {}
     summary: dict[str, dict[str, float]] = {}
 
     def per_second(count: float) -> float:
@@ -445,10 +467,9 @@ def summarize(per_record: dict[str, np.ndarray], columns: dict[str, np.ndarray],
         if stats.get("count", 0):
             summary[tag] = {"unit": spec.unit, **stats}
     request_count = int(valid.sum())
-    failed_profiling = profiling & ~ok
     aggregates: dict[str, float] = {
         "request_count": request_count,
-        "error_request_count": int(failed_profiling.sum()),
+        "error_request_count": int(failed.sum()),
         "min_request_timestamp": start_wall_ns,
         "max_response_timestamp": end_wall_ns,
         "benchmark_duration": duration_s,
@@ -463,7 +484,7 @@ def summarize(per_record: dict[str, np.ndarray], columns: dict[str, np.ndarray],
         aggregates["output_token_throughput"] = per_second(total_osl)
     if "input_sequence_length" in per_record:
         aggregates["total_isl"] = float(np.nansum(per_record["input_sequence_length"][valid]))
-        aggregates["total_error_isl"] = float(np.nansum(per_record["error_isl"][failed_profiling]))
+        aggregates["total_error_isl"] = float(np.nansum(per_record["error_isl"][failed]))
         if "total_osl" in aggregates:
             aggregates["total_token_throughput"] = per_second(aggregates["total_isl"] + aggregates["total_osl"])
     if goodput:
@@ -481,10 +502,7 @@ def summarize(per_record: dict[str, np.ndarray], columns: dict[str, np.ndarray],
         if applies.get(tag, True):
             summary[tag] = {"unit": METRICS[tag].unit, "avg": float(value)}
     order = {tag: i for i, tag in enumerate(METRICS)}
-    summary = dict(sorted(summary.items(), key=lambda kv: order[kv[0]]))
-    return RunMetrics(per_record=per_record, summary=summary, errors=errors, benchmark_duration_s=duration_s,
-                      start_wall_ns=int(start_wall_ns), end_wall_ns=int(end_wall_ns),
-                      per_record_lists=dict(per_record_lists or {}))
+    return dict(sorted(summary.items(), key=lambda kv: order[kv[0]]))
 
 
 SUMMARY_COLUMNS = ("phase", "error_kind", "start_ns", "end_ns", "intended_ns")  # what summarize() reads of records

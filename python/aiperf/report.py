@@ -113,6 +113,8 @@ def print_summary(metrics: RunMetrics, *, endpoint: Endpoint, console: Any = Non
     console.print(Text(f"Benchmark Duration: {metrics.benchmark_duration_s:,.2f} sec{cancelled}"))
     for path in exported_files:
         label = _FILE_LABELS.get(Path(path).suffix, "Export")
+        if Path(path).stem.endswith("_timeslices"):  # AIPerf's label for these
+            label = f"Timeslice {label}"
         console.print(Text(f"{label}: {path}"))
     if log_file is not None:
         console.print(Text(f"Log File: {log_file}"))

@@ -570,7 +570,13 @@ def run_profile(config: ProfileConfig, *, console: Any = None, print_table: bool
         summary_json, summary_csv, inputs_json = write_summary_files(
             artifact_dir, metrics=metrics, request_inputs=inputs, input_config=config.to_dict(),
             aiperf_version=__version__, was_cancelled=was_cancelled)
+        from .timeslices import write_time_exports
+
         files = [summary_json, summary_csv, *record_files, inputs_json]
+        files += write_time_exports(artifact_dir, columns=records, per_record=metrics.per_record,
+                                    slice_duration_s=config.slice_duration, export_level=config.export_level,
+                                    anchor_wall_ns=engine.anchor_wall_ns, anchor_mono_ns=engine.anchor_mono_ns,
+                                    goodput=config.goodput_slos or None, input_config=config.to_dict())
         collector = collecting["collector"]
         log.info("%d records taken in %d batches (%.3f s of metrics and export lines during the run); summary "
                  "and exports finished %.3f s after the run", collector.count, collector.batches, collector.busy_s,

@@ -35,6 +35,12 @@ class Timeline:
     output_token_throughput: npt.NDArray[np.float64] | None  # output tokens of requests completed, per second
     intended_rate: npt.NDArray[np.float64] | None  # requests scheduled per second (open-loop runs)
     send_lag_ms: npt.NDArray[np.float64] | None  # mean (actual - intended) start of requests scheduled in the bin
+    # the counts behind the rates: rate = count / covered_s
+    covered_s: npt.NDArray[np.float64]  # seconds of the bin inside the run (bin_s, less for the last bin)
+    started: npt.NDArray[np.int64]  # requests started in the bin
+    completed: npt.NDArray[np.int64]  # successful requests that ended in the bin
+    failed: npt.NDArray[np.int64]  # failed requests that ended in the bin
+    output_tokens: npt.NDArray[np.float64] | None  # output tokens of the successful requests that ended in the bin
 
     def columns(self) -> dict[str, npt.NDArray]:
         """The series by name (what `Run.timeline` turns into a DataFrame); absent series are left out."""
@@ -129,19 +135,20 @@ def compute_timeline(start_ns: npt.ArrayLike, end_ns: npt.ArrayLike, *, ok: npt.
     covered_s = np.diff(np.minimum(edges_ns, max(run_end_ns, origin_ns + 1))) / NS_PER_S
     covered_s = np.where(covered_s > 0, covered_s, bin_s)
 
-    def per_second(times: npt.NDArray[np.int64], weights: npt.NDArray | None = None) -> npt.NDArray[np.float64]:
+    def per_bin(times: npt.NDArray[np.int64], weights: npt.NDArray | None = None) -> npt.NDArray:
         counts, _ = np.histogram(times, bins=edges_ns, weights=weights)
-        return counts.astype(np.float64) / covered_s
+        return counts
 
     finished = end > 0
-    throughput = per_second(end[finished & ok_mask])
-    errors = per_second(end[finished & ~ok_mask])
-    sends = per_second(start[started])
-    tokens = None
+    completed = per_bin(end[finished & ok_mask])
+    failed = per_bin(end[finished & ~ok_mask])
+    sends = per_bin(start[started])
+    tokens = token_counts = None
     if output_tokens is not None:
         counts = np.asarray(output_tokens, dtype=np.float64)
         use = finished & ok_mask & np.isfinite(counts)
-        tokens = per_second(end[use], counts[use])
+        token_counts = per_bin(end[use], counts[use]).astype(np.float64)
+        tokens = token_counts / covered_s
 
     step_times, in_flight = concurrency_steps(start, end, run_end_ns)
     covered_edges = np.append(edges_ns[:-1], edges_ns[:-1][-1] + int(round(covered_s[-1] * NS_PER_S)))
@@ -150,7 +157,7 @@ def compute_timeline(start_ns: npt.ArrayLike, end_ns: npt.ArrayLike, *, ok: npt.
     intended_rate = lag = None
     if intended is not None:
         scheduled = intended > 0
-        intended_rate = per_second(intended[scheduled])
+        intended_rate = per_bin(intended[scheduled]) / covered_s
         sent = scheduled & started
         lag_sum, _ = np.histogram(intended[sent], bins=edges_ns, weights=(start[sent] - intended[sent]) / 1e6)
         lag_count, _ = np.histogram(intended[sent], bins=edges_ns)
@@ -158,9 +165,11 @@ def compute_timeline(start_ns: npt.ArrayLike, end_ns: npt.ArrayLike, *, ok: npt.
             lag = np.where(lag_count > 0, lag_sum / np.maximum(lag_count, 1), np.nan)
 
     return Timeline(origin_ns=int(origin_ns), bin_s=float(bin_s), time_s=np.arange(bins) * float(bin_s),
-                    request_throughput=throughput, error_rate=errors, send_rate=sends,
-                    concurrency=mean_concurrency, max_concurrency=max_concurrency, output_token_throughput=tokens,
-                    intended_rate=intended_rate, send_lag_ms=lag)
+                    request_throughput=completed / covered_s, error_rate=failed / covered_s,
+                    send_rate=sends / covered_s, concurrency=mean_concurrency, max_concurrency=max_concurrency,
+                    output_token_throughput=tokens, intended_rate=intended_rate, send_lag_ms=lag, covered_s=covered_s,
+                    started=sends.astype(np.int64), completed=completed.astype(np.int64),
+                    failed=failed.astype(np.int64), output_tokens=token_counts)
 
 
 def _bin_steps(times: npt.NDArray[np.int64], values: npt.NDArray[np.int64], edges: npt.NDArray[np.int64]

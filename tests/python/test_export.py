@@ -65,9 +65,10 @@ def test_artifact_dir_name_follows_aiperf_rule():
 
 @pytest.mark.parametrize("level, expected", [
     ("summary", {"profile_export_aiperf.json", "profile_export_aiperf.csv", "inputs.json"}),
-    ("records", {"profile_export_aiperf.json", "profile_export_aiperf.csv", "inputs.json", "profile_export.jsonl"}),
+    ("records", {"profile_export_aiperf.json", "profile_export_aiperf.csv", "inputs.json", "profile_export.jsonl",
+                 "profile_export_timeline.json", "profile_export_timeline.csv"}),
     ("raw", {"profile_export_aiperf.json", "profile_export_aiperf.csv", "inputs.json", "profile_export.jsonl",
-             "profile_export_raw.jsonl"}),
+             "profile_export_raw.jsonl", "profile_export_timeline.json", "profile_export_timeline.csv"}),
 ])
 def test_export_level_decides_which_files_are_written(tmp_path, level, expected):
     files, _ = export(tmp_path, level=level)
