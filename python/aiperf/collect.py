@@ -35,9 +35,9 @@ class RecordCollector:
 
     def __init__(self, *, endpoint: Endpoint, streaming: bool, tokenizer: Any,
                  input_tokens: Callable[[], np.ndarray], writer: RecordsWriter, secrets: Iterable[str] = (),
-                 last_turn_of_body: np.ndarray | None = None) -> None:
+                 last_turn_of_body: np.ndarray | None = None, server_token_counts: bool = False) -> None:
         """`input_tokens()` gives the input tokens per body (called once, at the first batch: it may wait for a
-        tokenizer loading in another thread). `last_turn_of_body`: for multi-turn runs, whether each body is its
+        tokenizer loading in another thread). `server_token_counts`: --use-server-token-count. `last_turn_of_body`: for multi-turn runs, whether each body is its
         conversation's last turn (the conversation's history is dropped after it); None for single-turn runs."""
         self._endpoint = endpoint
         self._streaming = streaming
@@ -47,6 +47,7 @@ class RecordCollector:
         self._writer = writer
         self._secrets = list(secrets)
         self._last_turn_of_body = last_turn_of_body
+        self._server_token_counts = server_token_counts
         self._history = SessionHistory() if last_turn_of_body is not None else None
         self._errors = ErrorGroups()
         self._images_seen = False
@@ -67,7 +68,8 @@ class RecordCollector:
         batch = redact_records(batch, self._secrets)
         measured = record_metrics(batch, endpoint=self._endpoint, streaming=self._streaming,
                                   input_tokens_per_body=self._input_tokens, tokenizer=self._tokenizer,
-                                  history=self._history, reasoning_seen=self._reasoning_seen)
+                                  history=self._history, reasoning_seen=self._reasoning_seen,
+                                  server_token_counts=self._server_token_counts)
         self._images_seen |= measured.images_seen
         self._reasoning_seen |= measured.reasoning_seen
         self._writer.write(batch, measured.per_record, measured.per_record_lists, self._history)

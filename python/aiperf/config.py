@@ -74,6 +74,9 @@ OPTIONS: tuple[Option, ...] = (
            "for image_edit, application/json otherwise).", "Endpoint", choices=CONTENT_TYPES),
     Option("use_legacy_max_tokens", ("--use-legacy-max-tokens",), "Send max_tokens instead of max_completion_tokens "
            "(chat).", "Endpoint", kind="flag"),
+    Option("use_server_token_count", ("--use-server-token-count",), "Take token counts (ISL, OSL, reasoning) from "
+           "each response's usage instead of the tokenizer (streams ask for it with stream_options.include_usage).",
+           "Endpoint", kind="flag"),
     Option("no_ssl_verify", ("--no-ssl-verify",), "https: do not check the server's TLS certificate and host name "
            "(self-signed test servers; the traffic can then be intercepted).", "Endpoint", kind="flag"),
     # Tokenizer
@@ -214,6 +217,7 @@ class ProfileConfig:
     max_response_bytes: int = 256 * 1024 * 1024
     request_content_type: str | None = None
     use_legacy_max_tokens: bool = False
+    use_server_token_count: bool = False
     no_ssl_verify: bool = False
     tokenizer: str | None = None
     tokenizer_revision: str = "main"

@@ -229,6 +229,12 @@ class SessionHistory:
         return max(len(self._tokens), len(self._texts))
 
 
+def _usage(records: dict[str, np.ndarray], column: str, n: int) -> np.ndarray:
+    """A usage count per record as float, NaN where the response did not report it."""
+    values = np.asarray(records.get(column, np.full(n, -1)), dtype=np.float64)
+    return np.where(values >= 0, values, np.nan)
+
+
 def _stats(values: np.ndarray) -> dict[str, float]:
     from . import _engine
 
@@ -290,12 +296,14 @@ def response_end_times(records: dict[str, np.ndarray]) -> np.ndarray:
 
 def record_metrics(records: dict[str, np.ndarray], *, endpoint: Endpoint, streaming: bool,
                    input_tokens_per_body: np.ndarray, tokenizer: Any, history: SessionHistory | None = None,
-                   reasoning_seen: bool = False) -> RecordMetrics:
+                   reasoning_seen: bool = False, server_token_counts: bool = False) -> RecordMetrics:
     """Per-record metrics of `records` (a whole run, or one batch of a run streamed in batches).
 
     `history` carries the answers of earlier turns across batches (multi-turn chat ISL); without it, a run whose
     records hold later turns gets a history of its own. `reasoning_seen`: an earlier batch returned reasoning
-    text, so reasoning token counts are reported from here on even for records without any."""
+    text, so reasoning token counts are reported from here on even for records without any.
+    `server_token_counts` (--use-server-token-count): token counts come from each response's `usage` (prompt,
+    completion and reasoning tokens) instead of the tokenizer; a response without them has no token metrics."""
     n = len(records["request_index"])
     error_kind = np.asarray(records["error_kind"])
     ok = error_kind == 0
@@ -362,11 +370,18 @@ def record_metrics(records: dict[str, np.ndarray], *, endpoint: Endpoint, stream
     # ---- tokens
     ok_rows = np.flatnonzero(ok)
     output_tokens = np.zeros(n)
-    if endpoint.produces_tokens:
+    if endpoint.produces_tokens and server_token_counts:
+        completion = _usage(records, "usage_completion_tokens", n)
+        reasoning_tokens = np.nan_to_num(_usage(records, "usage_reasoning_tokens", n), nan=0.0)
+        reasoning_seen = reasoning_seen or bool((reasoning_tokens[ok] > 0).any())
+        output_tokens = completion - reasoning_tokens  # completion_tokens counts the reasoning tokens too
+        osl = completion
+    elif endpoint.produces_tokens:
         output_tokens = _count_tokens(tokenizer, records["content_offsets"], records["content"], ok_rows, n)
         reasoning_tokens = (_count_tokens(tokenizer, reasoning_offsets, records["reasoning"], ok_rows, n)
                             if reasoning_seen else np.zeros(n))
         osl = output_tokens + reasoning_tokens
+    if endpoint.produces_tokens:
         per_record["output_token_count"] = np.where(ok, output_tokens, np.nan)
         if reasoning_seen:
             per_record["reasoning_token_count"] = np.where(ok, reasoning_tokens, np.nan)
@@ -376,7 +391,11 @@ def record_metrics(records: dict[str, np.ndarray], *, endpoint: Endpoint, stream
                 itl_ms = np.where(ok & (osl >= 2) & np.isfinite(ttft_ms), (latency_ms - ttft_ms) / (osl - 1), np.nan)
                 per_record["inter_token_latency"] = itl_ms
                 per_record["output_token_throughput_per_user"] = np.where(itl_ms > 0, 1000.0 / itl_ms, np.nan)
-    if endpoint.tokenizes_input:
+    if endpoint.tokenizes_input and server_token_counts:
+        isl = _usage(records, "usage_prompt_tokens", n)  # the server counted the whole prompt, history included
+        per_record["input_sequence_length"] = np.where(ok, isl, np.nan)
+        per_record["error_isl"] = np.where(~ok, isl, np.nan)
+    elif endpoint.tokenizes_input:
         isl = np.asarray(input_tokens_per_body, dtype=np.float64)[body_index] if n else np.zeros(0)
         turns = np.asarray(records.get("turn_index", np.zeros(n, dtype=np.int32)), dtype=np.int64)
         if history is None and endpoint.produces_tokens and (turns > 0).any():
@@ -510,11 +529,12 @@ SUMMARY_COLUMNS = ("phase", "error_kind", "start_ns", "end_ns", "intended_ns")  
 
 def compute_metrics(records: dict[str, np.ndarray], *, endpoint: Endpoint, streaming: bool,
                     input_tokens_per_body: np.ndarray, tokenizer: Any, anchor_wall_ns: int, anchor_mono_ns: int,
-                    goodput: dict[str, float] | None = None) -> RunMetrics:
+                    goodput: dict[str, float] | None = None, server_token_counts: bool = False) -> RunMetrics:
     """Per-record metrics for every record and the summary over successful profiling records (all records at
     once; a run streamed in batches calls record_metrics() per batch and summarize() at the end)."""
     measured = record_metrics(records, endpoint=endpoint, streaming=streaming,
-                              input_tokens_per_body=input_tokens_per_body, tokenizer=tokenizer)
+                              input_tokens_per_body=input_tokens_per_body, tokenizer=tokenizer,
+                              server_token_counts=server_token_counts)
     errors = ErrorGroups()
     errors.add(records, np.flatnonzero((np.asarray(records["phase"]) == 1) & (np.asarray(records["error_kind"]) != 0)))
     n = len(records["request_index"])

@@ -546,7 +546,7 @@ def run_profile(config: ProfileConfig, *, console: Any = None, print_table: bool
             collecting["writer"] = writer
             collecting["collector"] = RecordCollector(
                 endpoint=endpoint, streaming=streaming, tokenizer=tokenizer, input_tokens=token_counter.result,
-                writer=writer, secrets=config.secret_values,
+                writer=writer, secrets=config.secret_values, server_token_counts=config.use_server_token_count,
                 last_turn_of_body=_last_turns(inputs) if workload.sessions is not None else None)
 
         started = time.monotonic()

@@ -333,3 +333,23 @@ def test_registry_entries_are_consistent():
         assert spec.unit
     orders = [s.display_order for s in METRICS.values() if s.display_order is not None]
     assert len(orders) == len(set(orders))
+
+
+def test_server_token_counts_use_usage_and_split_out_reasoning():
+    reqs = streaming_requests()
+    records = make_records(reqs)
+    n = len(reqs)
+    records["usage_prompt_tokens"] = np.arange(100, 100 + n, dtype=np.int64)
+    records["usage_completion_tokens"] = np.full(n, 30, dtype=np.int64)
+    records["usage_reasoning_tokens"] = np.full(n, 10, dtype=np.int64)
+    records["usage_completion_tokens"][2] = -1  # a response without usage has no token metrics
+    metrics = compute_metrics(records, endpoint=get_endpoint("chat"), streaming=True,
+                              input_tokens_per_body=INPUT_TOKENS, tokenizer=None, anchor_wall_ns=ANCHOR_WALL,
+                              anchor_mono_ns=ANCHOR_MONO, server_token_counts=True)
+    per = metrics.per_record
+    assert per["output_sequence_length"][1] == 30 and per["output_token_count"][1] == 20
+    assert per["reasoning_token_count"][1] == 10
+    assert per["input_sequence_length"][1] == 101
+    assert np.isnan(per["output_sequence_length"][2]) and np.isnan(per["inter_token_latency"][2])
+    assert per["error_isl"][3] == 103  # failed requests keep the server's prompt count
+    assert metrics.summary["output_sequence_length"]["count"] == 1

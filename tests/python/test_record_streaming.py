@@ -133,3 +133,24 @@ def test_drain_and_records_do_not_mix(fast_mock_server):
     assert len(engine.drain()["request_index"]) == 0
     with pytest.raises(_engine.EngineError, match="drain"):
         engine.records()
+
+
+def test_server_token_counts_come_from_each_responses_usage(mock_server, tmp_path):
+    result = aiperf.profile(model="m", tokenizer="gpt2", url=mock_server.url, endpoint_type="chat", streaming=True,
+                            concurrency=4, request_count=20, isl=30, use_server_token_count=True,
+                            export_level="raw", ui_type="none", artifact_dir=str(tmp_path / "usage"))
+    raw = [json.loads(line) for line in _lines(tmp_path / "usage" / "profile_export_raw.jsonl")]
+    records = {json.loads(line)["metadata"]["x_request_id"]: json.loads(line)
+               for line in _lines(tmp_path / "usage" / "profile_export.jsonl")}
+    assert len(raw) == 20
+    prompt_tokens = []
+    for line in raw:
+        events = [json.loads(r["text"]) for r in line["responses"]]
+        usage = next(e["usage"] for e in reversed(events) if e.get("usage"))
+        metrics = records[line["metadata"]["x_request_id"]]["metrics"]
+        assert metrics["input_sequence_length"]["value"] == usage["prompt_tokens"]
+        assert metrics["output_sequence_length"]["value"] == usage["completion_tokens"] == 20
+        prompt_tokens.append(usage["prompt_tokens"])
+    # the mock estimates prompt tokens from characters: not the 30 GPT-2 tokens the tokenizer would count
+    assert any(count != 30 for count in prompt_tokens)
+    assert result.summary["input_sequence_length"]["avg"] == pytest.approx(np.mean(prompt_tokens))
