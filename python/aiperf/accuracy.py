@@ -57,7 +57,8 @@ class ClientRequest:
 
     start_ns: int
     end_ns: int
-    event_ns: list[int] | None      # every SSE event but [DONE] (raw export), or None
+    event_ns: list[int] | None      # every SSE event but [DONE] (raw export); without it the content events, rebuilt
+                                    # from start + TTFT + inter-chunk gaps; None for a request without them
     ttft_ns: float | None           # as reported (time_to_first_token)
     token_gaps_ns: list[float]      # as reported (inter_chunk_latency)
     failed: bool
@@ -75,6 +76,9 @@ class AccuracyReport:
     counts: dict[str, int]
     differences_us: dict[str, np.ndarray] = field(repr=False)
     stats: dict[str, dict[str, float]] = field(default_factory=dict)
+    # The server's own TTFT and inter-token gaps (us) of the requests compared, with their statistics.
+    server_us: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    server_stats: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -87,6 +91,7 @@ class AccuracyReport:
             "counts": self.counts,
             "differences": {key: {"definition": definition, **self.stats[key]}
                             for key, _, definition in DIFFERENCES},
+            "server": self.server_stats,
         }
 
 
@@ -186,8 +191,9 @@ def read_client(artifact_dir: str | Path, anchor: dict[str, int]) -> tuple[dict[
     for request_id, (ttft, gaps, meta, failed) in reported.items():
         if meta.get("request_start_ns") is None or meta.get("request_end_ns") is None:
             continue
-        requests[request_id] = ClientRequest(int(meta["request_start_ns"]) + to_mono,
-                                             int(meta["request_end_ns"]) + to_mono, None, ttft, gaps, failed,
+        start = int(meta["request_start_ns"]) + to_mono
+        events = None if ttft is None else np.rint(start + ttft + np.cumsum([0.0, *gaps])).astype(np.int64).tolist()
+        requests[request_id] = ClientRequest(start, int(meta["request_end_ns"]) + to_mono, events, ttft, gaps, failed,
                                              meta.get("benchmark_phase") == "warmup")
     return requests, RECORDS_JSONL, False
 
@@ -201,10 +207,13 @@ def _stats(values_us: np.ndarray) -> dict[str, float]:
     return {name: float(stats[name]) for name in _STATS}
 
 
-def join(client: dict[str, ClientRequest], server: dict[str, ServerRequest]) -> tuple[dict[str, np.ndarray],
-                                                                                    dict[str, int]]:
-    """Per-difference arrays in microseconds, and the counts of matched and unmatched requests and events."""
+def join(client: dict[str, ClientRequest], server: dict[str, ServerRequest], *, all_events: bool = True
+         ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, int]]:
+    """Per-difference arrays in microseconds, the server's own TTFT and token gaps (us) of the same requests, and
+    the counts of matched and unmatched requests and events.
+    all_events: the client's events are all of them (raw export), so any left without a partner is counted."""
     values: dict[str, list[float]] = {key: [] for key, _, _ in DIFFERENCES}
+    server_values: dict[str, list[float]] = {"time_to_first_token": [], "inter_token_latency": []}
     counts = {"client_requests": len(client), "matched_requests": 0, "client_without_server": 0,
               "server_without_client": 0, "client_warmup": 0, "client_failed": 0, "server_unfinished": 0, "matched_events": 0, "server_queued_events": 0,
               "client_events_without_server": 0, "server_events_without_client": 0}
@@ -230,18 +239,25 @@ def join(client: dict[str, ClientRequest], server: dict[str, ServerRequest]) -> 
             matched = min(len(c.event_ns), len(s.send_ns))
             counts["matched_events"] += matched
             counts["server_queued_events"] += s.queued
-            counts["client_events_without_server"] += len(c.event_ns) - matched
-            counts["server_events_without_client"] += len(s.send_ns) - matched
+            if all_events:
+                counts["client_events_without_server"] += len(c.event_ns) - matched
+                counts["server_events_without_client"] += len(s.send_ns) - matched
             values["event_arrival"].extend(np.subtract(c.event_ns[:matched], s.send_ns[:matched]).tolist())
         # The mock sends its token events first: the client's content events are the leading server events.
         if c.ttft_ns is not None and s.send_ns:
             values["time_to_first_token"].append(c.ttft_ns - (s.send_ns[0] - s.recv_ns))
+            server_values["time_to_first_token"].append(s.send_ns[0] - s.recv_ns)
         gaps = min(len(c.token_gaps_ns), len(s.send_ns) - 1)
         if gaps > 0:
             server_gaps = np.diff(s.send_ns[:gaps + 1])
             values["inter_token_latency"].extend((np.asarray(c.token_gaps_ns[:gaps]) - server_gaps).tolist())
+            server_values["inter_token_latency"].extend(server_gaps.tolist())
     counts["server_without_client"] = sum(1 for request_id in server if request_id not in client)
-    return {key: np.asarray(v, dtype=np.float64) / 1e3 for key, v in values.items()}, counts
+
+    def microseconds(lists: dict[str, list[float]]) -> dict[str, np.ndarray]:
+        return {key: np.asarray(v, dtype=np.float64) / 1e3 for key, v in lists.items()}
+
+    return microseconds(values), microseconds(server_values), counts
 
 
 def analyze_accuracy(artifact_dir: str | Path, server_log: str | Path, *, write: bool = True,
@@ -250,10 +266,11 @@ def analyze_accuracy(artifact_dir: str | Path, server_log: str | Path, *, write:
     with `plot`, accuracy.png) into the folder. Raises AccuracyError for files that cannot be read."""
     server, server_counts, anchor = read_timing_log(server_log)
     client, source, exact = read_client(artifact_dir, anchor)
-    differences, counts = join(client, server)
+    differences, server_values, counts = join(client, server, all_events=exact)
     counts.update(server_counts)
     report = AccuracyReport(Path(artifact_dir), Path(server_log), source, exact, counts, differences,
-                            {key: _stats(v) for key, v in differences.items()})
+                            {key: _stats(v) for key, v in differences.items()}, server_values,
+                            {key: _stats(v) for key, v in server_values.items()})
     if write:
         with (report.artifact_dir / ACCURACY_JSON).open("w", encoding="utf-8") as f:
             json.dump(report.to_json(), f, indent=2)
@@ -301,10 +318,10 @@ def print_accuracy(report: AccuracyReport, console: Any = None) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = console or Console()
+    console = console or Console(width=max(100, Console().width))
     table = Table(title="aiperf | Measurement Accuracy (client - server, µs)")
     for name in ("Difference", "count", "p50", "p90", "p99", "max", "min"):
-        table.add_column(name, justify="left" if name == "Difference" else "right")
+        table.add_column(name, justify="left" if name == "Difference" else "right", no_wrap=True)
     for key, label, _ in DIFFERENCES:
         s = report.stats[key]
         if not s.get("count"):
@@ -323,5 +340,6 @@ def print_accuracy(report: AccuracyReport, console: Any = None) -> None:
                       f"{c['server_queued_events']:,} server events were queued in libevent's buffer (timed when "
                       "queued, not when written).")
     else:
-        console.print(f"Client side from {report.client_source} (no raw export): per-event arrival times are not "
-                      "available, start and end times went through the server's clock anchor.")
+        console.print(f"Client side from {report.client_source} (no raw export): {c['matched_events']:,} content "
+                      "events rebuilt from request start + TTFT + inter-chunk gaps; client times converted to "
+                      "CLOCK_MONOTONIC through the server's clock anchor.")
