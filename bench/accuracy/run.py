@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -34,6 +35,7 @@ from aiperf.accuracy import DIFFERENCES, AccuracyReport, analyze_accuracy
 
 TTFT_MS = 10.0
 ITL_MS = 10.0
+REALTIME_PRIORITY = 10
 TOKENIZER_DIR = Path.home() / ".cache" / "aiperf" / "tokenizers" / "gpt2"  # tools/fetch_gpt2_tokenizer.py
 
 
@@ -65,8 +67,15 @@ def load() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def start_mock(port: int, tokens: int, timing_log: Path, cpu: int | None) -> subprocess.Popen:
-    pin = ["taskset", "-c", str(cpu)] if cpu is not None else []
+def placement(cpu: int | None, realtime: bool) -> list[str]:
+    """Command prefix: pinned to a CPU (taskset), and with --realtime under SCHED_FIFO (chrt), so that other
+    processes of a shared machine do not preempt it."""
+    return ((["chrt", "-f", str(REALTIME_PRIORITY)] if realtime else []) +
+            (["taskset", "-c", str(cpu)] if cpu is not None else []))
+
+
+def start_mock(port: int, tokens: int, timing_log: Path, cpu: int | None, realtime: bool) -> subprocess.Popen:
+    pin = placement(cpu, realtime)
     process = subprocess.Popen(pin + [sys.executable, "-m", "aiperf", "mock-server", "--port", str(port),
                                       "--ttft-ms", str(TTFT_MS), "--itl-ms", str(ITL_MS), "--output-tokens",
                                       str(tokens), "--timing-log", str(timing_log)],
@@ -93,10 +102,10 @@ def run_ours(setting: Setting, url: str, folder: Path) -> None:
     aiperf.profile(**options)
 
 
-def run_nvidia(executable: str, setting: Setting, url: str, folder: Path, cpu: int | None,
+def run_nvidia(executable: str, setting: Setting, url: str, folder: Path, cpu: int | None, realtime: bool,
                timeout_s: float) -> str | None:
     """Runs NVIDIA AIPerf; None when it finished, else why not."""
-    command = ([*(["taskset", "-c", str(cpu)] if cpu is not None else []), executable, "profile", "--model", "m",
+    command = ([*placement(cpu, realtime), executable, "profile", "--model", "m",
                 "--tokenizer", str(TOKENIZER_DIR), "--url", url, "--endpoint-type", "chat", "--streaming",
                 "--request-count", str(setting.requests), "--synthetic-input-tokens-mean", "100",
                 "--artifact-dir", str(folder), "--ui-type", "none"])
@@ -145,12 +154,17 @@ def main() -> None:
     parser.add_argument("--out", metavar="DIR", help="keep the artifacts here [default: a temporary folder]")
     parser.add_argument("--no-pin", action="store_true",
                         help="do not pin the mock server to the first CPU and the clients to the second")
+    parser.add_argument("--realtime", action="store_true",
+                        help="run the mock server and the clients under SCHED_FIFO (needs root): on a machine shared "
+                             "with other work, this keeps their wake-ups from waiting behind it")
     args = parser.parse_args()
     cpus = sorted(os.sched_getaffinity(0))
     pin = not args.no_pin and len(cpus) >= 2 and shutil.which("taskset") is not None
     server_cpu, client_cpu = (cpus[0], cpus[1]) if pin else (None, None)
     if pin:  # the engine's loop thread inherits this
         os.sched_setaffinity(0, {client_cpu})
+    if args.realtime:  # likewise; the Python work of a run (exports, metrics) is short next to RT throttling's window
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(REALTIME_PRIORITY))
     nvidia = args.nvidia_aiperf
     if nvidia and not (Path(nvidia).is_file() and os.access(nvidia, os.X_OK)):
         print(f"NVIDIA AIPerf: skipped: {nvidia} is not an executable", flush=True)
@@ -163,7 +177,7 @@ def main() -> None:
     root = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="aiperf-accuracy-"))
     root.mkdir(parents=True, exist_ok=True)
     print(f"pinning: {'server CPU %d, clients CPU %d' % (server_cpu, client_cpu) if pin else 'off'}; "
-          f"artifacts in {root}", flush=True)
+          f"{'SCHED_FIFO %d; ' % REALTIME_PRIORITY if args.realtime else ''}artifacts in {root}", flush=True)
     settings = [s for s in SETTINGS if not args.only or s.name in args.only]
     summary: list[tuple[str, str, AccuracyReport | str]] = []
     for base in settings:
@@ -174,22 +188,27 @@ def main() -> None:
             folder = root / f"{setting.name}-{tool}"
             log = root / f"{setting.name}-{tool}-timing.jsonl"
             port = free_port()
-            mock = start_mock(port, setting.tokens, log, server_cpu)
+            mock = start_mock(port, setting.tokens, log, server_cpu, args.realtime)
             before = load()
             started = time.monotonic()
+            cpu_before = resource.getrusage(resource.RUSAGE_SELF if not executable else resource.RUSAGE_CHILDREN)
             failure = None
             try:
                 if executable:
-                    failure = run_nvidia(executable, setting, f"127.0.0.1:{port}", folder, client_cpu,
+                    failure = run_nvidia(executable, setting, f"127.0.0.1:{port}", folder, client_cpu, args.realtime,
                                          args.nvidia_timeout)
                 else:
                     run_ours(setting, f"127.0.0.1:{port}", folder)
+                took = time.monotonic() - started
+                # the client's CPU time (NVIDIA AIPerf: its processes, waited for; the mock server is not yet)
+                cpu_after = resource.getrusage(resource.RUSAGE_SELF if not executable else resource.RUSAGE_CHILDREN)
             finally:
                 stop_mock(mock)
-            took = time.monotonic() - started
+            cpu_s = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)
             title = (f"[{setting.name}] {tool}: {setting.requests:,} requests "
                      f"{'at concurrency %d' % setting.concurrency if setting.concurrency else 'at %g req/s' % setting.rate}"
-                     f", {setting.tokens} tokens, {took:.1f} s, load before {before}, after {load()}")
+                     f", {setting.tokens} tokens, {took:.1f} s (client CPU {cpu_s:.1f} s), load before {before}, "
+                     f"after {load()}")
             if failure:
                 print(f"{title}\n  NVIDIA AIPerf {failure}", flush=True)
                 summary.append((setting.name, tool, failure))
