@@ -31,7 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiperf
-from aiperf.accuracy import DIFFERENCES, AccuracyReport, analyze_accuracy
+import numpy as np
+
+from aiperf.accuracy import DIFFERENCES, AccuracyReport, analyze_accuracy, read_client, read_timing_log
 
 TTFT_MS = 10.0
 ITL_MS = 10.0
@@ -145,6 +147,25 @@ def print_report(title: str, report: AccuracyReport) -> None:
         print(row(label, report.server_stats[key]))
 
 
+def arrival_by_position(folder: Path, log: Path) -> str:
+    """Event arrival (us) of a request's first 3 events, its middle ones and its last 3: the closed loop's turnover
+    (every stream ending and the next starting together) shows at both ends."""
+    server, _, anchor = read_timing_log(log)
+    client, _, exact = read_client(folder, anchor)
+    parts: dict[str, list[float]] = {"first 3": [], "middle": [], "last 3": []}
+    for request_id, c in client.items():
+        s = server.get(request_id)
+        if c.warmup or c.failed or s is None or not c.event_ns:
+            continue
+        lags = (np.asarray(c.event_ns[:len(s.send_ns)]) - np.asarray(s.send_ns[:len(c.event_ns)])) / 1e3
+        parts["first 3"].extend(lags[:3])
+        parts["middle"].extend(lags[3:-3])
+        parts["last 3"].extend(lags[-3:])
+    return "  event arrival by position (p50 / p90 / p99 us): " + ", ".join(
+        f"{name} {np.percentile(v, 50):.1f} / {np.percentile(v, 90):.1f} / {np.percentile(v, 99):.1f}"
+        for name, v in parts.items() if v)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", nargs="+", choices=[s.name for s in SETTINGS], help="run only these settings")
@@ -215,6 +236,7 @@ def main() -> None:
                 continue
             report = analyze_accuracy(folder, log)
             print_report(title, report)
+            print(arrival_by_position(folder, log))
             sys.stdout.flush()
             summary.append((setting.name, tool, report))
     print("\nsummary, client - server in us (p50 / p99)")
