@@ -48,6 +48,8 @@ void register_mock(py::module_& m) {
           "[(kind, fraction)]: which fraction of the inference requests gets which fault")
       .def_readwrite("seed", &MockServerConfig::seed, "chooses the faulty requests")
       .def_readwrite("huge_response_bytes", &MockServerConfig::huge_response_bytes, "size of a huge-response reply")
+      .def_readwrite("timing_log_path", &MockServerConfig::timing_log_path,
+                     "non-empty: write each request's receive and send times there (docs/accuracy.md)")
       .def("__repr__", [](const MockServerConfig& c) {
         return "MockServerConfig(host='" + c.host + "', port=" + std::to_string(c.port) +
                ", ttft_ms=" + std::to_string(c.ttft_ms) + ", itl_ms=" + std::to_string(c.itl_ms) +

@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "aiperf/error.hpp"
+#include "aiperf/mock_timing_log.hpp"
 
 namespace aiperf {
 namespace {
@@ -246,13 +247,17 @@ struct PendingReply {
   bool head_sent = false;                 // reset-mid-stream of a non-streaming reply: head and half the body sent
   mock::HugeReply huge;                   // huge-response: what is left to write
   int huge_stage = 0;                     // 0 head, 1 filler, 2 tail, 3 done
+  std::uint64_t timing_serial = 0;        // --timing-log: the request's serial there (0 = not logged)
+  std::uint32_t events_per_image_round = 0;  // image streams: SSE events in each prepared round (n images)
 };
+
 
 constexpr std::int64_t kTrickleIntervalNs = 100'000'000;  // trickle: one byte per 100 ms
 
 class Worker {
  public:
-  Worker(const MockServerConfig& config, int index, int port, std::shared_ptr<mock::ImageCache> images)
+  Worker(const MockServerConfig& config, int index, int port, std::shared_ptr<mock::ImageCache> images,
+         mock::TimingLog* timing_log)
       : index_(index),
         ttft_ns_(std::llround(config.ttft_ms * 1e6)),
         itl_ns_(std::llround(config.itl_ms * 1e6)),
@@ -275,6 +280,7 @@ class Worker {
     out_buffer_.reset(evbuffer_new());
     if (!http_ || !stop_event_ || !due_timer_ || !out_buffer_) throw Error("mock server: libevent allocation failed");
     evhttp_set_gencb(http_.get(), &Worker::on_request, this);
+    if (timing_log) timing_ = std::make_unique<mock::TimingRecorder>(*timing_log, index);
   }
 
   void listen(UniqueFd fd) {
@@ -291,6 +297,7 @@ class Worker {
     event_base_dispatch(base_.get());
     for (PendingReply& reply : pending_) {
       if (reply.abandoned) continue;
+      log_end(reply.timing_serial, now_ns(), mock::ReplyOutcome::server_stopped);
       if (evhttp_connection* connection = evhttp_request_get_connection(reply.request)) {
         evhttp_connection_set_closecb(connection, nullptr, nullptr);
       }
@@ -306,6 +313,7 @@ class Worker {
     http_.reset();  // closes the listener and every connection, freeing their requests
     out_buffer_.reset();
     base_.reset();
+    if (timing_) timing_->flush();
   }
 
   void request_stop() {
@@ -334,9 +342,15 @@ class Worker {
   void count(Counter which) { counters_[which].fetch_add(1, std::memory_order_relaxed); }
 
   void handle(evhttp_request* request) {
+    const std::int64_t recv_ns = timing_ ? now_ns() : 0;  // first: the request has just been read whole
     const char* uri = evhttp_request_get_uri(request);
     std::string_view path = uri ? uri : "";
     path = path.substr(0, path.find('?'));
+    timed_ = 0;
+    if (timing_) {
+      const char* request_id = evhttp_find_header(evhttp_request_get_input_headers(request), "X-Request-ID");
+      timed_ = timing_->received(recv_ns, path, request_id ? std::string_view(request_id) : std::string_view());
+    }
     bool path_known = false;
     const mock::Route* route = mock::find_route(path, method_of(request), &path_known);
     if (!route) {
@@ -417,6 +431,7 @@ class Worker {
     }
     const bool b64_images = parsed.stream || parsed.response_format == mock::ImageResponseFormat::b64_json;
     const mock::Fault fault = draw_fault(request, endpoint, parsed.stream, b64_images);
+    log_shape(parsed.stream, fault);
     if (serve_replacing_fault(request, fault, endpoint, parsed.stream)) return;
     counters_[kImagesSent].fetch_add(parsed.n, std::memory_order_relaxed);
     const std::int64_t created = std::time(nullptr);
@@ -428,6 +443,7 @@ class Worker {
     }
     PendingReply& reply = open_stream(request);
     reply.fault = fault;
+    reply.events_per_image_round = static_cast<std::uint32_t>(parsed.n);
     reply.image_events = mock::image_stream_events(endpoint, parsed, *image, created);
     std::string& completed = reply.image_events.back();  // the completed events and data: [DONE]
     if (fault == mock::Fault::bad_base64) {
@@ -484,6 +500,7 @@ class Worker {
     count(endpoint == mock::Endpoint::completions ? kCompletions : kChatCompletions);
     if (parsed.image_parts > 0) counters_[kChatImageParts].fetch_add(parsed.image_parts, std::memory_order_relaxed);
     const mock::Fault fault = draw_fault(request, endpoint, parsed.stream, false);
+    log_shape(parsed.stream, fault);
     if (serve_replacing_fault(request, fault, endpoint, parsed.stream)) return;
     mock::ReplyHeader header = mock::make_reply_header(endpoint, parsed, output_tokens_, next_serial(), std::time(nullptr));
     if (parsed.stream) {
@@ -506,6 +523,7 @@ class Worker {
     }
     count(kEmbeddings);
     const mock::Fault fault = draw_fault(request, mock::Endpoint::embeddings, false, false);
+    log_shape(false, fault);
     if (serve_replacing_fault(request, fault, mock::Endpoint::embeddings, false)) return;
     send_at(request, start_ns + ttft_ns_, mock::embeddings_body(parsed), fault);
   }
@@ -560,6 +578,7 @@ class Worker {
   // request back through on_connection_closed.
   void reset_connection(PendingReply& reply) {
     reply.reset_sent = true;
+    log_end(reply.timing_serial, now_ns(), mock::ReplyOutcome::reset);
     evhttp_connection* connection = evhttp_request_get_connection(reply.request);
     bufferevent* socket_buffer = connection ? evhttp_connection_get_bufferevent(connection) : nullptr;
     const evutil_socket_t fd = socket_buffer ? bufferevent_getfd(socket_buffer) : -1;
@@ -628,6 +647,7 @@ class Worker {
       schedule(reply, now + kTrickleIntervalNs);
       return;
     }
+    log_end(reply.timing_serial, now, mock::ReplyOutcome::complete);  // a fault: its last byte went out before
     evhttp_request* request = reply.request;
     release(reply);
     evhttp_send_reply_end(request);
@@ -645,6 +665,7 @@ class Worker {
   // sits in memory; a client that gives up closes the connection and the reply is abandoned.
   void write_huge(PendingReply& reply) {
     if (reply.huge_stage == 3) {
+      log_end(reply.timing_serial, now_ns(), mock::ReplyOutcome::complete);  // called once the tail was written
       evhttp_request* request = reply.request;
       release(reply);
       evhttp_send_reply_end(request);
@@ -669,6 +690,7 @@ class Worker {
                 const char* content_type = "application/json") {
     evhttp_add_header(evhttp_request_get_output_headers(request), "Content-Type", content_type);
     evbuffer_add(out_buffer_.get(), body.data(), body.size());
+    log_queued(timed_, 1, true);
     evhttp_send_reply(request, status, nullptr, out_buffer_.get());
   }
 
@@ -682,6 +704,7 @@ class Worker {
     reply.self = std::prev(pending_.end());
     reply.worker = this;
     reply.request = request;
+    reply.timing_serial = timed_;
     evhttp_connection_set_closecb(evhttp_request_get_connection(request), &Worker::on_connection_closed, &reply);
     return reply;
   }
@@ -765,6 +788,7 @@ class Worker {
         pending_.erase(reply.self);
         continue;
       }
+      timed_ = reply.timing_serial;
       advance(reply, now_ns());
     }
     armed_ns_ = std::numeric_limits<std::int64_t>::max();
@@ -794,6 +818,7 @@ class Worker {
     const std::int64_t half = total / 2;  // where reset-mid-stream, bad-json and bad-sse strike
     const mock::Fault fault = reply.fault;
     text_.clear();
+    std::uint32_t events = 0;  // SSE events in text_, data: [DONE] not counted
     std::int64_t due;
     while (reply.next_token < total && (due = token_due_ns(reply, reply.next_token)) <= now) {
       if (fault == mock::Fault::reset_mid_stream && reply.next_token == half) break;
@@ -807,11 +832,12 @@ class Worker {
         mock::append_stream_token_event(text_, reply.header, reply.event_prefix, reply.next_token);
       }
       ++reply.next_token;
+      ++events;
       count(kTokensSent);
       if (now - due > kLateNs) count(kTokensLate);
     }
     if (fault == mock::Fault::reset_mid_stream && reply.next_token == half) {
-      if (!text_.empty()) write_stream_chunk(reply, text_);
+      if (!text_.empty()) write_stream_chunk(reply, text_, events);
       reset_when_flushed(reply, now);
       return;
     }
@@ -823,8 +849,9 @@ class Worker {
       if (total == 0 && fault == mock::Fault::bad_json) mock::break_first_event_json(fault_text_);
       if (total == 0 && fault == mock::Fault::bad_sse) mock::strip_data_fields(fault_text_);
       text_ += fault_text_;
+      events += reply.header.include_usage ? 2 : 1;  // the finish_reason event and the usage event
     }
-    if (!text_.empty()) write_stream_chunk(reply, text_);
+    if (!text_.empty()) write_stream_chunk(reply, text_, events, done);
     if (!done) {
       schedule(reply, token_due_ns(reply, reply.next_token));
       return;
@@ -835,18 +862,20 @@ class Worker {
 
   void advance_image_stream(PendingReply& reply, std::int64_t now) {
     text_.clear();
+    std::uint32_t events = 0;
     const std::size_t rounds = reply.image_events.size();
     while (reply.next_image_event < rounds && reply.image_event_due_ns[reply.next_image_event] <= now) {
       if (reply.fault == mock::Fault::reset_mid_stream && reply.next_image_event + 1 == rounds) {
-        if (!text_.empty()) write_stream_chunk(reply, text_);
+        if (!text_.empty()) write_stream_chunk(reply, text_, events);
         reset_when_flushed(reply, now);  // before the completed events
         return;
       }
       text_ += reply.image_events[reply.next_image_event];
       std::string().swap(reply.image_events[reply.next_image_event]);  // megabytes each: free once sent
       ++reply.next_image_event;
+      events += reply.events_per_image_round;
     }
-    if (!text_.empty()) write_stream_chunk(reply, text_);
+    if (!text_.empty()) write_stream_chunk(reply, text_, events, reply.next_image_event == rounds);
     if (text_.capacity() > (std::size_t{1} << 20)) std::string().swap(text_);  // keep the scratch small
     if (reply.next_image_event < rounds) {
       schedule(reply, reply.image_event_due_ns[reply.next_image_event]);
@@ -861,13 +890,15 @@ class Worker {
   // trip (two epoll_ctl calls and a loop pass) and an evbuffer per token, which dominate at 100k tokens/s.
   // Whatever the socket does not take right away (or an error, which libevent then reports through its own
   // write) goes through evhttp's output buffer, after which that buffer is used until it drains.
-  void write_stream_chunk(PendingReply& reply, const std::string& data) {
+  // --timing-log: `events` SSE events end in data; `last`: data ends the reply's body.
+  void write_stream_chunk(PendingReply& reply, const std::string& data, std::uint32_t events = 0, bool last = false) {
     evhttp_connection* connection = evhttp_request_get_connection(reply.request);
     bufferevent* socket_buffer = connection ? evhttp_connection_get_bufferevent(connection) : nullptr;
     evbuffer* output = socket_buffer ? bufferevent_get_output(socket_buffer) : nullptr;
     const evutil_socket_t fd = socket_buffer ? bufferevent_getfd(socket_buffer) : -1;
     if (!output || fd < 0 || evbuffer_get_length(output) != 0) {
       evbuffer_add(out_buffer_.get(), data.data(), data.size());
+      log_queued(reply.timing_serial, events, last);
       evhttp_send_reply_chunk(reply.request, out_buffer_.get());
       return;
     }
@@ -887,8 +918,14 @@ class Worker {
     message.msg_iov = parts;
     message.msg_iovlen = 3;
     const std::size_t total = size_length + data.size() + parts[2].iov_len;
+    // The send time is read just before the call: on loopback the kernel hands the bytes to the reader inside
+    // sendmsg(), so a reader on another CPU can see them before the call returns.
+    const std::int64_t send_ns = timing_ ? now_ns() : 0;
     ssize_t sent = ::sendmsg(fd, &message, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (sent == static_cast<ssize_t>(total)) return;
+    if (sent == static_cast<ssize_t>(total)) {
+      if (timing_ && reply.timing_serial != 0) log_sent(reply.timing_serial, send_ns, events, last, false);
+      return;
+    }
     std::size_t skip = sent > 0 ? static_cast<std::size_t>(sent) : 0;
     for (const iovec& part : parts) {
       std::size_t take = std::min(skip, part.iov_len);
@@ -896,12 +933,38 @@ class Worker {
       if (part.iov_len > take) evbuffer_add(output, static_cast<const char*>(part.iov_base) + take, part.iov_len - take);
     }
     bufferevent_enable(socket_buffer, EV_WRITE);
+    // Partly written: the rest waits in libevent's buffer; the time before the call still bounds it from below.
+    if (timing_ && reply.timing_serial != 0) log_sent(reply.timing_serial, send_ns, events, last, true);
+  }
+
+  // ---- --timing-log (docs/accuracy.md): no-ops without it ----
+
+  void log_shape(bool stream, mock::Fault fault) {
+    if (timing_ && timed_ != 0) timing_->described(timed_, stream, static_cast<int>(fault));
+  }
+
+  void log_sent(std::uint64_t serial, std::int64_t send_ns, std::uint32_t events, bool last, bool queued) {
+    timing_->sent(serial, send_ns, events, queued);
+    if (last) timing_->ended(serial, send_ns, mock::ReplyOutcome::complete);
+  }
+
+  void log_end(std::uint64_t serial, std::int64_t end_ns, mock::ReplyOutcome outcome) {
+    if (timing_ && serial != 0) timing_->ended(serial, end_ns, outcome);
+  }
+
+  // Bytes handed to evhttp's output buffer: libevent writes them on a later pass of the loop, so the time they were
+  // queued is what the log has (a lower bound of the send time, counted per line as "queued").
+  void log_queued(std::uint64_t serial, std::uint32_t events, bool last) {
+    if (timing_ && serial != 0 && (events > 0 || last)) log_sent(serial, now_ns(), events, last, true);
   }
 
   // The client went away before the reply finished: libevent has detached the request from the dying
   // connection, so it is ours to free. The reply itself goes when its heap entry comes up.
   void abandon(PendingReply& reply) {
-    if (!reply.reset_sent) count(kClientDisconnects);
+    if (!reply.reset_sent) {
+      count(kClientDisconnects);
+      log_end(reply.timing_serial, now_ns(), mock::ReplyOutcome::client_disconnected);
+    }
     evhttp_request* request = reply.request;
     const bool detached = evhttp_request_get_connection(request) == nullptr;
     if (reply.streaming) counters_[kStreamsOpen].fetch_sub(1, std::memory_order_relaxed);
@@ -943,6 +1006,8 @@ class Worker {
   std::list<PendingReply> pending_;
   std::array<std::atomic<std::int64_t>, kCounterCount> counters_{};
   std::array<std::atomic<std::int64_t>, mock::kFaultKinds> fault_counts_{};
+  std::unique_ptr<mock::TimingRecorder> timing_;  // --timing-log only
+  std::uint64_t timed_ = 0;  // the logged request whose reply this callback writes (0 = none)
 };
 
 std::once_flag libevent_threads_once;
@@ -951,6 +1016,7 @@ std::once_flag libevent_threads_once;
 
 struct MockServer::Impl {
   MockServerConfig config;
+  std::unique_ptr<mock::TimingLog> timing_log;  // declared before the workers: they record into it
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<std::thread> threads;
   int port = 0;
@@ -1000,8 +1066,9 @@ int MockServer::start() {
   address.set_port(s.port);
   std::vector<std::unique_ptr<Worker>> workers;
   auto images = std::make_shared<mock::ImageCache>();
+  if (!s.config.timing_log_path.empty()) s.timing_log = std::make_unique<mock::TimingLog>(s.config.timing_log_path);
   for (int i = 0; i < s.config.threads; ++i) {
-    auto worker = std::make_unique<Worker>(s.config, i, s.port, images);
+    auto worker = std::make_unique<Worker>(s.config, i, s.port, images, s.timing_log.get());
     worker->listen(bind_socket(address, true, s.config.host + ":" + std::to_string(s.port)));
     workers.push_back(std::move(worker));
   }
@@ -1015,6 +1082,7 @@ int MockServer::start() {
     s.threads.emplace_back([&s, w = worker.get()] {
       w->run();
       std::lock_guard lock(s.mutex);
+      if (s.threads_running == 1 && s.timing_log) s.timing_log->close();  // complete before wait() returns
       if (--s.threads_running == 0) s.finished.notify_all();
     });
   }

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["profile", "load", "compare", "Run", "ProfileResult", "ConfigError", "ArtifactError", "__version__"]
+__all__ = ["profile", "load", "compare", "analyze_accuracy", "Run", "ProfileResult", "ConfigError", "ArtifactError", "__version__"]
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
+    from .accuracy import AccuracyReport
     from .result import ProfileResult, Run
 
 
@@ -64,6 +65,15 @@ def compare(runs: "Sequence[Run | str | Path]", **options: Any) -> "pd.DataFrame
     from .comparison import compare as _compare
 
     return _compare(runs, **options)
+
+
+def analyze_accuracy(artifact_dir: "str | Path", server_log: "str | Path", **options: Any) -> "AccuracyReport":
+    """Join a run's artifact folder with the mock server's `--timing-log` file: client - server time differences
+    (request start, events, TTFT, inter-token gaps, request end) in microseconds; writes accuracy.json and
+    accuracy.png into the folder (see aiperf.accuracy.analyze_accuracy and docs/accuracy.md)."""
+    from .accuracy import analyze_accuracy as _analyze
+
+    return _analyze(artifact_dir, server_log, **options)
 
 
 def __getattr__(name: str) -> Any:

@@ -123,6 +123,7 @@ class MockServerConfig:
     faults: list[tuple[str, float]]  # (kind, fraction) per fault, kinds from mock_fault_kinds(); fractions sum <= 1
     seed: int                 # chooses the faulty requests (by X-Request-ID, see mock_choose_fault)
     huge_response_bytes: int  # size of a huge-response reply
+    timing_log_path: str      # non-empty: per-request receive and send times written there (docs/accuracy.md)
     def __init__(self) -> None: ...
 
 class MockServer:

@@ -1,5 +1,5 @@
-"""The `aiperf` console script: `aiperf profile …`, `aiperf mock-server …`, `aiperf extract-images …` and
-`aiperf plot …`.
+"""The `aiperf` console script: `aiperf profile …`, `aiperf mock-server …`, `aiperf extract-images …`,
+`aiperf plot …` and `aiperf analyze-accuracy …`.
 
 Start-up matters (target: `aiperf --help` and the first request within 0.5 s), so this module imports only the
 standard library; numpy, rich, tokenizers and the engine are imported when a command runs.
@@ -67,7 +67,35 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("artifact_dirs", nargs="+", metavar="ARTIFACT_DIR", help="artifact folder(s) of runs")
     plot.add_argument("--out", "-o", default=None, metavar="DIR",
                       help="output folder [default: ARTIFACT_DIR/plots for one run, ./plots for several]")
+    accuracy = sub.add_parser("analyze-accuracy",
+                              help="Compare a run's timestamps with a mock server's timing log.",
+                              description="Join a run's artifact folder (profile_export_raw.jsonl, else "
+                                          "profile_export.jsonl) with the timing log of `aiperf mock-server "
+                                          "--timing-log` by X-Request-ID, print the client - server differences "
+                                          "(request start, every event, TTFT, every inter-token gap, request end) "
+                                          "in microseconds, and write accuracy.json and accuracy.png into the "
+                                          "folder. See docs/accuracy.md.")
+    accuracy.add_argument("artifact_dir", metavar="ARTIFACT_DIR", help="artifact folder of a run")
+    accuracy.add_argument("--server-log", required=True, metavar="PATH",
+                          help="the mock server's --timing-log file of the same run")
+    accuracy.add_argument("--no-plot", action="store_true", help="do not write accuracy.png")
     return parser
+
+
+def _analyze_accuracy(argv: Sequence[str]) -> int:
+    args = build_parser().parse_args(["analyze-accuracy", *argv])
+    from .accuracy import ACCURACY_JSON, ACCURACY_PNG, AccuracyError, analyze_accuracy, print_accuracy
+
+    try:
+        report = analyze_accuracy(args.artifact_dir, args.server_log, plot=not args.no_plot)
+    except (AccuracyError, OSError) as e:
+        print(f"aiperf analyze-accuracy: error: {e}", file=sys.stderr)
+        return 2
+    print_accuracy(report)
+    print(f"Written: {report.artifact_dir / ACCURACY_JSON}")
+    if not args.no_plot:
+        print(f"Written: {report.artifact_dir / ACCURACY_PNG}")
+    return 0
 
 
 def _plot(argv: Sequence[str]) -> int:
@@ -135,6 +163,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _extract_images(argv[1:])
     if argv and argv[0] == "plot":
         return _plot(argv[1:])
+    if argv and argv[0] == "analyze-accuracy":
+        return _analyze_accuracy(argv[1:])
     if not argv or argv[0] != "profile":
         parser = build_parser()
         if not argv:

@@ -163,6 +163,7 @@ class EventLoop {
   };
   std::priority_queue<PlannedCancel, std::vector<PlannedCancel>, std::greater<>> planned_cancels_;
   std::int64_t armed_wake_ns_ = -2;  // what the scheduler timer is set to (-1: off, -2: unknown)
+  bool starts_deferred_ = false;      // start_requests() stopped at its per-pass budget with requests to start
   std::size_t in_flight_ = 0;
   ResponseExtractor extractor_;
   std::mutex store_mutex_;  // guards store_: the loop appends, Engine::drain() takes it from another thread

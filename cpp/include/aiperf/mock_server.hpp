@@ -52,6 +52,7 @@ struct MockServerConfig {
   std::vector<mock::FaultRule> faults;  // which fraction of the inference requests gets which fault
   std::uint64_t seed = 0;               // chooses the faulty requests (see mock::choose_fault)
   std::int64_t huge_response_bytes = std::int64_t{1} << 30;  // size of a huge-response reply
+  std::string timing_log_path;  // non-empty: log receive and send times per request there (docs/accuracy.md)
 };
 
 // Runs the server on background threads. stop() may be called from any thread; the destructor stops and joins.

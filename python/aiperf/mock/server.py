@@ -19,11 +19,14 @@ Behaviour (see `aiperf mock-server --help`):
   and add 85 tokens each to usage.prompt_tokens.
 - Faults (`--fault KIND:FRACTION`, repeatable): that fraction of the inference requests fails in that way, chosen
   by a hash of --seed and the request's X-Request-ID (docs/reliability.md lists the kinds).
+- `--timing-log PATH`: per request its receive time and the send time of each SSE event or body (CLOCK_MONOTONIC
+  ns), one JSON line per request keyed by X-Request-ID, for `aiperf analyze-accuracy` (docs/accuracy.md).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -104,6 +107,7 @@ class MockServer:
         faults: Sequence[FaultSpec] = (),
         seed: int = DEFAULT_SEED,
         huge_response_bytes: int = DEFAULT_HUGE_RESPONSE_BYTES,
+        timing_log: str | os.PathLike[str] | None = None,
     ) -> None:
         from .. import _engine
 
@@ -118,6 +122,7 @@ class MockServer:
         config.faults = parse_faults(faults)
         config.seed = int(seed)
         config.huge_response_bytes = int(huge_response_bytes)
+        config.timing_log_path = os.fspath(timing_log) if timing_log is not None else ""
         self.host = host
         self.config = config
         self._server = _engine.MockServer(config)
@@ -130,7 +135,8 @@ class MockServer:
         return self
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        """Stop serving and wait for the loop threads to finish (safe to call twice, and from any thread)."""
+        """Stop serving and wait for the loop threads to finish (safe to call twice, and from any thread); the
+        timing log, if any, is complete when this returns."""
         self._server.stop()
         self._server.wait(timeout_s)
 
@@ -195,10 +201,11 @@ def serve(
     faults: Sequence[FaultSpec] = (),
     seed: int = DEFAULT_SEED,
     huge_response_bytes: int = DEFAULT_HUGE_RESPONSE_BYTES,
+    timing_log: str | os.PathLike[str] | None = None,
 ) -> int:
     """Serve until SIGINT/SIGTERM; print `listening on http://HOST:PORT` once connections are accepted. Returns 0."""
     server = MockServer(host, port, ttft_ms, itl_ms, output_tokens, threads, image_latency_ms, faults, seed,
-                        huge_response_bytes).start()
+                        huge_response_bytes, timing_log).start()
     previous: dict[int, Any] = {}
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -315,6 +322,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="BYTES",
         help="size of a huge-response reply [default: %(default)s]",
     )
+    parser.add_argument(
+        "--timing-log",
+        metavar="PATH",
+        default=None,
+        help="write each request's receive time and the send time of each SSE event or body (CLOCK_MONOTONIC ns) "
+        "to PATH, one JSON line per request keyed by X-Request-ID, complete when the server stops; read by "
+        "`aiperf analyze-accuracy` (see docs/accuracy.md)",
+    )
     return parser
 
 
@@ -356,6 +371,7 @@ def run_cli(argv: Sequence[str] | None = None) -> int:
             faults=faults,
             seed=args.seed,
             huge_response_bytes=args.huge_response_bytes,
+            timing_log=args.timing_log,
         )
     except EngineError as e:
         print(f"aiperf mock-server: error: {e}", file=sys.stderr)
