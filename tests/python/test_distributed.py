@@ -322,3 +322,22 @@ def test_the_cli_connects_to_a_running_cluster_and_prints_a_line_per_worker(ray_
     assert "Request Count" in done.stdout
     workers = json.loads((tmp_path / "cli" / "profile_export_workers.json").read_text())
     assert sum(w["records"] for w in workers["workers"]) == 40
+
+
+def test_the_rayjob_manifest_runs_a_valid_distributed_profile():
+    import shlex
+
+    yaml = pytest.importorskip("yaml")
+    pytest.importorskip("ray")  # --ray-address is refused where ray is not installed
+    from aiperf.cli import config_from_args
+
+    manifest = yaml.safe_load((Path(__file__).resolve().parents[2] / "docs" / "kuberay-rayjob.yaml").read_text())
+    assert manifest["kind"] == "RayJob"
+    words = shlex.split(manifest["spec"]["entrypoint"])
+    assert words[:2] == ["aiperf", "profile"]
+    config = config_from_args(words[2:])
+    assert (config.ray_address, config.ray_workers) == ("auto", 4)
+    cpus = {group["groupName"]: int(group["replicas"]) * int(
+        group["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"])
+        for group in manifest["spec"]["rayClusterSpec"]["workerGroupSpecs"]}
+    assert sum(cpus.values()) >= config.ray_workers * config.num_threads  # the workers fit in the worker pods
