@@ -81,21 +81,26 @@ class DistributedEngine:
         self._fields = _config_fields(engine_config)
         self._warmup_allowance_s = (float(engine_config.warmup_duration_s)
                                     + (2.0 if engine_config.warmup_request_count > 0 else 0.0))
-        shards = split_workload(engine_config, workload, len(bodies), worker_count,
-                                global_schedule(engine_config, workload))
-        self._check_resources(worker_count)
-        run_id = os.urandom(4).hex()
-        remote = ray.remote(EngineWorker)
         self._workers: list[_Worker] = []
-        for shard in shards:
-            name = f"aiperf-{run_id}-worker-{shard.index}"
-            actor = remote.options(name=name, namespace="aiperf", num_cpus=self._threads, max_restarts=0,
-                                   scheduling_strategy="SPREAD").remote()
-            self._workers.append(_Worker(shard=shard, actor=actor, name=name))
-        self._bodies_ref = ray.put(bodies)
-        self._describe_workers(_engine)
-        for worker in self._workers:
-            worker.clock = measure_offset(lambda w=worker: ray.get(w.actor.clock_ns.remote()), _engine.monotonic_ns)
+        try:
+            shards = split_workload(engine_config, workload, len(bodies), worker_count,
+                                    global_schedule(engine_config, workload))
+            self._check_resources(worker_count)
+            run_id = os.urandom(4).hex()
+            remote = ray.remote(EngineWorker)
+            for shard in shards:
+                name = f"aiperf-{run_id}-worker-{shard.index}"
+                actor = remote.options(name=name, namespace="aiperf", num_cpus=self._threads, max_restarts=0,
+                                       scheduling_strategy="SPREAD").remote()
+                self._workers.append(_Worker(shard=shard, actor=actor, name=name))
+            self._bodies_ref = ray.put(bodies)
+            self._describe_workers(_engine)
+            for worker in self._workers:
+                worker.clock = measure_offset(lambda w=worker: ray.get(w.actor.clock_ns.remote(), timeout=30),
+                                              _engine.monotonic_ns)
+        except BaseException:
+            self._close()
+            raise
         self._monotonic_ns = _engine.monotonic_ns
         self._anchor_wall_ns = 0
         self._anchor_mono_ns = 0
@@ -127,7 +132,6 @@ class DistributedEngine:
         refs = [w.actor.describe.remote() for w in self._workers]
         ready, _ = ray.wait(refs, num_returns=len(refs), timeout=PLACEMENT_TIMEOUT_S)
         if len(ready) < len(refs):
-            self._kill_all()
             raise RunError(f"--ray-workers {len(refs)}: only {len(ready)} of the workers started within "
                            f"{PLACEMENT_TIMEOUT_S:g} s on the Ray cluster at {self._address} (not enough free "
                            "CPUs, or nodes without aiperf installed?)")
@@ -136,7 +140,6 @@ class DistributedEngine:
             theirs = (info["aiperf_version"], info["engine_version"])
             ours = (aiperf.__version__, getattr(engine_module, "__version__", ""))
             if theirs != ours:
-                self._kill_all()
                 raise RunError(f"Ray worker on {info['hostname']} runs aiperf {theirs[0]} (engine {theirs[1]}), "
                                f"this machine {ours[0]} (engine {ours[1]}): install the same version everywhere")
 
@@ -164,7 +167,7 @@ class DistributedEngine:
             except Exception as e:  # noqa: BLE001 - the engine refused its shard, or the worker is gone
                 self._stop_requested = True
                 self._send_stop()
-                self._kill_all()
+                self._close()
                 raise RunError(f"Ray worker {worker.shard.index} could not start: {_short(e)}") from None
             worker.last_answer_s = time.monotonic()
             if worker.started_ns > self._common_start_ns:
@@ -297,8 +300,12 @@ class DistributedEngine:
                                                    self._monotonic_ns, probes=8)
                 except Exception as e:  # noqa: BLE001 - only descriptive
                     log.warning("Ray worker %d: clock not measured after the run: %s", w.shard.index, _short(e))
+        self._close()
+
+    def _close(self) -> None:
+        """End the workers (they hold CPUs of the cluster) and the connection this engine opened."""
         self._kill_all()
-        if self._owns_connection:
+        if self._owns_connection and self._ray.is_initialized():
             self._ray.shutdown()
 
     def _kill_all(self) -> None:
