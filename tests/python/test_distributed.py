@@ -19,12 +19,15 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+import aiperf
 from aiperf.config import ConfigError, make_config
 from aiperf.distributed.clock import measure_offset
 from aiperf.distributed.merge import concat, empty_records, sorted_by_request_index, take, to_driver_clock
 from aiperf.distributed.shards import split_workload
 
-PYTHON_DIR = str(Path(__file__).resolve().parents[2] / "python")
+# The folder holding the aiperf this test imports (the source tree with an in-place build, or site-packages):
+# subprocesses and Ray workers import the same one.
+PACKAGE_PARENT = str(Path(aiperf.__file__).resolve().parents[1])
 
 
 # ---- without Ray ------------------------------------------------------------------------------------------------
@@ -164,7 +167,7 @@ def test_without_ray_the_option_names_the_extra_and_import_aiperf_does_not_need_
             "import aiperf, aiperf.distributed\n"
             "from aiperf.cli import main\n"
             "sys.exit(main(['profile', '--model', 'm', '--url', '127.0.0.1:9', '--ray-address', 'auto']))\n")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([PYTHON_DIR, os.environ.get("PYTHONPATH", "")]))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([PACKAGE_PARENT, os.environ.get("PYTHONPATH", "")]))
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 2, done.stderr
     assert "pip install 'aiperf[ray]'" in done.stderr
@@ -190,7 +193,7 @@ def ray_cluster():
         temp_dir = tempfile.mkdtemp(prefix="aiperf-ray-")
         ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", _temp_dir=temp_dir,
                  object_store_memory=200 * 1024 * 1024, namespace="aiperf", log_to_driver=False,
-                 runtime_env={"env_vars": {"PYTHONPATH": PYTHON_DIR}})
+                 runtime_env={"env_vars": {"PYTHONPATH": PACKAGE_PARENT}})
         try:
             assert ray.get_runtime_context().gcs_address.startswith("127.0.0.1:")
             yield ray
@@ -311,7 +314,7 @@ def test_the_cli_connects_to_a_running_cluster_and_prints_a_line_per_worker(ray_
                                                                             tmp_path):
     address = ray_cluster.get_runtime_context().gcs_address
     env = dict(os.environ, **LOOPBACK_RAY_ENV,
-               PYTHONPATH=os.pathsep.join([PYTHON_DIR, os.environ.get("PYTHONPATH", "")]))
+               PYTHONPATH=os.pathsep.join([PACKAGE_PARENT, os.environ.get("PYTHONPATH", "")]))
     done = subprocess.run([sys.executable, "-m", "aiperf", "profile", "--model", "m", "--tokenizer", "gpt2",
                            "--url", fast_mock_server.url, "--endpoint-type", "chat", "--concurrency", "4",
                            "--request-count", "40", "--isl", "8", "--ray-address", address, "--ray-workers", "2",
