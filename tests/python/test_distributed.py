@@ -258,9 +258,16 @@ def test_two_ray_workers_give_the_union_of_their_shards_on_one_schedule(ray_clus
 
 def test_conversations_stay_on_one_worker_and_keep_their_turns(ray_cluster, fast_mock_server, tmp_path):
     _profile(fast_mock_server, tmp_path / "conv", concurrency=4, conversation_num=12, conversation_turn_mean=3,
-             export_level="records")
+             streaming=True, export_level="raw")
     lines = _jsonl(tmp_path / "conv" / "profile_export.jsonl")
     assert len(lines) == 36
+    # raw export: every record's own chunks, and later turns carry the answers the same worker received
+    raw = {line["metadata"]["x_request_id"]: line for line in _jsonl(tmp_path / "conv" / "profile_export_raw.jsonl")}
+    assert len(raw) == 36
+    assert all(line["status"] == 200 and len(line["responses"]) >= 2 for line in raw.values())
+    answered = [line for line in raw.values() if line["metadata"]["turn_index"] == 2]
+    assert all(sum(m["role"] == "assistant" and bool(m["content"]) for m in line["payload"]["messages"]) == 2
+               for line in answered)
     by_session: dict[int, set] = {}
     for line in lines:
         meta = line["metadata"]
@@ -344,3 +351,14 @@ def test_the_rayjob_manifest_runs_a_valid_distributed_profile():
         group["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"])
         for group in manifest["spec"]["rayClusterSpec"]["workerGroupSpecs"]}
     assert sum(cpus.values()) >= config.ray_workers * config.num_threads  # the workers fit in the worker pods
+
+
+def test_an_address_where_no_cluster_listens_is_an_error_at_once(closed_port, tmp_path):
+    pytest.importorskip("ray")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([PACKAGE_PARENT, os.environ.get("PYTHONPATH", "")]))
+    done = subprocess.run([sys.executable, "-m", "aiperf", "profile", "--model", "m", "--tokenizer", "gpt2", "--url",
+                           f"127.0.0.1:{closed_port}", "--concurrency", "2", "--request-count", "4", "--ray-address",
+                           f"127.0.0.1:{closed_port}", "--artifact-dir", str(tmp_path / "none"), "--ui-type", "none"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 1
+    assert f"--ray-address 127.0.0.1:{closed_port}: no Ray cluster answers there" in done.stderr

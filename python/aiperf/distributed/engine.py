@@ -396,11 +396,29 @@ def _connect(ray: Any, address: str) -> None:
         # an in-place (development) aiperf: workers on this host import the same one
         runtime_env = {"env_vars": {"PYTHONPATH": os.pathsep.join(
             p for p in (package_parent, os.environ.get("PYTHONPATH", "")) if p)}}
+    _check_reachable(address)
     try:
         ray.init(address=address, namespace="aiperf", logging_level=logging.WARNING, log_to_driver=False,
                  runtime_env=runtime_env)
     except Exception as e:  # noqa: BLE001 - ConnectionError, ValueError, … from ray: say which address
         raise RunError(f"--ray-address {address}: cannot connect to a Ray cluster: {_short(e)}") from None
+
+
+def _check_reachable(address: str) -> None:
+    """A HOST:PORT (or ray://HOST:PORT) where nothing listens is an error at once (Ray itself retries for minutes)."""
+    import socket
+
+    from ..run import RunError
+
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        return  # "auto", or a form Ray resolves itself
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=5):
+            pass
+    except OSError as e:
+        raise RunError(f"--ray-address {address}: no Ray cluster answers there ({e.strerror or e}); start one with "
+                       "`ray start --head`, see docs/distributed.md") from None
 
 
 def _config_fields(engine_config: Any) -> dict[str, Any]:
