@@ -148,6 +148,9 @@ void register_engine(py::module_& m) {
       .def_readwrite("cancellation_rate", &EngineConfig::cancellation_rate)
       .def_readwrite("cancellation_delay_s", &EngineConfig::cancellation_delay_s)
       .def_readwrite("max_response_bytes", &EngineConfig::max_response_bytes)
+      .def_readwrite("shard_index", &EngineConfig::shard_index)
+      .def_readwrite("shard_count", &EngineConfig::shard_count)
+      .def_readwrite("profiling_start_ns", &EngineConfig::profiling_start_ns)
       .def("__repr__", [](const EngineConfig& c) {
         return "EngineConfig(url=" + py::repr(py::str(c.url)).cast<std::string>() +
                ", streaming=" + (c.streaming ? "True" : "False") + ", concurrency=" + std::to_string(c.concurrency) +

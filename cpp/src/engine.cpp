@@ -98,6 +98,10 @@ void validate_engine_config(const EngineConfig& config, const Workload& workload
     throw Error("request_timeout_s must be a finite number >= 0 (0 = no timeout)");
   }
   if (config.num_threads < 1) throw Error("num_threads must be >= 1");
+  if (config.shard_count < 1 || config.shard_index < 0 || config.shard_index >= config.shard_count) {
+    throw Error("shard_index must be in [0, shard_count) and shard_count >= 1");
+  }
+  if (config.profiling_start_ns < 0) throw Error("profiling_start_ns must be >= 0 (0 = when warm-up ends)");
   if (config.content_type.empty() || has_line_break(config.content_type)) {
     throw Error("content_type must be non-empty and on one line");
   }

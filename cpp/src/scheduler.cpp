@@ -3,9 +3,11 @@
 #include "aiperf/scheduler.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <random>
+#include <thread>
 
 #include "aiperf/clock.hpp"
 #include "aiperf/error.hpp"
@@ -124,7 +126,14 @@ std::vector<std::int64_t> arrival_offsets_ns(const EngineConfig& config, std::in
 void BeginProfiling::operator()() noexcept {
   const std::int64_t counted = run->config.warmup_request_count;
   run->warmup_sessions.store(counted > 0 ? counted : run->next_warmup.load());
-  run->profiling_start_ns.store(monotonic_ns());
+  const std::int64_t start_at_ns = run->config.profiling_start_ns;
+  // A start common to several engines: wait for it in short sleeps, so that stop() still ends the run promptly.
+  for (std::int64_t now_ns = monotonic_ns(); start_at_ns > 0 && now_ns < start_at_ns &&
+                                             !run->stop_requested.load(std::memory_order_relaxed);
+       now_ns = monotonic_ns()) {
+    std::this_thread::sleep_for(std::chrono::nanoseconds(std::min<std::int64_t>(start_at_ns - now_ns, 5'000'000)));
+  }
+  run->profiling_start_ns.store(start_at_ns > 0 ? start_at_ns : monotonic_ns());
   run->phase.store(1);
 }
 
@@ -328,10 +337,11 @@ std::optional<RequestTicket> Scheduler::next(std::int64_t now_ns) {
   RequestTicket ticket;
   ticket.session = session;
   ticket.phase = session->phase;
-  ticket.session_num = session->session_num;
+  ticket.session_num = config.shard_index + config.shard_count * session->session_num;
   ticket.turn_index = session->next_turn;
   ticket.body_index = run_.turn_body(session->first_turn + session->next_turn);
-  ticket.request_index = run_.next_request_index.fetch_add(1, std::memory_order_relaxed);
+  ticket.request_index =
+      config.shard_index + config.shard_count * run_.next_request_index.fetch_add(1, std::memory_order_relaxed);
   ticket.intended_ns = session->due_is_intended ? session->due_ns : -1;
   ticket.cancel = config.cancellation_rate > 0 &&
                   uniform_hash(config.random_seed, static_cast<std::uint64_t>(ticket.session_num),

@@ -57,6 +57,9 @@ class EngineConfig:
     random_seed: int             # arrival times and cancellation choices
     cancellation_rate: float     # fraction (0..1) of requests cancelled cancellation_delay_s after they start
     cancellation_delay_s: float
+    shard_index: int             # distributed runs: this engine is shard shard_index of shard_count; request
+    shard_count: int             # indices and session numbers are shard_index + shard_count * its own count
+    profiling_start_ns: int      # CLOCK_MONOTONIC start of profiling common to several engines; 0 = after warm-up
     def __init__(self) -> None: ...
 
 class Progress:

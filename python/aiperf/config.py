@@ -171,6 +171,12 @@ OPTIONS: tuple[Option, ...] = (
            "load).", "Load", type=int),
     Option("goodput", ("--goodput",), "SLOs 'metric:value ...' in display units, e.g. "
            "'time_to_first_token:200 inter_token_latency:20'.", "Load"),
+    # Distributed (issue 8, docs/distributed.md): one engine per Ray worker, results merged on this machine
+    Option("ray_address", ("--ray-address",), "Run the load from a Ray cluster: 'auto' (the cluster this machine "
+           "belongs to), HOST:PORT of its head, or ray://HOST:PORT; needs pip install 'aiperf[ray]'.",
+           "Distributed"),
+    Option("ray_workers", ("--ray-workers",), "Ray workers (engines) sharing the load, each with --workers-max "
+           "loop threads; default 2 with --ray-address.", "Distributed", type=int),
     # Output
     Option("artifact_dir", ("--artifact-dir", "--output-artifact-dir"), "Artifact folder (default "
            "artifacts/<model>-openai-<endpoint_type>-<stimulus>).", "Output"),
@@ -262,6 +268,8 @@ class ProfileConfig:
     benchmark_grace_period: float = 30.0
     workers_max: int | None = None
     goodput: str | None = None
+    ray_address: str | None = None
+    ray_workers: int | None = None
     artifact_dir: str | None = None
     export_level: str = "records"
     slice_duration: float | None = None
@@ -537,6 +545,7 @@ def validate(config: ProfileConfig) -> ProfileConfig:
     _validate_load(config)
     if config.workers_max is not None and config.workers_max > 256:
         raise ConfigError(f"--workers-max: at most 256 (got {config.workers_max})")
+    _validate_distributed(config)
     if config.custom_dataset_type and not config.input_file:
         raise ConfigError("--custom-dataset-type: needs --input-file")
     if config.input_file:
@@ -568,6 +577,35 @@ def validate(config: ProfileConfig) -> ProfileConfig:
         config.headers.setdefault("Authorization", f"Bearer {config.api_key}")
     config.goodput_slos = parse_goodput(config.goodput)
     return config
+
+
+def _ray_installed() -> bool:
+    """Whether `import ray` can work, without importing it (that takes a second)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("ray") is not None
+    except (ImportError, ValueError):  # ValueError: a None entry in sys.modules (import blocked)
+        return False
+
+
+def _validate_distributed(config: ProfileConfig) -> None:
+    """--ray-address/--ray-workers: the shape of the split is checked here; Ray itself when the run starts."""
+    if config.ray_workers is not None:
+        if config.ray_address is None:
+            raise ConfigError("--ray-workers: needs --ray-address (the Ray cluster to run the workers on)")
+        if config.ray_workers < 1 or config.ray_workers > 1024:
+            raise ConfigError(f"--ray-workers: must be between 1 and 1024 (got {config.ray_workers})")
+    if config.ray_address is None:
+        return
+    if not config.ray_address.strip():
+        raise ConfigError("--ray-address: empty (give 'auto', HOST:PORT or ray://HOST:PORT)")
+    if not _ray_installed():
+        raise ConfigError("--ray-address: Ray is not installed; install it with pip install 'aiperf[ray]'")
+    workers = config.ray_workers or 2
+    if not config.open_loop and config.effective_concurrency < workers:
+        raise ConfigError(f"--ray-workers {workers}: each worker needs at least one of the --concurrency "
+                          f"{config.effective_concurrency} slots (lower --ray-workers or raise --concurrency)")
 
 
 def _validate_load(config: ProfileConfig) -> None:

@@ -489,6 +489,26 @@ def _drive(engine: Any, config: ProfileConfig, interrupts: _Interrupts, total: i
     return interrupts.cancelled
 
 
+# ---- distributed runs (issue 8, docs/distributed.md) ------------------------------------------------------------
+def _distributed_engine(config: ProfileConfig, engine_config: Any, bodies: list, workload: Workload) -> Any:
+    from .distributed import require_ray
+
+    require_ray()  # before numpy-heavy imports: a clear message when the extra is missing
+    from .distributed.engine import DistributedEngine
+
+    return DistributedEngine(engine_config, bodies, workload, ray_address=config.ray_address,
+                             worker_count=config.ray_workers or 2)
+
+
+def _report_workers(engine: Any, artifact_dir: Path, print_table: bool) -> None:
+    """profile_export_workers.json and one line per Ray worker after the table."""
+    _, lines = engine.report(artifact_dir)
+    for line in lines:
+        log.info("%s", line)
+        if print_table:
+            print(line)
+
+
 def run_profile(config: ProfileConfig, *, console: Any = None, print_table: bool = True) -> ProfileResult:
     from . import _engine
 
@@ -522,8 +542,11 @@ def run_profile(config: ProfileConfig, *, console: Any = None, print_table: bool
         try:
             engine_config = _engine_config(config, endpoint, encoded.content_type, streaming, keep_raw,
                                            request_id_prefix, workload.session_count)
-            engine = _engine.Engine(engine_config, bodies, order=workload.order, sessions=workload.sessions,
-                                    turn_delays_ns=workload.turn_delays_ns, schedule_ns=workload.schedule_ns)
+            if config.ray_address:  # distributed run (issue 8): same interface, N Ray workers
+                engine = _distributed_engine(config, engine_config, bodies, workload)
+            else:
+                engine = _engine.Engine(engine_config, bodies, order=workload.order, sessions=workload.sessions,
+                                        turn_delays_ns=workload.turn_delays_ns, schedule_ns=workload.schedule_ns)
         except _engine.EngineError as e:
             raise RunError(redact_text(str(e), config.secret_values)) from None
         log.info("sending to %s: %s, %s sessions (%s requests), %d warm-up", redact_url(config.full_url),
@@ -586,6 +609,8 @@ def run_profile(config: ProfileConfig, *, console: Any = None, print_table: bool
         if print_table:
             print_summary(metrics, endpoint=endpoint, console=console, exported_files=files, log_file=log_file,
                           was_cancelled=was_cancelled)
+        if config.ray_address:
+            _report_workers(engine, artifact_dir, print_table)
         return ProfileResult.from_run(config=config, endpoint=endpoint, metrics=metrics, records=records,
                                       request_inputs=inputs, artifact_dir=artifact_dir, was_cancelled=was_cancelled,
                                       anchor_wall_ns=engine.anchor_wall_ns, anchor_mono_ns=engine.anchor_mono_ns,

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "aiperf/clock.hpp"
 #include "aiperf/engine.hpp"
 #include "aiperf/error.hpp"
 
@@ -363,6 +364,40 @@ TEST(Engine, SeveralThreadsShareTheRequestCount) {
   for (std::size_t i = 0; i < 20; ++i) EXPECT_EQ(records->request_index[i], static_cast<std::int64_t>(i));
 }
 
+TEST(Engine, ShardNumbersRequestsAndSessionsAsIndexPlusCountTimesItsOwn) {
+  TestServer server;
+  EngineConfig config = config_for(server.url("/chat"));
+  config.request_id_prefix = "s-";
+  config.shard_index = 1;
+  config.shard_count = 3;
+  const auto records = run(config);
+  ASSERT_EQ(records->size(), 6u);
+  for (std::size_t i = 0; i < 6; ++i) {
+    EXPECT_EQ(records->request_index[i], static_cast<std::int64_t>(1 + 3 * i));
+    EXPECT_EQ(records->session_num[i] % 3, 1);
+  }
+  const auto ids = server.request_ids();
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).count("s-000000000010"), 1u);  // 1 + 3 * 5 = 0x10
+}
+
+TEST(Engine, ProfilingStartsAtTheGivenMonotonicTime) {
+  TestServer server;
+  EngineConfig config = config_for(server.url("/chat"));
+  config.warmup_request_count = 2;
+  const std::int64_t start_at_ns = monotonic_ns() + 200'000'000;
+  config.profiling_start_ns = start_at_ns;
+  Engine engine(config, {R"({"model":"m"})"});
+  engine.start();
+  ASSERT_TRUE(engine.wait(30));
+  EXPECT_EQ(engine.progress().profiling_start_ns, start_at_ns);
+  const auto records = engine.records();
+  ASSERT_EQ(records->size(), 8u);
+  for (std::size_t i = 0; i < records->size(); ++i) {
+    if (records->phase[i] == 0) EXPECT_LT(records->start_ns[i], start_at_ns);
+    if (records->phase[i] == 1) EXPECT_GE(records->start_ns[i], start_at_ns);
+  }
+}
+
 TEST(Engine, RejectsInvalidConfigurations) {
   EngineConfig config = config_for("http://127.0.0.1:1/x");
   EXPECT_NO_THROW(Engine(config, {"{}"}));
@@ -380,6 +415,9 @@ TEST(Engine, RejectsInvalidConfigurations) {
   rejects([](EngineConfig& c) { c.request_count = -1; });
   rejects([](EngineConfig& c) { c.request_count = 0; });  // unbounded without a duration
   rejects([](EngineConfig& c) { c.num_threads = 0; });
+  rejects([](EngineConfig& c) { c.shard_index = 2, c.shard_count = 2; });
+  rejects([](EngineConfig& c) { c.shard_count = 0; });
+  rejects([](EngineConfig& c) { c.profiling_start_ns = -1; });
   rejects([](EngineConfig& c) { c.headers = {"no colon"}; });
   rejects([](EngineConfig& c) { c.headers = {"X-A: 1\r\nX-B: 2"}; });
 }

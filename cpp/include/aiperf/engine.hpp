@@ -44,6 +44,13 @@ struct EngineConfig {
   std::string request_id_prefix;
   bool expect_images = false;           // image endpoints: a success without a valid image is an invalid response
   std::int64_t max_response_bytes = std::int64_t{256} << 20;  // per response body; larger is an error; 0 = none
+  // Distributed runs (one engine per worker): this engine is shard `shard_index` of `shard_count`, and its request
+  // indices and session numbers are shard_index + shard_count * (its own count), so they are unique across shards.
+  std::int64_t shard_index = 0;
+  std::int64_t shard_count = 1;
+  // CLOCK_MONOTONIC time at which profiling starts, common to several engines; 0 = as soon as warm-up ends. A
+  // warm-up that ends later does not move it (the sends it delays show as schedule lag).
+  std::int64_t profiling_start_ns = 0;
 };
 
 // What a run sends: sessions (conversations) of turns. Without session_offsets every entry of `order` (or every
