@@ -93,8 +93,9 @@ def stop_mock(process: subprocess.Popen) -> None:
     process.wait(timeout=60)
 
 
-def run_ours(setting: Setting, url: str, folder: Path) -> None:
+def run_ours(setting: Setting, url: str, folder: Path, kernel_timestamps: str = "auto") -> None:
     options = dict(model="m", tokenizer="gpt2", url=url, endpoint_type="chat", streaming=True,
+                   kernel_timestamps=kernel_timestamps,
                    request_count=setting.requests, warmup_request_count=setting.warmup,
                    synthetic_input_tokens_mean=100, export_level="raw", artifact_dir=str(folder), print_table=False)
     if setting.concurrency:
@@ -175,6 +176,8 @@ def main() -> None:
     parser.add_argument("--out", metavar="DIR", help="keep the artifacts here [default: a temporary folder]")
     parser.add_argument("--no-pin", action="store_true",
                         help="do not pin the mock server to the first CPU and the clients to the second")
+    parser.add_argument("--kernel-timestamps", choices=("auto", "on", "off"), default="auto",
+                        help="aiperf's --kernel-timestamps (auto: on, these runs stream) [default: auto]")
     parser.add_argument("--realtime", action="store_true",
                         help="run the mock server and the clients under SCHED_FIFO (needs root): on a machine shared "
                              "with other work, this keeps their wake-ups from waiting behind it")
@@ -219,7 +222,7 @@ def main() -> None:
                     failure = run_nvidia(executable, setting, f"127.0.0.1:{port}", folder, client_cpu, args.realtime,
                                          args.nvidia_timeout)
                 else:
-                    run_ours(setting, f"127.0.0.1:{port}", folder)
+                    run_ours(setting, f"127.0.0.1:{port}", folder, args.kernel_timestamps)
                 took = time.monotonic() - started
                 # the client's CPU time (NVIDIA AIPerf: its processes, waited for; the mock server is not yet)
                 cpu_after = resource.getrusage(resource.RUSAGE_SELF if not executable else resource.RUSAGE_CHILDREN)

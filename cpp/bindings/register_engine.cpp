@@ -144,6 +144,7 @@ void register_engine(py::module_& m) {
       .def_readwrite("arrival_smoothness", &EngineConfig::arrival_smoothness)
       .def_readwrite("request_rate_ramp_s", &EngineConfig::request_rate_ramp_s)
       .def_readwrite("concurrency_ramp_s", &EngineConfig::concurrency_ramp_s)
+      .def_readwrite("kernel_timestamps", &EngineConfig::kernel_timestamps)
       .def_readwrite("random_seed", &EngineConfig::random_seed)
       .def_readwrite("cancellation_rate", &EngineConfig::cancellation_rate)
       .def_readwrite("cancellation_delay_s", &EngineConfig::cancellation_delay_s)

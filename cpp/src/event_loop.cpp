@@ -4,6 +4,7 @@
 #include "aiperf/event_loop.hpp"
 
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include <cerrno>
 #include <climits>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 #include "aiperf/clock.hpp"
@@ -118,14 +120,23 @@ void drain_fd(int fd) {
   }
 }
 
+// kernel_timestamps: every connection records when its bytes arrived (read back with SCM_TIMESTAMPNS).
+int enable_receive_timestamps(void*, curl_socket_t socket, curlsocktype) {
+  const int on = 1;
+  ::setsockopt(socket, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);  // without it, bytes are timed by the clock
+  return CURL_SOCKOPT_OK;
+}
+
 }  // namespace
 
 EventLoop::EventLoop(RunShared& run, std::int32_t worker_id, std::size_t slot_count, std::size_t max_slots)
     : run_(run),
       worker_id_(worker_id),
       scheduler_(run, worker_id, static_cast<std::int64_t>(std::max(slot_count, max_slots))),
+      kernel_timestamps_(run.config.kernel_timestamps),
       max_slots_(std::max(slot_count, max_slots)),
       store_(run.config.keep_raw) {
+  if (kernel_timestamps_) peek_buffer_.resize(64 * 1024);  // covers several of libcurl's 16 KB reads
   epoll_fd_ = checked_fd(::epoll_create1(EPOLL_CLOEXEC), "epoll");
   scheduler_timer_fd_ = checked_fd(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC), "timerfd");
   wake_fd_ = checked_fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd");
@@ -246,6 +257,7 @@ void EventLoop::configure_slot(RequestSlot& slot) {
   set_option(easy, CURLOPT_ERRORBUFFER, slot.curl_error);
   set_option(easy, CURLOPT_NOSIGNAL, 1L);
   set_option(easy, CURLOPT_TCP_NODELAY, 1L);
+  if (config.kernel_timestamps) set_option(easy, CURLOPT_SOCKOPTFUNCTION, &enable_receive_timestamps);
   set_option(easy, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
   set_option(easy, CURLOPT_PROXY, config.proxy.c_str());  // "" also ignores the *_proxy environment variables
   // Without a proxy, no_proxy cannot matter; setting it spares libcurl two getenv() scans per transfer.
@@ -325,6 +337,7 @@ void EventLoop::run_phase(Phase phase) {
       if (errno == EINTR) continue;
       throw Error(std::string("epoll_wait failed: ") + std::strerror(errno));
     }
+    if (kernel_timestamps_ && count > 0) refresh_realtime_offset();
     bool cancel_now = false;
     for (int i = 0; i < count; ++i) {
       const int fd = events[i].data.fd;
@@ -438,6 +451,7 @@ void EventLoop::start_request(RequestSlot& slot, const RequestTicket& ticket) {
   slot.done_seen = false;
   slot.retry_after.clear();
   slot.curl_error[0] = '\0';
+  slot.peek_errno = 0;
   write_hex12(slot.request_id_hex, ticket.request_index);
 
   const std::string* body = &run_.workload.bodies[static_cast<std::size_t>(ticket.body_index)];
@@ -512,8 +526,59 @@ void EventLoop::handle_socket_event(int fd, std::uint32_t events) {
                          ? socket_shards_[static_cast<std::size_t>(fd)]
                          : nullptr;
   if (shard == nullptr) return;  // not a socket libcurl asked us to watch
+  RequestSlot* stamped = nullptr;
+  // Not on an error or hang-up: a peek would take the socket's pending error (ECONNRESET, …) that libcurl must see.
+  if (kernel_timestamps_ && (events & EPOLLIN) && !(events & (EPOLLERR | EPOLLHUP)) &&
+      static_cast<std::size_t>(fd) < socket_slots_.size()) {
+    stamped = socket_slots_[static_cast<std::size_t>(fd)];
+    if (stamped != nullptr) stamp_from_kernel(fd, *stamped);
+  }
   int running = 0;
   curl_multi_socket_action(shard->multi.get(), fd, flags, &running);
+  if (stamped != nullptr) stamped->kernel_stamp_ns = -1;  // only for what this wake-up read
+}
+
+void EventLoop::refresh_realtime_offset() noexcept {
+  // CLOCK_REALTIME - CLOCK_MONOTONIC only changes when the wall clock is stepped. A reading is bracketed by two
+  // monotonic reads; the tightest bracket seen (not preempted in between) gives the offset, within tens of ns.
+  const std::int64_t before_ns = monotonic_ns();
+  const std::int64_t wall_ns = wall_clock_ns();
+  const std::int64_t after_ns = monotonic_ns();
+  const std::int64_t width_ns = after_ns - before_ns;
+  const std::int64_t offset_ns = wall_ns - (before_ns + width_ns / 2);
+  // A step of the wall clock (a new offset far from the old one) starts over.
+  const bool stepped = realtime_offset_width_ns_ >= 0 &&
+                       std::abs(offset_ns - realtime_minus_mono_ns_) > 1'000'000 + width_ns;
+  if (realtime_offset_width_ns_ < 0 || width_ns <= realtime_offset_width_ns_ || stepped) {
+    realtime_minus_mono_ns_ = offset_ns;
+    realtime_offset_width_ns_ = width_ns;
+  }
+}
+
+void EventLoop::stamp_from_kernel(int fd, RequestSlot& slot) {
+  slot.kernel_stamp_ns = -1;
+  if (!slot.in_flight) return;
+  iovec io{peek_buffer_.data(), peek_buffer_.size()};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))];
+  msghdr message{};
+  message.msg_iov = &io;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof control;
+  // The timestamp is the newest of the queued segments the peek touched (the kernel merges queued segments and keeps
+  // the newest time): never earlier than any byte it covers.
+  const ssize_t peeked = ::recvmsg(fd, &message, MSG_PEEK | MSG_DONTWAIT);
+  if (peeked < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) slot.peek_errno = errno;
+  if (peeked <= 0) return;
+  for (cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr; header = CMSG_NXTHDR(&message, header)) {
+    if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_TIMESTAMPNS) continue;
+    timespec arrived{};
+    std::memcpy(&arrived, CMSG_DATA(header), sizeof arrived);
+    const std::int64_t arrived_ns = static_cast<std::int64_t>(arrived.tv_sec) * 1'000'000'000 + arrived.tv_nsec -
+                                    realtime_minus_mono_ns_;
+    slot.kernel_stamp_ns = std::min(arrived_ns, monotonic_ns());
+    slot.kernel_stamp_bytes = peeked;
+  }
 }
 
 void EventLoop::drain_completions() {
@@ -573,6 +638,11 @@ void EventLoop::classify_result(RequestSlot& slot, CURLcode result) {
     record.error_message = curl_easy_strerror(result);
     if (slot.write_failed) {
       record.error_message = "out of memory while storing the response";
+    } else if (slot.peek_errno != 0 && (result == CURLE_PARTIAL_FILE || result == CURLE_RECV_ERROR ||
+                                        result == CURLE_GOT_NOTHING)) {
+      // The kernel-timestamp peek received the socket's error before libcurl could: report it as libcurl would.
+      record.error_message = std::string(curl_easy_strerror(CURLE_RECV_ERROR)) + ": Recv failure: " +
+                             std::strerror(slot.peek_errno);
     } else if (slot.curl_error[0] != '\0') {
       record.error_message.append(": ").append(slot.curl_error);
     }
@@ -706,7 +776,7 @@ void EventLoop::cancel_due_requests(std::int64_t now_ns) {
   }
 }
 
-int EventLoop::on_socket(CURL*, curl_socket_t socket, int what, void* shard_pointer, void*) {
+int EventLoop::on_socket(CURL* easy, curl_socket_t socket, int what, void* shard_pointer, void*) {
   auto* shard = static_cast<CurlShard*>(shard_pointer);
   EventLoop* loop = shard->loop;
   if (socket < 0) return 0;
@@ -716,6 +786,12 @@ int EventLoop::on_socket(CURL*, curl_socket_t socket, int what, void* shard_poin
     loop->socket_shards_.resize(registry.size(), nullptr);
   }
   loop->socket_shards_[static_cast<std::size_t>(socket)] = shard;
+  if (loop->kernel_timestamps_) {
+    if (loop->socket_slots_.size() < registry.size()) loop->socket_slots_.resize(registry.size(), nullptr);
+    void* slot = nullptr;
+    if (what != CURL_POLL_REMOVE && easy != nullptr) curl_easy_getinfo(easy, CURLINFO_PRIVATE, &slot);
+    loop->socket_slots_[static_cast<std::size_t>(socket)] = static_cast<RequestSlot*>(slot);
+  }
   std::uint32_t& registered = registry[static_cast<std::size_t>(socket)];
   if (what == CURL_POLL_REMOVE) {
     if (registered != 0) registered |= kSocketIdle;  // stays in the epoll set until reused, closed or it fires
@@ -745,6 +821,9 @@ int EventLoop::on_close_socket(void* loop_pointer, curl_socket_t socket) {
   if (socket >= 0 && static_cast<std::size_t>(socket) < loop->socket_events_.size()) {
     loop->socket_events_[static_cast<std::size_t>(socket)] = 0;
     loop->socket_shards_[static_cast<std::size_t>(socket)] = nullptr;
+    if (static_cast<std::size_t>(socket) < loop->socket_slots_.size()) {
+      loop->socket_slots_[static_cast<std::size_t>(socket)] = nullptr;
+    }
   }
   return ::close(socket);
 }
@@ -759,7 +838,8 @@ size_t EventLoop::on_header(char* data, size_t size, size_t count, void* slot_po
   auto& slot = *static_cast<RequestSlot*>(slot_pointer);
   const std::size_t bytes = size * count;
   RequestRecord& record = slot.record;
-  if (record.ack_ns < 0) record.ack_ns = monotonic_ns();
+  if (record.ack_ns < 0) record.ack_ns = slot.kernel_stamp_ns >= 0 ? slot.kernel_stamp_ns : monotonic_ns();
+  slot.kernel_stamp_bytes -= static_cast<std::int64_t>(bytes);  // header bytes came out of what the peek saw
   const std::string_view line(data, bytes);
   try {
     if (line.starts_with("HTTP/")) {
@@ -788,7 +868,16 @@ size_t EventLoop::on_write(char* data, size_t size, size_t count, void* slot_poi
   const std::size_t bytes = size * count;
   EventLoop& loop = *slot.loop;
   RequestRecord& record = slot.record;
-  const std::int64_t now_ns = monotonic_ns();  // events that arrived together share this time
+  // Events that arrived together share this time: when the kernel received them (kernel_timestamps, for bytes the
+  // peek covered), else now.
+  std::int64_t now_ns = 0;
+  if (slot.kernel_stamp_ns >= 0 && slot.kernel_stamp_bytes >= static_cast<std::int64_t>(bytes)) {
+    slot.kernel_stamp_bytes -= static_cast<std::int64_t>(bytes);
+    now_ns = std::max(slot.kernel_stamp_ns, slot.last_byte_ns);
+  } else {
+    slot.kernel_stamp_ns = -1;
+    now_ns = monotonic_ns();
+  }
   if (record.ack_ns < 0) record.ack_ns = now_ns;
   slot.last_byte_ns = now_ns;
   record.response_bytes += static_cast<std::int64_t>(bytes);

@@ -54,6 +54,7 @@ class EngineConfig:
     arrival_smoothness: float    # gamma shape (< 1 burstier, > 1 smoother)
     request_rate_ramp_s: float   # rate ramps from request_rate * 0.1 s / ramp to request_rate over this long (0: none)
     concurrency_ramp_s: float    # in flight ramps from 1 to concurrency over this long, one more at a time (0: none)
+    kernel_timestamps: bool      # time response bytes by their kernel receive timestamp (SO_TIMESTAMPNS + MSG_PEEK)
     random_seed: int             # arrival times and cancellation choices
     cancellation_rate: float     # fraction (0..1) of requests cancelled cancellation_delay_s after they start
     cancellation_delay_s: float

@@ -74,6 +74,10 @@ OPTIONS: tuple[Option, ...] = (
            "for image_edit, application/json otherwise).", "Endpoint", choices=CONTENT_TYPES),
     Option("use_legacy_max_tokens", ("--use-legacy-max-tokens",), "Send max_tokens instead of max_completion_tokens "
            "(chat).", "Endpoint", kind="flag"),
+    Option("kernel_timestamps", ("--kernel-timestamps",), "Time response bytes by when the kernel received them "
+           "(SO_TIMESTAMPNS), not when the client got to them: keeps TTFT/ITL exact when many streams deliver at "
+           "once, for one more system call per socket read. auto: on when streaming.", "Endpoint",
+           choices=("auto", "on", "off")),
     Option("use_server_token_count", ("--use-server-token-count",), "Take token counts (ISL, OSL, reasoning) from "
            "each response's usage instead of the tokenizer (streams ask for it with stream_options.include_usage).",
            "Endpoint", kind="flag"),
@@ -224,6 +228,7 @@ class ProfileConfig:
     request_content_type: str | None = None
     use_legacy_max_tokens: bool = False
     use_server_token_count: bool = False
+    kernel_timestamps: str = "auto"
     no_ssl_verify: bool = False
     tokenizer: str | None = None
     tokenizer_revision: str = "main"

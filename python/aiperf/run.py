@@ -358,6 +358,7 @@ def _engine_config(config: ProfileConfig, endpoint: Endpoint, content_type: str,
     ec.verify_tls = not config.no_ssl_verify
     ec.request_id_prefix = request_id_prefix
     ec.expect_images = endpoint.produces_images
+    ec.kernel_timestamps = config.kernel_timestamps == "on" or (config.kernel_timestamps == "auto" and streaming)
     ec.max_response_bytes = config.max_response_bytes
     return ec
 
@@ -449,6 +450,80 @@ class _InputTokenCounter:
 
 _DRAIN_INTERVAL_S = 0.5  # records are taken from the engine (and written out) this often while it runs,
 _DRAIN_RECORDS = 16384  # or as soon as this many finished since the last time (bounds a batch's memory)
+_TRIM_INTERVAL_S = 5.0  # free heap pages go back to the system this often during a run
+_BACKLOG_RECORDS = 16384  # records left in the engine past which the batch thread gets normal priority
+
+
+class _BatchTaker(threading.Thread):
+    """Takes the engine's finished records every _DRAIN_INTERVAL_S (or _DRAIN_RECORDS) while it runs and hands
+    them to `on_batch`, in a thread of its own.
+
+    Precision first: the thread runs under SCHED_IDLE, on CPU time nothing else wants, so writing records out
+    never preempts the engine's loop threads and delays the timestamps they take (bench/accuracy at 1,000 streams:
+    batches at normal priority moved event arrival p99 from ~2 ms to ~20 ms). Memory second: when the records
+    waiting in the engine pass _BACKLOG_RECORDS (a saturated machine leaves an idle thread no CPU), `pace()` —
+    called from the main thread, which still gets the CPU — puts it back to normal priority until the backlog is
+    down to a quarter. The thread stops the engine if `on_batch` fails; `error` then holds why."""
+
+    def __init__(self, engine: Any, on_batch: Any) -> None:
+        super().__init__(name="aiperf-records", daemon=True)
+        self._engine = engine
+        self._on_batch = on_batch
+        self._finished = threading.Event()
+        self._started_id = threading.Event()
+        self._native_id: int | None = None
+        self._idle = False
+        self.taken = 0  # records handed to on_batch so far
+        self.error: BaseException | None = None
+
+    def _set_idle(self, idle: bool) -> None:
+        if self._native_id is None or idle == self._idle:
+            return
+        try:
+            os.sched_setscheduler(self._native_id, os.SCHED_IDLE if idle else os.SCHED_OTHER, os.sched_param(0))
+            self._idle = idle
+        except (AttributeError, OSError):
+            pass  # not Linux: batches run at the engine's priority
+
+    def pace(self, completed: int) -> None:
+        """Main thread: keeps the backlog of records in the engine bounded (see the class docstring)."""
+        backlog = completed - self.taken
+        if self._idle and backlog > _BACKLOG_RECORDS:
+            self._set_idle(False)
+        elif not self._idle and backlog < _BACKLOG_RECORDS // 4:
+            self._set_idle(True)
+
+    def run(self) -> None:
+        from . import _engine
+
+        self._native_id = threading.get_native_id()
+        self._set_idle(True)
+        try:
+            next_drain, drained = time.monotonic() + _DRAIN_INTERVAL_S, 0
+            next_trim = time.monotonic() + _TRIM_INTERVAL_S
+            while not self._finished.wait(0.05):
+                completed = self._engine.progress().completed
+                if time.monotonic() >= next_drain or completed - drained >= _DRAIN_RECORDS:
+                    drained = completed
+                    batch = self._engine.drain()
+                    self.taken += len(batch["request_index"])
+                    self._on_batch(batch)
+                    del batch
+                    if time.monotonic() >= next_trim:  # returns pages freed by the batches, seldom: trimming
+                        _engine.trim_memory()           # briefly locks the heap the loop threads allocate from
+                        next_trim = time.monotonic() + _TRIM_INTERVAL_S
+                    next_drain = time.monotonic() + _DRAIN_INTERVAL_S
+        except BaseException as e:  # noqa: BLE001 - re-raised in the main thread by finish()
+            self.error = e
+            self._engine.stop()
+
+    def finish(self) -> None:
+        """Waits for the batch in hand (the engine has finished or failed); re-raises the thread's error."""
+        self._set_idle(False)  # the batch in hand is all that is left to wait for
+        self._finished.set()
+        self.join()
+        if self.error is not None:
+            raise self.error
 
 
 def _drive(engine: Any, config: ProfileConfig, interrupts: _Interrupts, total: int | None = None,
@@ -456,10 +531,11 @@ def _drive(engine: Any, config: ProfileConfig, interrupts: _Interrupts, total: i
     """Run the engine to completion, showing progress. Returns True when the run was cancelled by the user.
 
     `on_started()` is called right after the engine started (to overlap work with the run); `on_batch(records)`
-    with the records finished so far, every _DRAIN_INTERVAL_S while the engine runs (the caller drains the rest)."""
-    from . import _engine
+    with the records finished so far, every _DRAIN_INTERVAL_S while the engine runs, from a thread of lower
+    priority (the caller drains the rest)."""
     from .report import ProgressDisplay
 
+    taker: _BatchTaker | None = None
     with ProgressDisplay(config.effective_ui_type, total, config.warmup_request_count,
                          config.benchmark_duration) as display:
         interrupts.engine = engine  # before start(): a signal right after it must stop the engine, not abandon it
@@ -467,18 +543,21 @@ def _drive(engine: Any, config: ProfileConfig, interrupts: _Interrupts, total: i
             engine.start()
             if on_started is not None:
                 on_started()
-            next_drain, drained = time.monotonic() + _DRAIN_INTERVAL_S, 0
+            if on_batch is not None:
+                taker = _BatchTaker(engine, on_batch)
+                taker.start()
             while not engine.wait(0.1):
                 progress = engine.progress()
                 display.update(progress)
-                if on_batch is not None and (time.monotonic() >= next_drain
-                                             or progress.completed - drained >= _DRAIN_RECORDS):
-                    drained = progress.completed
-                    on_batch(engine.drain())
-                    _engine.trim_memory()  # the batch and its export lines are gone: give their pages back
-                    next_drain = time.monotonic() + _DRAIN_INTERVAL_S
+                if taker is not None:
+                    taker.pace(progress.completed)
+            if taker is not None:
+                taker, running = None, taker
+                running.finish()
         except BaseException:
             engine.stop()  # a failure while the run goes on (disk full, …) must not leave it sending
+            if taker is not None:
+                taker.finish()  # raises the batch thread's error, if it had one
             raise
         finally:
             interrupts.engine = None

@@ -165,3 +165,16 @@ def test_a_file_that_is_not_a_timing_log_is_an_error(tmp_path, streamed):
     with pytest.raises(AccuracyError, match="not a timing log line"):
         analyze_accuracy(folder, bogus, write=False)
     assert main(["analyze-accuracy", str(folder), "--server-log", str(tmp_path / "none.jsonl")]) == 2
+
+
+@pytest.mark.parametrize("kernel_timestamps", ["on", "off"])
+def test_kernel_and_clock_timestamps_both_join_causally(tmp_path, kernel_timestamps):
+    # "auto" (the fixture above) is on for streams; both ways every event is timed after the server sent it
+    log = tmp_path / "timing.jsonl"
+    with MockServer(port=0, ttft_ms=5, itl_ms=1, output_tokens=TOKENS, timing_log=log) as server:
+        run = _profile(server, tmp_path / "run", request_count=12, kernel_timestamps=kernel_timestamps)
+    assert run.config["kernel_timestamps"] == kernel_timestamps
+    report = analyze_accuracy(run.artifact_dir, log, plot=False)
+    assert report.counts["matched_events"] == 12 * (TOKENS + 2)
+    for key in ("request_start", "event_arrival", "request_end"):
+        assert 0 <= report.stats[key]["min"] and report.stats[key]["max"] < BOUND_US, key

@@ -42,6 +42,10 @@ struct EngineConfig {
   std::string proxy;                    // "" = no proxy, environment ignored
   bool verify_tls = true;               // https: check the server's certificate and host name
   std::string request_id_prefix;
+  // Response bytes are timed by the kernel's receive timestamp (SO_TIMESTAMPNS, read with a MSG_PEEK before
+  // libcurl reads), not when the loop gets to them: a burst of arrivals read one after another keeps the times it
+  // arrived at. Costs one extra recvmsg() per socket wake-up. Bytes past what the peek saw fall back to the clock.
+  bool kernel_timestamps = false;
   bool expect_images = false;           // image endpoints: a success without a valid image is an invalid response
   std::int64_t max_response_bytes = std::int64_t{256} << 20;  // per response body; larger is an error; 0 = none
   // Distributed runs (one engine per worker): this engine is shard `shard_index` of `shard_count`, and its request

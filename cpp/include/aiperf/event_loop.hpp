@@ -84,6 +84,11 @@ struct RequestSlot {
   std::int32_t sse_events = 0;
   std::string_view write_chunk;  // during on_write: the bytes being delivered (events inside it are parsed in place)
   std::int64_t last_byte_ns = -1;
+  // kernel_timestamps: during a socket wake-up, when the queued bytes arrived (CLOCK_MONOTONIC, -1: unknown) and
+  // how many of them the peek covered; on_write times bytes within that budget by it.
+  std::int64_t kernel_stamp_ns = -1;
+  std::int64_t kernel_stamp_bytes = 0;
+  int peek_errno = 0;  // an error the peek received in libcurl's place (its own read then sees only the close)
   bool invalid_response = false;
   bool write_failed = false;  // a callback could not store data (out of memory)
   bool too_large = false;     // the body passed max_response_bytes: the transfer was cut off
@@ -147,6 +152,14 @@ class EventLoop {
   // removed and re-added: two epoll_ctl calls saved per request. Closed sockets are forgotten in on_close_socket.
   std::vector<std::uint32_t> socket_events_;
   std::vector<CurlShard*> socket_shards_;  // per socket fd: the shard whose multi handle watches it
+  std::vector<RequestSlot*> socket_slots_;  // per socket fd: the slot whose transfer uses it (kernel_timestamps)
+  std::vector<char> peek_buffer_;           // kernel_timestamps: MSG_PEEK target
+  std::int64_t realtime_minus_mono_ns_ = 0;  // kernel_timestamps: converts SO_TIMESTAMPNS to CLOCK_MONOTONIC
+  std::int64_t realtime_offset_width_ns_ = -1;  // the bracket it was read in (-1: not yet)
+  void refresh_realtime_offset() noexcept;
+  const bool kernel_timestamps_;
+  // Times the bytes queued on `fd` for `slot` by their kernel receive timestamp (kernel_timestamps).
+  void stamp_from_kernel(int fd, RequestSlot& slot);
   FileDescriptor scheduler_timer_fd_;
   FileDescriptor wake_fd_;
   CurlUrlPtr url_;  // parsed once; libcurl copies it per transfer instead of parsing the URL string again
