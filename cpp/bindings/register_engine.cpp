@@ -194,6 +194,20 @@ void register_engine(py::module_& m) {
 
   m.def("monotonic_ns", &monotonic_ns, "CLOCK_MONOTONIC in nanoseconds, the engine's clock.");
   m.def(
+      "set_mmap_threshold",
+      [](std::int64_t bytes) {
+#if defined(__GLIBC__)
+        return bytes > 0 && bytes <= (std::int64_t{1} << 30) && ::mallopt(M_MMAP_THRESHOLD, static_cast<int>(bytes)) == 1;
+#else
+        (void)bytes;
+        return false;
+#endif
+      },
+      py::arg("bytes"),
+      "glibc: allocations of at least `bytes` get pages of their own (mmap), returned to the system when freed; "
+      "fixing it stops glibc from raising the threshold as big blocks come and go, which leaves a long run's "
+      "short-lived buffers fragmenting the heap. True when set.");
+  m.def(
       "trim_memory",
       [] {
 #if defined(__GLIBC__)

@@ -449,41 +449,44 @@ class _InputTokenCounter:
 
 
 _DRAIN_INTERVAL_S = 0.5  # records are taken from the engine (and written out) this often while it runs,
-_DRAIN_RECORDS = 16384  # or as soon as this many finished since the last time (bounds a batch's memory)
-_TRIM_INTERVAL_S = 5.0  # free heap pages go back to the system this often during a run
-_BACKLOG_RECORDS = 16384  # records left in the engine past which the batch thread gets normal priority
+_DRAIN_RECORDS = 8192  # or as soon as this many finished since the last time (bounds a batch's memory)
+_TRIM_INTERVAL_S = 2.0  # free heap pages go back to the system this often during a run
+_BACKLOG_RECORDS = 8192  # records left in the engine past which the batch thread gets normal priority
+_MMAP_THRESHOLD = 256 * 1024  # blocks this big get pages of their own during a run (bench/memory: 305 → 241 MB)
 
 
 class _BatchTaker(threading.Thread):
     """Takes the engine's finished records every _DRAIN_INTERVAL_S (or _DRAIN_RECORDS) while it runs and hands
     them to `on_batch`, in a thread of its own.
 
-    Precision first: the thread runs under SCHED_IDLE, on CPU time nothing else wants, so writing records out
+    Precision first: where the process may switch a thread's scheduling back and forth (root, CAP_SYS_NICE, or an
+    RLIMIT_NICE of 20), the thread runs under SCHED_IDLE, on CPU time nothing else wants, so writing records out
     never preempts the engine's loop threads and delays the timestamps they take (bench/accuracy at 1,000 streams:
-    batches at normal priority moved event arrival p99 from ~2 ms to ~20 ms). Memory second: when the records
-    waiting in the engine pass _BACKLOG_RECORDS (a saturated machine leaves an idle thread no CPU), `pace()` —
-    called from the main thread, which still gets the CPU — puts it back to normal priority until the backlog is
-    down to a quarter. The thread stops the engine if `on_batch` fails; `error` then holds why."""
+    batches at normal priority moved event arrival p99 from ~2 ms to ~20 ms). Memory second: a saturated machine
+    leaves such a thread no CPU, so while more than _BACKLOG_RECORDS finished records wait in the engine, `pace()`
+    (called by the main thread) puts it back to normal priority. Without that permission the thread stays at normal
+    priority: an idle thread could not be raised again, and memory must stay bounded. The thread stops the engine
+    if `on_batch` fails; `error` then holds why."""
 
     def __init__(self, engine: Any, on_batch: Any) -> None:
         super().__init__(name="aiperf-records", daemon=True)
         self._engine = engine
         self._on_batch = on_batch
         self._finished = threading.Event()
-        self._started_id = threading.Event()
         self._native_id: int | None = None
         self._idle = False
+        self._may_switch = _may_raise_priority()
         self.taken = 0  # records handed to on_batch so far
         self.error: BaseException | None = None
 
     def _set_idle(self, idle: bool) -> None:
-        if self._native_id is None or idle == self._idle:
+        if not self._may_switch or self._native_id is None or idle == self._idle:
             return
         try:
             os.sched_setscheduler(self._native_id, os.SCHED_IDLE if idle else os.SCHED_OTHER, os.sched_param(0))
             self._idle = idle
         except (AttributeError, OSError):
-            pass  # not Linux: batches run at the engine's priority
+            self._may_switch = False
 
     def pace(self, completed: int) -> None:
         """Main thread: keeps the backlog of records in the engine bounded (see the class docstring)."""
@@ -524,6 +527,20 @@ class _BatchTaker(threading.Thread):
         self.join()
         if self.error is not None:
             raise self.error
+
+
+def _may_raise_priority() -> bool:
+    """Whether a thread of this process may leave SCHED_IDLE again (Linux: CAP_SYS_NICE, approximated by root, or
+    an RLIMIT_NICE that allows nice 0)."""
+    if not hasattr(os, "SCHED_IDLE"):
+        return False
+    import resource
+
+    try:
+        soft, _ = resource.getrlimit(resource.RLIMIT_NICE)
+    except (AttributeError, ValueError, OSError):
+        soft = 0
+    return os.geteuid() == 0 or soft == resource.RLIM_INFINITY or soft >= 20
 
 
 def _drive(engine: Any, config: ProfileConfig, interrupts: _Interrupts, total: int | None = None,
@@ -651,6 +668,7 @@ def run_profile(config: ProfileConfig, *, console: Any = None, print_table: bool
                 writer=writer, secrets=config.secret_values, server_token_counts=config.use_server_token_count,
                 last_turn_of_body=_last_turns(inputs) if workload.sessions is not None else None)
 
+        _engine.set_mmap_threshold(_MMAP_THRESHOLD)  # batches' big buffers then go back to the system when freed
         started = time.monotonic()
         try:
             was_cancelled = _drive(engine, config, interrupts, total=workload.total_requests,

@@ -7,6 +7,7 @@ import base64
 import json
 import re
 import shutil
+import os
 import subprocess
 import time
 import urllib.request
@@ -96,7 +97,9 @@ class Browser:
              "--no-first-run", "--no-default-browser-check", "--disable-extensions", "--mute-audio",
              f"--user-data-dir={profile_dir}", "--remote-debugging-port=0", "--remote-allow-origins=*",
              "--window-size=1280,1600", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            # `make test-asan` preloads the sanitizer runtime into Python; the browser must not inherit it
+            env={k: v for k, v in os.environ.items() if k != "LD_PRELOAD"})
         port_file = profile_dir / "DevToolsActivePort"
         deadline = time.monotonic() + 60
         while not (port_file.is_file() and port_file.read_text().strip()):

@@ -3,6 +3,8 @@ exactly what the same records processed in one piece give: summary, per-record l
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +49,8 @@ class _Batches(list):
 def captured_batches(monkeypatch):
     """Drain every 10 ms and keep a copy of each non-empty batch as the collector receives it."""
     monkeypatch.setattr(run_module, "_DRAIN_INTERVAL_S", 0.01)
+    # normal priority: on a busy machine an idle-priority thread may take few batches, and this test needs several
+    monkeypatch.setattr(run_module, "_may_raise_priority", lambda: False)
     batches = _Batches()
     original = RecordCollector.add
 
@@ -154,3 +158,52 @@ def test_server_token_counts_come_from_each_responses_usage(mock_server, tmp_pat
     # the mock estimates prompt tokens from characters: not the 30 GPT-2 tokens the tokenizer would count
     assert any(count != 30 for count in prompt_tokens)
     assert result.summary["input_sequence_length"]["avg"] == pytest.approx(np.mean(prompt_tokens))
+
+
+class _FakeEngine:
+    def __init__(self, undrained=0):
+        self.undrained = undrained
+        self.stopped = False
+
+    def progress(self):
+        return type("P", (), {"completed": self.undrained})()
+
+    def drain(self):
+        n, self.undrained = self.undrained, 0
+        return {"request_index": np.arange(n)}
+
+    def stop(self):
+        self.stopped = True
+
+
+def test_the_batch_thread_is_idle_unless_records_pile_up():
+    engine = _FakeEngine()
+    taker = run_module._BatchTaker(engine, lambda batch: None)
+    if not taker._may_switch:
+        pytest.skip("this process may not raise a thread's priority back (not root, RLIMIT_NICE < 20)")
+    taker.start()
+    deadline = time.monotonic() + 5
+    while taker._native_id is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    policy = lambda: os.sched_getscheduler(taker._native_id)  # noqa: E731
+    assert policy() == os.SCHED_IDLE
+    taker.pace(run_module._BACKLOG_RECORDS + 1)  # more waiting than the limit: normal priority
+    assert policy() == os.SCHED_OTHER
+    taker.pace(0)  # caught up
+    assert policy() == os.SCHED_IDLE
+    taker.finish()
+
+
+def test_a_failing_batch_stops_the_engine_and_is_raised_by_finish(monkeypatch):
+    monkeypatch.setattr(run_module, "_DRAIN_INTERVAL_S", 0.01)
+    engine = _FakeEngine(undrained=5)
+
+    def fail(batch):
+        raise OSError(28, "No space left on device")
+
+    taker = run_module._BatchTaker(engine, fail)
+    taker.start()
+    taker.join(timeout=10)  # the thread ends on the error
+    assert engine.stopped
+    with pytest.raises(OSError, match="No space left"):
+        taker.finish()
