@@ -388,7 +388,9 @@ std::int64_t Scheduler::next_wake_ns() const noexcept {
     consider(sending_deadline_ns_);
     if (!waiting_.empty()) consider(waiting_.top()->due_ns);
     consider(next_scheduled_ns());
-    if (claims_left_ || schedule_ != nullptr) consider(next_ramp_step_ns(monotonic_ns()));
+    if (ramp_end_ns_ >= 0 && (claims_left_ || schedule_ != nullptr)) {
+      consider(next_ramp_step_ns(monotonic_ns()));  // only during a ramp: no clock read per pass otherwise
+    }
   }
   return wake_ns;
 }

@@ -453,7 +453,6 @@ def write_exports(artifact_dir: Path, *, export_level: str, metrics: RunMetrics,
 
     `redact_headers`, when given, is applied to the request headers and to every response's headers.
     """
-    _check_export_level(export_level)
     writer = RecordsWriter(artifact_dir, export_level=export_level, request_inputs=request_inputs,
                            anchor_wall_ns=anchor_wall_ns, anchor_mono_ns=anchor_mono_ns,
                            request_id_prefix=request_id_prefix, redact_headers=redact_headers)
