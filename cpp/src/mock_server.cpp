@@ -7,6 +7,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/http_struct.h>  // evhttp_request::chunked: the last chunk carries the terminator
 #include <event2/listener.h>
 #include <event2/thread.h>
 #include <netdb.h>
@@ -910,10 +911,18 @@ class Worker {
       size_line[size_length++] = '\r';
       size_line[size_length++] = '\n';
     }
+    // The reply's last chunk goes out with the terminating zero-size chunk in the same call: written by evhttp on a
+    // later pass of the loop (up to ms later under load), the terminator could reach a busy client's socket before
+    // it read the last events, which would then look as late as the terminator (docs/accuracy.md).
     static constexpr char kChunkEnd[] = "\r\n";
+    static constexpr char kChunkEndAndTerminator[] = "\r\n0\r\n\r\n";
+    const bool terminate = last && reply.chunked;
     iovec parts[3] = {{size_line, size_length},
                       {const_cast<char*>(data.data()), data.size()},
-                      {const_cast<char*>(kChunkEnd), reply.chunked ? std::size_t{2} : std::size_t{0}}};
+                      {const_cast<char*>(terminate ? kChunkEndAndTerminator : kChunkEnd),
+                       terminate ? sizeof kChunkEndAndTerminator - 1 : reply.chunked ? std::size_t{2} : std::size_t{0}}};
+    // evhttp_send_reply_end, which the caller makes next, then finishes the reply without writing a terminator.
+    if (terminate) reply.request->chunked = 0;
     msghdr message{};
     message.msg_iov = parts;
     message.msg_iovlen = 3;

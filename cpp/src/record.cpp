@@ -2,6 +2,7 @@
 #include "aiperf/record.hpp"
 
 #include <algorithm>
+#include <initializer_list>
 #include <numeric>
 
 namespace aiperf {
@@ -58,6 +59,50 @@ void RecordStore::reserve(std::size_t records, std::size_t chunks) {
   if (keep_raw_) {
     raw_offsets.reserve(chunks + 1);
     response_header_offsets.reserve(records + 1);
+  }
+}
+
+namespace {
+
+// Grows `column` to at least `capacity` and writes every element of it once (resize value-initializes), so its pages
+// are mapped before anyone appends; the size is back to what it was.
+template <class Column>
+void reserve_and_touch(Column& column, std::size_t capacity) {
+  const std::size_t size = column.size();
+  if (column.capacity() < capacity) column.reserve(capacity);
+  column.resize(column.capacity());
+  column.resize(size);
+}
+
+}  // namespace
+
+RecordStore::Extent RecordStore::extent() const noexcept {
+  return Extent{size(), chunk_count(), error_message.size() + content.size() + reasoning.size(), raw.size(),
+                response_headers.size()};
+}
+
+void RecordStore::reserve_touched(const Extent& extent) {
+  const std::size_t records = extent.records;
+  const std::size_t chunks = extent.chunks;
+  for (auto* column : {&request_index, &session_num, &intended_ns, &start_ns, &ack_ns, &end_ns, &usage_prompt_tokens,
+                       &usage_completion_tokens, &usage_reasoning_tokens, &response_bytes}) {
+    reserve_and_touch(*column, records);
+  }
+  for (auto* column : {&body_index, &worker_id, &turn_index, &status, &num_images}) reserve_and_touch(*column, records);
+  for (auto* column : {&phase, &error_kind}) reserve_and_touch(*column, records);
+  reserve_and_touch(was_cancelled, records);
+  for (auto* column : {&error_message_offsets, &chunk_offsets, &content_offsets, &reasoning_offsets}) {
+    reserve_and_touch(*column, records + 1);
+  }
+  reserve_and_touch(chunk_ns, chunks);
+  reserve_and_touch(chunk_content_bytes, chunks);
+  // Content is most of the text; error messages and reasoning are usually empty and grow on demand.
+  reserve_and_touch(content, extent.text_bytes);
+  if (keep_raw_) {
+    reserve_and_touch(raw_offsets, chunks + 1);
+    reserve_and_touch(raw, extent.raw_bytes);
+    reserve_and_touch(response_header_offsets, records + 1);
+    reserve_and_touch(response_headers, extent.header_bytes);
   }
 }
 

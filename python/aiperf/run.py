@@ -416,11 +416,17 @@ class _InputTokenCounter:
 
     def __init__(self, endpoint: Endpoint, conversations: list, tokenizer: Any) -> None:
         self._args = (endpoint, conversations, tokenizer)
+        # Like the record thread (_BatchTaker): idle while the engine runs, back to normal when its result is needed.
+        self._low_priority = _may_raise_priority()
+        self._native_id: int | None = None
         self._result: Any = None
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
 
     def _run(self) -> None:
+        self._native_id = threading.get_native_id()
+        if self._low_priority:
+            self._low_priority = _set_thread_idle(self._native_id, True)
         try:
             endpoint, conversations, tokenizer = self._args
             load = getattr(tokenizer, "load", None)
@@ -436,8 +442,11 @@ class _InputTokenCounter:
 
     def result(self) -> Any:
         if self._thread is None:
+            self._low_priority = False
             self._run()
         else:
+            if self._low_priority and self._native_id is not None and self._thread.is_alive():
+                _set_thread_idle(self._native_id, False)  # its result is awaited now
             self._thread.join()
         if self._error is not None:
             from .tokenizer import TokenizerError
@@ -482,10 +491,9 @@ class _BatchTaker(threading.Thread):
     def _set_idle(self, idle: bool) -> None:
         if not self._may_switch or self._native_id is None or idle == self._idle:
             return
-        try:
-            os.sched_setscheduler(self._native_id, os.SCHED_IDLE if idle else os.SCHED_OTHER, os.sched_param(0))
+        if _set_thread_idle(self._native_id, idle):
             self._idle = idle
-        except (AttributeError, OSError):
+        else:
             self._may_switch = False
 
     def pace(self, completed: int) -> None:
@@ -529,6 +537,15 @@ class _BatchTaker(threading.Thread):
             raise self.error
 
 
+def _set_thread_idle(native_id: int, idle: bool) -> bool:
+    """Puts a thread of this process under SCHED_IDLE, or back to SCHED_OTHER; False where that is refused."""
+    try:
+        os.sched_setscheduler(native_id, os.SCHED_IDLE if idle else os.SCHED_OTHER, os.sched_param(0))
+        return True
+    except (AttributeError, OSError):
+        return False
+
+
 def _may_raise_priority() -> bool:
     """Whether a thread of this process may leave SCHED_IDLE again (Linux: CAP_SYS_NICE, approximated by root, or
     an RLIMIT_NICE that allows nice 0)."""
@@ -551,10 +568,12 @@ def _drive(engine: Any, config: ProfileConfig, interrupts: _Interrupts, total: i
     with the records finished so far, every _DRAIN_INTERVAL_S while the engine runs, from a thread of lower
     priority (the caller drains the rest)."""
     from .report import ProgressDisplay
+    from .tokenizer import tokenize_in_calling_thread
 
     taker: _BatchTaker | None = None
+    # Token counting during the run stays in the (low-priority) threads that ask for it; see the context manager.
     with ProgressDisplay(config.effective_ui_type, total, config.warmup_request_count,
-                         config.benchmark_duration) as display:
+                         config.benchmark_duration) as display, tokenize_in_calling_thread():
         interrupts.engine = engine  # before start(): a signal right after it must stop the engine, not abandon it
         try:
             engine.start()

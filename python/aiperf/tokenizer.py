@@ -9,10 +9,11 @@ cheap.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,29 @@ GPT2_EOT_ID = 50256
 GPT2_TIKTOKEN_FILE = "gpt2.tiktoken"
 TOKENIZER_JSON = "tokenizer.json"
 HUB_TIMEOUT_S = 10
+
+
+_PARALLELISM_ENV = "TOKENIZERS_PARALLELISM"
+
+
+@contextlib.contextmanager
+def tokenize_in_calling_thread() -> Iterator[None]:
+    """While the block runs, HF tokenizers encodes batches in the thread that calls it.
+
+    By default `encode_batch` spreads its work over a thread pool of its own (rayon), whose threads keep the priority
+    they were created with: aiperf's record thread runs under SCHED_IDLE during a run so that it never delays the
+    engine's loop threads, but its token counting ran on the pool at normal priority (bench/accuracy at 1,000 streams:
+    ~30 ms of it every batch, during which no socket was read and one token's arrival time merged into the next's).
+    The library reads TOKENIZERS_PARALLELISM at every call; the previous value is put back afterwards."""
+    previous = os.environ.get(_PARALLELISM_ENV)
+    os.environ[_PARALLELISM_ENV] = "false"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(_PARALLELISM_ENV, None)
+        else:
+            os.environ[_PARALLELISM_ENV] = previous
 
 
 class TokenizerError(Exception):

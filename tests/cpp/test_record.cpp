@@ -75,6 +75,40 @@ TEST(RecordStore, MergeSortsByRequestIndexAndRebasesOffsets) {
   EXPECT_EQ(slice(merged.raw, merged.raw_offsets, 5), "r2");
 }
 
+TEST(RecordStore, ReserveTouchedMakesRoomForABatchLikeTheLastWithoutReallocating) {
+  RecordStore last(/*keep_raw=*/true);
+  for (std::int64_t i = 0; i < 50; ++i) last.append(make_record(i, {1, 2, 3, 4}, std::string(100, 'x')));
+  const RecordStore::Extent extent = last.extent();
+  EXPECT_EQ(extent.records, 50u);
+  EXPECT_EQ(extent.chunks, 200u);
+  EXPECT_EQ(extent.text_bytes, 5000u);
+  EXPECT_EQ(extent.raw_bytes, last.raw.size());
+  EXPECT_EQ(extent.header_bytes, last.response_headers.size());
+
+  RecordStore next(/*keep_raw=*/true);
+  next.reserve_touched(extent);
+  // Still empty (offsets start at 0), with room for all of it.
+  EXPECT_EQ(next.size(), 0u);
+  EXPECT_EQ(next.chunk_offsets, std::vector<std::int64_t>{0});
+  EXPECT_EQ(next.raw_offsets, std::vector<std::int64_t>{0});
+  EXPECT_TRUE(next.content.empty());
+  EXPECT_GE(next.content.capacity(), extent.text_bytes);
+  EXPECT_GE(next.raw.capacity(), extent.raw_bytes);
+  EXPECT_GE(next.chunk_ns.capacity(), extent.chunks);
+  const auto* content = next.content.data();
+  const auto* raw = next.raw.data();
+  const auto* chunk_ns = next.chunk_ns.data();
+  const auto* starts = next.start_ns.data();
+  for (std::int64_t i = 0; i < 50; ++i) next.append(make_record(i, {1, 2, 3, 4}, std::string(100, 'x')));
+  EXPECT_EQ(next.content.data(), content);  // no column moved
+  EXPECT_EQ(next.raw.data(), raw);
+  EXPECT_EQ(next.chunk_ns.data(), chunk_ns);
+  EXPECT_EQ(next.start_ns.data(), starts);
+  EXPECT_EQ(next.content, last.content);
+  EXPECT_EQ(next.raw_offsets, last.raw_offsets);
+  EXPECT_EQ(next.chunk_offsets, last.chunk_offsets);
+}
+
 TEST(RecordStore, MergeOfNothingIsEmpty) {
   const RecordStore merged = RecordStore::merge({}, false);
   EXPECT_EQ(merged.size(), 0u);

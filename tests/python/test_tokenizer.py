@@ -372,3 +372,29 @@ def test_broken_tokenizer_file_is_rejected_before_any_request(
                            artifact_dir=tmp_path / "run", print_table=False)
     assert not (tmp_path / "run" / "profile_export_aiperf.json").exists()
     assert sum(fast_mock_server.stats().values()) == before
+
+
+def test_tokenize_in_calling_thread_keeps_batches_off_the_pool(gpt2: Tokenizer, monkeypatch) -> None:
+    """During a run, token counting must run in the (SCHED_IDLE) thread that asks for it, not on HF tokenizers'
+    own thread pool, whose threads keep normal priority and took the loop thread's CPU (docs/accuracy.md)."""
+    import time
+
+    from aiperf.tokenizer import tokenize_in_calling_thread
+
+    monkeypatch.setenv("TOKENIZERS_PARALLELISM", "true")
+    texts = [" ".join(sample_texts()) * 4] * 400
+    gpt2.count_tokens(texts[:10])  # warm-up: the pool and caches exist before the measurement
+    with tokenize_in_calling_thread():
+        assert os.environ["TOKENIZERS_PARALLELISM"] == "false"
+        thread0, process0 = time.thread_time(), time.process_time()
+        counts = gpt2.count_tokens(texts)
+        thread_s, process_s = time.thread_time() - thread0, time.process_time() - process0
+    assert counts.tolist() == [counts[0]] * len(texts)
+    # All of the process's CPU time for the batch was this thread's (with the pool it is nearly none of it).
+    assert thread_s >= 0.8 * process_s
+    assert os.environ["TOKENIZERS_PARALLELISM"] == "true"  # put back
+
+    monkeypatch.delenv("TOKENIZERS_PARALLELISM")
+    with tokenize_in_calling_thread():
+        pass
+    assert "TOKENIZERS_PARALLELISM" not in os.environ

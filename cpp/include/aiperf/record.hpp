@@ -56,7 +56,20 @@ class RecordStore {
  public:
   explicit RecordStore(bool keep_raw = false);
 
+  // What a store holds, for sizing the next one like it.
+  struct Extent {
+    std::size_t records = 0;
+    std::size_t chunks = 0;
+    std::size_t text_bytes = 0;  // error messages, content and reasoning together
+    std::size_t raw_bytes = 0;
+    std::size_t header_bytes = 0;
+  };
+
   void reserve(std::size_t records, std::size_t chunks);
+  // Room for `extent` in every column, its memory touched now: a loop thread then appends a batch that size without
+  // reallocating a column (a copy of megabytes) or faulting in fresh pages while it holds the store's lock.
+  void reserve_touched(const Extent& extent);
+  Extent extent() const noexcept;
   void append(const RequestRecord& record);
   std::size_t size() const noexcept { return request_index.size(); }
   std::size_t chunk_count() const noexcept { return chunk_ns.size(); }
