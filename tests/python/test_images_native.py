@@ -88,7 +88,7 @@ def test_synthetic_png_decodes_with_pure_python_to_requested_size() -> None:
     assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 20  # sky gradient, mountains, ground: not a flat colour
 
 
-def test_synthetic_512_png_is_a_picture_of_realistic_size_at_every_level() -> None:
+def test_synthetic_512_png_is_a_varied_picture_stored_or_compressed() -> None:
     for level in (1, 0, 6):
         png = _engine.encode_png(512, 512, seed=21, compression_level=level)
         width, height, pixels = parse_png(png)
