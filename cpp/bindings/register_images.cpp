@@ -114,7 +114,7 @@ void register_images(py::module_& m) {
         return py::bytes(png);
       },
       py::arg("width"), py::arg("height"), py::arg("seed"), py::arg("compression_level") = 1,
-      "A deterministic synthetic RGB PNG (same seed, same bytes): colour gradients plus noise. "
+      "A deterministic synthetic PNG (same seed, same bytes): an 8-bit palette landscape, 256 seeded colours. "
       "Raises EngineError for sizes outside 1..16384 or a level outside 0..9.");
   m.def("encode_png_rgb", &encode_png_rgb_binding, py::arg("pixels"), py::arg("width") = py::none(),
         py::arg("height") = py::none(), py::arg("compression_level") = 1,

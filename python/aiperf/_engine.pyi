@@ -152,8 +152,10 @@ def mock_choose_fault(faults: list[tuple[str, float]], seed: int, request_key: s
 
 # ---- Images and multipart bodies (cpp/include/aiperf/png.hpp, multipart.hpp) ---------------------------------
 def encode_png(width: int, height: int, seed: int, compression_level: int = 1) -> bytes:
-    """A deterministic synthetic RGB PNG (same seed, same bytes): a mosaic of 4x4 squares, colour gradients plus
-    noise. Raises EngineError for sizes outside 1..16384 or a compression level outside 0..9. Releases the GIL."""
+    """A deterministic synthetic PNG (same seed, same bytes; each seed a different image): an 8-bit palette picture
+    (256 seeded colours) of a landscape - sky gradient, sun, fractal mountain ridges, textured ground. Level 1 uses
+    zlib's run-length strategy (fast), 0 stores, 2-9 use zlib's default strategy. Raises EngineError for sizes
+    outside 1..16384 or a compression level outside 0..9. Releases the GIL."""
 
 def encode_png_rgb(
     pixels: bytes | bytearray | memoryview | Any,

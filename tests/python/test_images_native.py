@@ -14,7 +14,7 @@ from aiperf import _engine
 
 
 def parse_png(data: bytes) -> tuple[int, int, np.ndarray]:
-    """Width, height and RGB pixels of an 8-bit RGB non-interlaced PNG, checking every chunk CRC."""
+    """Width, height and RGB pixels of an 8-bit RGB or palette non-interlaced PNG, checking every chunk CRC."""
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     pos = 8
     chunks: list[tuple[bytes, bytes]] = []
@@ -28,9 +28,19 @@ def parse_png(data: bytes) -> tuple[int, int, np.ndarray]:
         pos += 12 + length
     assert chunks[0][0] == b"IHDR" and chunks[-1][0] == b"IEND"
     width, height, depth, colour, compression, filter_method, interlace = struct.unpack(">IIBBBBB", chunks[0][1])
-    assert (depth, colour, compression, filter_method, interlace) == (8, 2, 0, 0, 0)
+    assert (depth, compression, filter_method, interlace) == (8, 0, 0, 0) and colour in (2, 3)
     raw = zlib.decompress(b"".join(body for kind, body in chunks if kind == b"IDAT"))
-    stride = width * 3
+    if colour == 3:  # palette: one index byte per pixel, looked up in PLTE
+        palette = np.frombuffer(next(body for kind, body in chunks if kind == b"PLTE"), dtype=np.uint8)
+        indices = parse_rows(raw, width, height, 1)
+        assert int(indices.max()) < len(palette) // 3
+        return width, height, palette.reshape(-1, 3)[indices]
+    return width, height, parse_rows(raw, width, height, 3).reshape(height, width, 3)
+
+
+def parse_rows(raw: bytes, width: int, height: int, bytes_per_pixel: int) -> np.ndarray:
+    """Unfiltered bytes (height x width*bytes_per_pixel) of a decompressed IDAT stream (filters None/Sub/Up)."""
+    stride = width * bytes_per_pixel
     assert len(raw) == height * (stride + 1)
     pixels = np.zeros((height, stride), dtype=np.int32)
     previous = np.zeros(stride, dtype=np.int32)
@@ -41,15 +51,15 @@ def parse_png(data: bytes) -> tuple[int, int, np.ndarray]:
             row = line
         elif filter_type == 1:  # Sub: each byte adds the byte one pixel to the left
             row = line.copy()
-            for x in range(3, stride):
-                row[x] = (row[x] + row[x - 3]) & 0xFF
+            for x in range(bytes_per_pixel, stride):
+                row[x] = (row[x] + row[x - bytes_per_pixel]) & 0xFF
         elif filter_type == 2:  # Up
             row = (line + previous) & 0xFF
         else:
             pytest.fail(f"unexpected PNG filter {filter_type}")
         pixels[y] = row
         previous = row
-    return width, height, pixels.astype(np.uint8).reshape(height, width, 3)
+    return pixels.astype(np.uint8)
 
 
 def parse_multipart(content_type: str, body: bytes) -> list[tuple[str, str | None, str | None, bytes]]:
@@ -74,7 +84,17 @@ def test_synthetic_png_decodes_with_pure_python_to_requested_size() -> None:
     width, height, pixels = parse_png(png)
     assert (width, height) == (64, 40)
     assert _engine.png_size(png) == (64, 40)
-    assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 20  # gradient + noise, not a flat colour
+    assert png[25] == 3  # colour type: 8-bit palette
+    assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 20  # sky gradient, mountains, ground: not a flat colour
+
+
+def test_synthetic_512_png_is_a_varied_picture_stored_or_compressed() -> None:
+    for level in (1, 0, 6):
+        png = _engine.encode_png(512, 512, seed=21, compression_level=level)
+        width, height, pixels = parse_png(png)
+        assert (width, height) == (512, 512)
+        assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 64
+        assert 4_000 < len(png) < (300_000 if level == 0 else 50_000)
 
 
 def test_encode_png_rgb_round_trips_exact_pixels_at_every_level() -> None:
