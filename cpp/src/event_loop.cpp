@@ -51,6 +51,10 @@ constexpr int kMaxEpollEvents = 64;
 // stamps what arrived. 1,000 streams ending together would otherwise hold every arrival back for ~15 ms.
 constexpr int kMaxStartsPerPass = 16;
 constexpr std::size_t kSlotsPerCurlShard = 32;
+// A loop that has not seen every ready socket for this long sweeps (peeks at sockets with new bytes): tokens come
+// every few ms at the fastest, and two that wait unread together can only be timed by the newer one.
+constexpr std::int64_t kSweepIntervalNs = 1'000'000;
+constexpr int kSweepBatch = 256;
 constexpr std::uint32_t kSocketIdle = 1u << 31;  // in socket_events_: registered, but libcurl is not watching it
 
 FileDescriptor checked_fd(int fd, const char* what) {
@@ -134,10 +138,12 @@ EventLoop::EventLoop(RunShared& run, std::int32_t worker_id, std::size_t slot_co
       worker_id_(worker_id),
       scheduler_(run, worker_id, static_cast<std::int64_t>(std::max(slot_count, max_slots))),
       kernel_timestamps_(run.config.kernel_timestamps),
+      sweeps_(run.config.kernel_timestamps && run.config.streaming),
       max_slots_(std::max(slot_count, max_slots)),
       store_(run.config.keep_raw) {
   if (kernel_timestamps_) peek_buffer_.resize(64 * 1024);  // covers several of libcurl's 16 KB reads
   epoll_fd_ = checked_fd(::epoll_create1(EPOLL_CLOEXEC), "epoll");
+  if (sweeps_) sweep_fd_ = checked_fd(::epoll_create1(EPOLL_CLOEXEC), "epoll");
   scheduler_timer_fd_ = checked_fd(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC), "timerfd");
   wake_fd_ = checked_fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd");
   for (int fd : {scheduler_timer_fd_.get(), wake_fd_.get()}) {
@@ -342,6 +348,7 @@ void EventLoop::run_phase(Phase phase) {
       throw Error(std::string("epoll_wait failed: ") + std::strerror(errno));
     }
     if (kernel_timestamps_ && count > 0) refresh_realtime_offset();
+    if (count < kMaxEpollEvents) last_full_look_ns_ = monotonic_ns();
     bool cancel_now = false;
     for (int i = 0; i < count; ++i) {
       const int fd = events[i].data.fd;
@@ -355,10 +362,12 @@ void EventLoop::run_phase(Phase phase) {
         drain_fd(fd);
       } else {
         handle_socket_event(fd, events[i].events);
+        if (sweeps_) sweep_if_behind();
       }
     }
     run_curl_timeout_if_due();
     drain_completions();
+    if (sweeps_) sweep_if_behind();
     if (run_.stop_requested.load(std::memory_order_relaxed)) {
       scheduler_.stop_sending();
       cancel_now = true;
@@ -431,6 +440,7 @@ void EventLoop::start_requests() {
     if (!ticket) return;
     RequestSlot* slot = acquire_slot();
     start_request(*slot, *ticket);
+    if (sweeps_) sweep_if_behind();
   }
 }
 
@@ -456,6 +466,8 @@ void EventLoop::start_request(RequestSlot& slot, const RequestTicket& ticket) {
   slot.retry_after.clear();
   slot.curl_error[0] = '\0';
   slot.peek_errno = 0;
+  slot.arrival_marks.reset();
+  slot.delivered_bytes = 0;
   write_hex12(slot.request_id_hex, ticket.request_index);
 
   const std::string* body = &run_.workload.bodies[static_cast<std::size_t>(ticket.body_index)];
@@ -559,9 +571,8 @@ void EventLoop::refresh_realtime_offset() noexcept {
   }
 }
 
-void EventLoop::stamp_from_kernel(int fd, RequestSlot& slot) {
-  slot.kernel_stamp_ns = -1;
-  if (!slot.in_flight) return;
+ssize_t EventLoop::peek_queue(int fd, RequestSlot& slot, std::int64_t& arrived_ns) {
+  arrived_ns = -1;
   iovec io{peek_buffer_.data(), peek_buffer_.size()};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))];
   msghdr message{};
@@ -573,16 +584,49 @@ void EventLoop::stamp_from_kernel(int fd, RequestSlot& slot) {
   // the newest time): never earlier than any byte it covers.
   const ssize_t peeked = ::recvmsg(fd, &message, MSG_PEEK | MSG_DONTWAIT);
   if (peeked < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) slot.peek_errno = errno;
-  if (peeked <= 0) return;
+  if (peeked <= 0) return peeked;
   for (cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr; header = CMSG_NXTHDR(&message, header)) {
     if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_TIMESTAMPNS) continue;
     timespec arrived{};
     std::memcpy(&arrived, CMSG_DATA(header), sizeof arrived);
-    const std::int64_t arrived_ns = static_cast<std::int64_t>(arrived.tv_sec) * 1'000'000'000 + arrived.tv_nsec -
-                                    realtime_minus_mono_ns_;
-    slot.kernel_stamp_ns = std::min(arrived_ns, monotonic_ns());
-    slot.kernel_stamp_bytes = peeked;
+    arrived_ns = std::min(static_cast<std::int64_t>(arrived.tv_sec) * 1'000'000'000 + arrived.tv_nsec -
+                              realtime_minus_mono_ns_,
+                          monotonic_ns());
   }
+  if (arrived_ns >= 0 && run_.config.streaming && slot.record.status < 400) {
+    slot.arrival_marks.on_peek(std::string_view(peek_buffer_.data(), static_cast<std::size_t>(peeked)), arrived_ns,
+                               slot.delivered_bytes, slot.sse.blank_lines());
+  }
+  return peeked;
+}
+
+void EventLoop::stamp_from_kernel(int fd, RequestSlot& slot) {
+  slot.kernel_stamp_ns = -1;
+  if (!slot.in_flight) return;
+  std::int64_t arrived_ns = -1;
+  const ssize_t peeked = peek_queue(fd, slot, arrived_ns);
+  if (peeked <= 0 || arrived_ns < 0) return;
+  slot.kernel_stamp_ns = arrived_ns;
+  slot.kernel_stamp_bytes = peeked;
+}
+
+void EventLoop::sweep_if_behind() {
+  const std::int64_t now_ns = monotonic_ns();
+  if (now_ns - last_full_look_ns_ < kSweepIntervalNs) return;
+  epoll_event ready[kSweepBatch];
+  int count = 0;
+  do {
+    count = ::epoll_wait(sweep_fd_.get(), ready, kSweepBatch, 0);
+    for (int i = 0; i < count; ++i) {
+      const int fd = ready[i].data.fd;
+      RequestSlot* slot = static_cast<std::size_t>(fd) < socket_slots_.size() ? socket_slots_[fd] : nullptr;
+      // Not on an error or hang-up: the peek would take the socket's error, which libcurl must see.
+      if (slot == nullptr || !slot->in_flight || (ready[i].events & (EPOLLERR | EPOLLHUP))) continue;
+      std::int64_t arrived_ns = -1;
+      peek_queue(fd, *slot, arrived_ns);
+    }
+  } while (count == kSweepBatch);
+  last_full_look_ns_ = monotonic_ns();
 }
 
 void EventLoop::drain_completions() {
@@ -726,6 +770,12 @@ void EventLoop::extract_document(RequestSlot& slot, std::string_view document, s
 void EventLoop::on_sse_event(RequestSlot& slot, std::string_view data, std::int64_t now_ns) {
   RequestRecord& record = slot.record;
   ++slot.sse_events;
+  // The segment that completed this event, when a peek saw it arrive (earlier than the read's own time when the
+  // loop was behind); never before the previous event.
+  const std::int64_t arrived_ns = slot.arrival_marks.time_of_blank_line(slot.sse.blank_lines());
+  if (arrived_ns >= 0 && arrived_ns < now_ns) {
+    now_ns = record.chunk_ns.empty() ? arrived_ns : std::max(arrived_ns, record.chunk_ns.back());
+  }
   record.chunk_ns.push_back(now_ns);
   if (run_.config.keep_raw) {
     record.raw.append(data);
@@ -796,6 +846,17 @@ int EventLoop::on_socket(CURL* easy, curl_socket_t socket, int what, void* shard
     if (what != CURL_POLL_REMOVE && easy != nullptr) curl_easy_getinfo(easy, CURLINFO_PRIVATE, &slot);
     loop->socket_slots_[static_cast<std::size_t>(socket)] = static_cast<RequestSlot*>(slot);
   }
+  if (loop->sweeps_ && what != CURL_POLL_REMOVE) {
+    auto& swept = loop->sweep_registered_;
+    if (swept.size() < registry.size()) swept.resize(registry.size(), 0);
+    if (!swept[static_cast<std::size_t>(socket)]) {
+      epoll_event edge{};
+      edge.events = EPOLLIN | EPOLLET;
+      edge.data.fd = socket;
+      ::epoll_ctl(loop->sweep_fd_.get(), EPOLL_CTL_ADD, socket, &edge);  // EEXIST: already there
+      swept[static_cast<std::size_t>(socket)] = 1;
+    }
+  }
   std::uint32_t& registered = registry[static_cast<std::size_t>(socket)];
   if (what == CURL_POLL_REMOVE) {
     if (registered != 0) registered |= kSocketIdle;  // stays in the epoll set until reused, closed or it fires
@@ -828,6 +889,9 @@ int EventLoop::on_close_socket(void* loop_pointer, curl_socket_t socket) {
     if (static_cast<std::size_t>(socket) < loop->socket_slots_.size()) {
       loop->socket_slots_[static_cast<std::size_t>(socket)] = nullptr;
     }
+    if (static_cast<std::size_t>(socket) < loop->sweep_registered_.size()) {
+      loop->sweep_registered_[static_cast<std::size_t>(socket)] = 0;  // close() takes it out of the sweep set
+    }
   }
   return ::close(socket);
 }
@@ -844,6 +908,7 @@ size_t EventLoop::on_header(char* data, size_t size, size_t count, void* slot_po
   RequestRecord& record = slot.record;
   if (record.ack_ns < 0) record.ack_ns = slot.kernel_stamp_ns >= 0 ? slot.kernel_stamp_ns : monotonic_ns();
   slot.kernel_stamp_bytes -= static_cast<std::int64_t>(bytes);  // header bytes came out of what the peek saw
+  slot.delivered_bytes += static_cast<std::int64_t>(bytes);
   const std::string_view line(data, bytes);
   try {
     if (line.starts_with("HTTP/")) {
@@ -884,6 +949,7 @@ size_t EventLoop::on_write(char* data, size_t size, size_t count, void* slot_poi
   }
   if (record.ack_ns < 0) record.ack_ns = now_ns;
   slot.last_byte_ns = now_ns;
+  slot.delivered_bytes += static_cast<std::int64_t>(bytes);
   record.response_bytes += static_cast<std::int64_t>(bytes);
   const std::int64_t max_response_bytes = loop.run_.config.max_response_bytes;
   if (max_response_bytes > 0 && record.response_bytes > max_response_bytes) {

@@ -20,6 +20,7 @@ void SseParser::reset() noexcept {
   event_view_ = {};
   data_in_input_ = false;
   invalid_lines_ = 0;
+  blank_lines_ = 0;
   first_invalid_line_.clear();
 }
 

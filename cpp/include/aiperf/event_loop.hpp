@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "aiperf/arrival_marks.hpp"
 #include "aiperf/extract.hpp"
 #include "aiperf/record.hpp"
 #include "aiperf/scheduler.hpp"
@@ -88,6 +89,9 @@ struct RequestSlot {
   // how many of them the peek covered; on_write times bytes within that budget by it.
   std::int64_t kernel_stamp_ns = -1;
   std::int64_t kernel_stamp_bytes = 0;
+  // kernel_timestamps, streaming: when each event's end arrived, from every peek of the socket (sweeps included).
+  ArrivalMarks arrival_marks;
+  std::int64_t delivered_bytes = 0;  // header and body bytes libcurl has handed over for this response
   int peek_errno = 0;  // an error the peek received in libcurl's place (its own read then sees only the close)
   bool invalid_response = false;
   bool write_failed = false;  // a callback could not store data (out of memory)
@@ -160,6 +164,17 @@ class EventLoop {
   const bool kernel_timestamps_;
   // Times the bytes queued on `fd` for `slot` by their kernel receive timestamp (kernel_timestamps).
   void stamp_from_kernel(int fd, RequestSlot& slot);
+  // Peeks at `fd`'s queue (into peek_buffer_): the bytes queued and the kernel receive time of the newest (-1: none),
+  // with the events they complete noted in the slot's arrival marks (streaming). Returns the bytes peeked.
+  ssize_t peek_queue(int fd, RequestSlot& slot, std::int64_t& arrived_ns);
+  // kernel_timestamps, streaming: while the loop is behind (no look at every ready socket for kSweepIntervalNs), it
+  // peeks at every socket that received bytes since (an edge-triggered epoll set of the same sockets), so that an
+  // event is timed by its own segment before the next one arrives and the kernel merges the two.
+  void sweep_if_behind();
+  FileDescriptor sweep_fd_;
+  std::vector<std::uint8_t> sweep_registered_;  // per socket fd: in sweep_fd_
+  std::int64_t last_full_look_ns_ = 0;  // when the loop last saw every ready socket (epoll_wait or a sweep)
+  const bool sweeps_;
   FileDescriptor scheduler_timer_fd_;
   FileDescriptor wake_fd_;
   CurlUrlPtr url_;  // parsed once; libcurl copies it per transfer instead of parsing the URL string again

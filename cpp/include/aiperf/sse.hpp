@@ -23,6 +23,9 @@ class SseParser {
   // Forget any partial line or event (e.g. before reusing the parser for the next response).
   void reset() noexcept;
 
+  // Blank lines seen since reset(): the k-th event dispatched (or skipped for want of data) ends at the k-th.
+  std::int64_t blank_lines() const noexcept { return blank_lines_; }
+
   // Bytes held for an event or line that has not been completed yet.
   std::size_t pending_bytes() const noexcept { return partial_line_.size() + event_data_.size(); }
 
@@ -43,6 +46,7 @@ class SseParser {
   std::string_view event_view_;  // the event's only data line, inside the current feed's input
   bool data_in_input_ = false;   // event_view_ holds the event's data (event_data_ is then unused)
   std::size_t invalid_lines_ = 0;
+  std::int64_t blank_lines_ = 0;
   std::string first_invalid_line_;  // at most kInvalidLineKeptBytes
   static constexpr std::size_t kInvalidLineKeptBytes = 80;
 };
@@ -93,6 +97,7 @@ void SseParser::feed(std::string_view bytes, OnEvent&& on_event) {
 template <class OnEvent>
 void SseParser::process_line(std::string_view line, bool line_in_input, OnEvent& on_event) {
   if (line.empty()) {
+    ++blank_lines_;
     if (has_data_) {
       if (data_in_input_) {
         data_in_input_ = false;
