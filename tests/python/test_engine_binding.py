@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 import time
@@ -319,6 +320,16 @@ def test_monotonic_ns_is_the_engine_clock(server: LocalServer) -> None:
     engine, rec = run(make_config(server.url("/chat"), request_count=1))
     assert before <= engine.anchor_mono_ns <= rec["start_ns"][0] <= _engine.monotonic_ns()
     assert abs(engine.anchor_wall_ns - time.time_ns()) < 60 * 10**9
+
+
+def test_libcurl_version_names_the_loaded_and_the_compiled_libcurl() -> None:
+    loaded, compiled = _engine.libcurl_version()
+    assert re.fullmatch(r"\d+\.\d+\.\d+.*", loaded)
+    assert re.fullmatch(r"\d+\.\d+\.\d+.*", compiled)
+    # The soname (libcurl.so.4) promises only that a newer libcurl than the headers is compatible.
+    assert tuple(map(int, re.findall(r"\d+", loaded)[:3])) >= tuple(map(int, re.findall(r"\d+", compiled)[:3]))
+
+
 
 
 @pytest.mark.parametrize(("concurrency", "request_count", "warmup", "runs"), [(1, 300, 1, 1), (2, 8, 6, 20)])
