@@ -327,6 +327,8 @@ def main() -> int:
         finally:
             nginx.stop()
 
+    loaded, compiled = _engine.libcurl_version()
+    print(f"libcurl {loaded} (engine compiled against {compiled})")
     print(f"nginx on CPU {server_cpu}, client on CPU {client_cpu}" if pin else "not pinned to CPUs")
     headers = ("benchmark", "wrk", "aiperf engine", "ratio", "target")
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]

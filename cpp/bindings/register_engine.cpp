@@ -1,7 +1,10 @@
-// Bindings of the engine: EngineConfig, Progress, Engine (records as numpy arrays over the C++ buffers), monotonic_ns.
+// Bindings of the engine: EngineConfig, Progress, Engine (records as numpy arrays over the C++ buffers), monotonic_ns,
+// libcurl_version.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
+
+#include <curl/curl.h>
 
 #include <optional>
 
@@ -193,6 +196,14 @@ void register_engine(py::module_& m) {
       .def_property_readonly("anchor_mono_ns", &Engine::anchor_mono_ns);
 
   m.def("monotonic_ns", &monotonic_ns, "CLOCK_MONOTONIC in nanoseconds, the engine's clock.");
+  m.def(
+      "libcurl_version",
+      [] {
+        const curl_version_info_data* info = curl_version_info(CURLVERSION_NOW);
+        return py::make_tuple(info != nullptr && info->version != nullptr ? info->version : "", LIBCURL_VERSION);
+      },
+      "(the libcurl loaded at run time, the libcurl headers the engine was compiled against), e.g. "
+      "('7.88.1', '7.88.1'): benchmarks print it, since libcurl is most of the engine's per-request cost.");
   m.def(
       "set_mmap_threshold",
       [](std::int64_t bytes) {

@@ -337,7 +337,7 @@ void EventLoop::run() noexcept {
 
 void EventLoop::run_phase(Phase phase) {
   scheduler_.begin_phase(phase, monotonic_ns());
-  start_requests();
+  start_and_collect();
   arm_scheduler_timer();
   epoll_event events[kMaxEpollEvents];
   while (in_flight_ > 0 || !scheduler_.exhausted()) {
@@ -376,7 +376,7 @@ void EventLoop::run_phase(Phase phase) {
       const bool stopped = run_.stop_requested.load(std::memory_order_relaxed);
       cancel_in_flight(stopped ? "cancelled: benchmark stopped" : "cancelled: grace period ended");
     }
-    start_requests();
+    start_and_collect();
     arm_scheduler_timer();
   }
   while (!planned_cancels_.empty()) planned_cancels_.pop();
@@ -423,6 +423,13 @@ void EventLoop::arm_scheduler_timer() {
     if (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec == 0) spec.it_value.tv_nsec = 1;
   }
   ::timerfd_settime(scheduler_timer_fd_.get(), TFD_TIMER_ABSTIME, &spec, nullptr);
+}
+
+// libcurl 8.x may finish a transfer inside the curl_multi_socket_action of its start (the whole response was already
+// there) and then arm neither a timer nor a socket: a blocking epoll_wait would not return for it.
+void EventLoop::start_and_collect() {
+  start_requests();
+  if (drain_completions()) starts_deferred_ = true;  // their successors start after a look at the sockets
 }
 
 void EventLoop::start_requests() {
@@ -629,7 +636,8 @@ void EventLoop::sweep_if_behind() {
   last_full_look_ns_ = monotonic_ns();
 }
 
-void EventLoop::drain_completions() {
+bool EventLoop::drain_completions() {
+  bool finished = false;
   for (const auto& shard : shards_) {
     int queued = 0;
     while (CURLMsg* message = curl_multi_info_read(shard->multi.get(), &queued)) {
@@ -640,8 +648,10 @@ void EventLoop::drain_completions() {
       curl_easy_getinfo(easy, CURLINFO_PRIVATE, &slot_pointer);
       curl_multi_remove_handle(shard->multi.get(), easy);
       finish_request(*static_cast<RequestSlot*>(slot_pointer), result);
+      finished = true;
     }
   }
+  return finished;
 }
 
 void EventLoop::finish_request(RequestSlot& slot, CURLcode result) {

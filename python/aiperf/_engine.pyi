@@ -113,6 +113,7 @@ class Engine:
     def anchor_mono_ns(self) -> int: ...
 
 def monotonic_ns() -> int: ...  # CLOCK_MONOTONIC, the engine's clock
+def libcurl_version() -> tuple[str, str]: ...  # (loaded at run time, compiled against)
 def set_mmap_threshold(bytes: int) -> bool: ...  # glibc mallopt(M_MMAP_THRESHOLD): blocks >= bytes get own pages
 def trim_memory() -> bool: ...  # glibc malloc_trim(0): free heap pages back to the system; False elsewhere
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 import time
@@ -319,3 +320,34 @@ def test_monotonic_ns_is_the_engine_clock(server: LocalServer) -> None:
     engine, rec = run(make_config(server.url("/chat"), request_count=1))
     assert before <= engine.anchor_mono_ns <= rec["start_ns"][0] <= _engine.monotonic_ns()
     assert abs(engine.anchor_wall_ns - time.time_ns()) < 60 * 10**9
+
+
+def test_libcurl_version_names_the_loaded_and_the_compiled_libcurl() -> None:
+    loaded, compiled = _engine.libcurl_version()
+    assert re.fullmatch(r"\d+\.\d+\.\d+.*", loaded)
+    assert re.fullmatch(r"\d+\.\d+\.\d+.*", compiled)
+    # The soname (libcurl.so.4) promises only that a newer libcurl than the headers is compatible.
+    assert tuple(map(int, re.findall(r"\d+", loaded)[:3])) >= tuple(map(int, re.findall(r"\d+", compiled)[:3]))
+
+
+
+
+@pytest.mark.parametrize(("concurrency", "request_count", "warmup", "runs"), [(1, 300, 1, 1), (2, 8, 6, 20)])
+def test_requests_to_a_fast_server_do_not_wait_for_another_event(
+    fast_mock_server, concurrency: int, request_count: int, warmup: int, runs: int
+) -> None:
+    # A response that is complete by the time libcurl first reads (a fast server on loopback) can finish inside the
+    # call that started the request; libcurl 8.x then arms neither a timer nor a socket, and a loop that only looks
+    # for finished transfers after epoll_wait sits there until something else happens (a timeout, the run's end).
+    # One request after another; and short runs whose profiling phase starts on warm connections (without the fix
+    # about a third of these stalled with libcurl 8.14, depending on timing: hence 20 of them).
+    config = make_config(
+        fast_mock_server.url.rstrip("/") + "/v1/chat/completions", concurrency=concurrency,
+        request_count=request_count, warmup_request_count=warmup, request_timeout_s=5.0,
+    )
+    body = b'{"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}'
+    for _ in range(runs):
+        started = time.monotonic()
+        _, rec = run(config, [body])
+        assert time.monotonic() - started < 4.0
+        assert (rec["status"] == 200).all() and len(rec["status"]) == request_count + warmup

@@ -130,10 +130,11 @@ class EventLoop {
   RequestSlot* add_slot();
   RequestSlot* acquire_slot();
   void run_phase(Phase phase);
+  void start_and_collect();  // start_requests(), then finish what completed inside those starts
   void start_requests();
   void start_request(RequestSlot& slot, const RequestTicket& ticket);
   void handle_socket_event(int fd, std::uint32_t events);
-  void drain_completions();
+  bool drain_completions();  // true when a transfer finished
   void finish_request(RequestSlot& slot, CURLcode result);
   void complete_request(RequestSlot& slot);
   void classify_result(RequestSlot& slot, CURLcode result);
