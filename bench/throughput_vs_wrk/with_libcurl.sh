@@ -36,8 +36,11 @@ fetch_libcurl() {
   local lib=$PREFIX/root/usr/lib/$MULTIARCH/libcurl.so
   [ -e "$lib" ] && return 0
   local mirror
-  mirror=$(grep -h -A3 '^Types: deb' /etc/apt/sources.list.d/*.sources 2>/dev/null |
-           awk '/^URIs:/ {print $2; exit}')
+  # The deb822 stanza whose Suites has plain "bookworm" (not bookworm-security), its first URI.
+  mirror=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null |
+           awk 'BEGIN {RS = ""} /\nSuites:[^\n]*[ \t]bookworm([ \t]|\n|$)/ {
+                  for (i = 1; i <= NF; i++) if ($i == "URIs:") {print $(i + 1); exit}
+                }')
   if [ -z "$mirror" ]; then
     mirror=$(awk '$1 == "deb" && $3 ~ /^bookworm/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
   fi
