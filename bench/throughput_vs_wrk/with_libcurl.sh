@@ -70,7 +70,7 @@ build_variant() {  # name, native (1/0), extra cmake arguments...
   local dir=$ROOT/build/libcurl-$name
   mkdir -p "$dir"
   local arch=(-DAIPERF_NATIVE_ARCH=ON)
-  [ "$native" = 1 ] || arch=(-DAIPERF_NATIVE_ARCH=OFF -DCMAKE_CXX_FLAGS=-march=x86-64-v3)
+  [ "$native" = 1 ] || arch=(-DAIPERF_NATIVE_ARCH=OFF "-DCMAKE_CXX_FLAGS=-march=x86-64-v3 -mpclmul")
   "$VENV/bin/cmake" -S "$ROOT" -B "$dir" -G Ninja -DCMAKE_MAKE_PROGRAM="$VENV/bin/ninja" -DCMAKE_BUILD_TYPE=Release \
     -DAIPERF_BUILD_PYTHON=ON -DAIPERF_BUILD_TESTS=OFF -DAIPERF_INPLACE=OFF "${arch[@]}" \
     -DPython_EXECUTABLE="$PY" -Dpybind11_DIR="$("$PY" -m pybind11 --cmakedir)" "$@" > "$dir/configure.log" 2>&1 ||
