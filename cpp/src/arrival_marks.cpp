@@ -30,7 +30,7 @@ void ArrivalMarks::reset() noexcept {
   delivered_at_peek_ = -1;
   body_started_ = false;
   off_ = false;
-  previous_[0] = previous_[1] = '\r';
+  body_from_ = 0;
 }
 
 void ArrivalMarks::on_peek(std::string_view unread, std::int64_t arrived_ns, std::int64_t delivered_bytes,
@@ -42,8 +42,8 @@ void ArrivalMarks::on_peek(std::string_view unread, std::int64_t arrived_ns, std
     // parser has seen; what came before them is unknown, so no blank line is completed across the junction.
     delivered_at_peek_ = delivered_bytes;
     seen_unread_ = 0;
+    body_from_ = 0;
     counted_ = std::max(counted_, parsed_blank_lines);
-    previous_[0] = previous_[1] = '\r';
   }
   if (unread.size() > kMaxCountedQueueBytes) {
     off_ = true;
@@ -60,24 +60,21 @@ void ArrivalMarks::on_peek(std::string_view unread, std::int64_t arrived_ns, std
     if (end == std::string_view::npos) return;
     body_started_ = true;
     from = std::max(from, look_from + end);
-    previous_[0] = previous_[1] = '\r';
+    body_from_ = from;
   }
-  // Bytes before `base` come from previous_ (the two bytes before the region; '\r' where unknown).
-  const char* const base = unread.data() + from;
-  const std::ptrdiff_t n = static_cast<std::ptrdiff_t>(unread.size() - from);
-  auto byte_at = [&](std::ptrdiff_t i) { return i >= 0 ? base[i] : previous_[i + 2]; };
+  // The bytes before a new one are read from this peek itself (they precede it in the queue, whatever happened to
+  // the queue since the last peek); before the queue's head nothing is known, so nothing matches there.
+  const char* const base = unread.data();
+  auto byte_at = [&](std::ptrdiff_t i) { return i >= 0 ? base[i] : '\r'; };
   std::int64_t found = 0;
-  for (std::ptrdiff_t i = 0; i < n;) {
-    const void* lf = std::memchr(base + i, '\n', static_cast<std::size_t>(n - i));
+  for (std::size_t i = from; i < unread.size();) {
+    const void* lf = std::memchr(base + i, '\n', unread.size() - i);
     if (lf == nullptr) break;
     const std::ptrdiff_t j = static_cast<const char*>(lf) - base;
-    if (byte_at(j - 1) == '\n' && !may_be_framing(byte_at(j - 2))) ++found;
-    i = j + 1;
-  }
-  if (n >= 1) {
-    const char second_last = byte_at(n - 2);
-    previous_[0] = second_last;
-    previous_[1] = base[n - 1];
+    if (byte_at(j - 1) == '\n' && !may_be_framing(byte_at(j - 2)) && static_cast<std::size_t>(j - 1) >= body_from_) {
+      ++found;
+    }
+    i = static_cast<std::size_t>(j) + 1;
   }
   if (found == 0) return;
   counted_ += found;

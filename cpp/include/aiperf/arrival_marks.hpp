@@ -16,8 +16,9 @@ namespace aiperf {
 // is "\n\n" preceded by a byte that cannot be chunk framing (not CR, not a hex digit), after the response headers;
 // anything else (CRLF events, framing between the two line feeds, bytes read before a peek saw them) goes uncounted,
 // and an uncounted event only moves later events of the same read to a later (or no) peek. Bytes are counted once:
-// a peek counts only what lies beyond what earlier peeks saw, and once libcurl has read (delivered bytes changed) the
-// queue starts anew, numbered from the parser's own count.
+// a peek counts only what lies beyond what earlier peeks saw, judging each line feed by the bytes before it in the
+// same peek (never by remembered ones: libcurl may have read framing bytes meanwhile without delivering any), and once
+// libcurl has read (delivered bytes changed) the queue starts anew, numbered from the parser's own count.
 class ArrivalMarks {
  public:
   // libcurl reads at most this much per read (its default buffer): a peek that saw more cannot tell what is left.
@@ -46,7 +47,7 @@ class ArrivalMarks {
   std::int64_t delivered_at_peek_ = -1;
   bool body_started_ = false;      // the response headers' end was seen
   bool off_ = false;               // a queue too long to follow: nothing more is counted for this response
-  char previous_[2] = {'\r', '\r'};  // the two bytes before the next one counted ('\r': nothing can match)
+  std::size_t body_from_ = 0;      // in the current queue: where the body starts (after the headers' end)
 };
 
 }  // namespace aiperf
