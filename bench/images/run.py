@@ -21,16 +21,8 @@ from aiperf import _engine
 
 
 def timed(fn, min_seconds: float) -> float:
-    """Seconds per call of fn, looping until min_seconds have passed."""
-    fn()  # warm-up
-    calls = 0
-    started = time.perf_counter()
-    while True:
-        fn()
-        calls += 1
-        elapsed = time.perf_counter() - started
-        if elapsed >= min_seconds:
-            return elapsed / calls
+    """Wall seconds per call of fn, looping until min_seconds have passed."""
+    return timed_cpu(fn, min_seconds)[1]
 
 
 def timed_cpu(fn, min_seconds: float) -> tuple[float, float]:

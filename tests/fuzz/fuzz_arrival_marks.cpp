@@ -60,8 +60,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::int64_t delivered = 0;
   auto read_queue = [&](std::size_t queue_end) {
     const std::size_t end = std::min(queue_end, queue_begin + 16 * 1024);
-    // Deliver (in order) the body bytes that lie in [queue_begin, end); framing and headers count as delivered
-    // header bytes only when they are headers (what libcurl hands over), which is all `delivered` must track.
+    // Deliver (in order) the body bytes that lie in [queue_begin, end). Like libcurl, a read of framing bytes alone
+    // delivers nothing; the header block counts as delivered with the first read.
     while (body_read < body.size() && raw_of[body_read] < end) {
       const std::int64_t before = parser.blank_lines();
       parser.feed(body.substr(body_read, 1), [](std::string_view) {});
