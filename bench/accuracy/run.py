@@ -33,7 +33,7 @@ from pathlib import Path
 import aiperf
 import numpy as np
 
-from aiperf.accuracy import DIFFERENCES, AccuracyReport, analyze_accuracy, read_client, read_timing_log
+from aiperf.analysis.timing_accuracy import DIFFERENCES, AccuracyReport, analyze_accuracy, read_client, read_timing_log
 
 TTFT_MS = 10.0
 ITL_MS = 10.0
