@@ -30,9 +30,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import aiperf
 import numpy as np
 
+import aiperf
 from aiperf.analysis.timing_accuracy import DIFFERENCES, AccuracyReport, analyze_accuracy, read_client, read_timing_log
 
 TTFT_MS = 10.0

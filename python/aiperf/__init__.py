@@ -16,7 +16,21 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["profile", "load", "compare", "analyze_accuracy", "Run", "ProfileResult", "ConfigError", "ArtifactError", "__version__"]
+from aiperf.errors import (
+    AccuracyError,
+    AiperfError,
+    ArtifactError,
+    ConfigError,
+    ImageError,
+    InputFileError,
+    PlotError,
+    RunError,
+    TokenizerError,
+)
+
+__all__ = ["AccuracyError", "AiperfError", "ArtifactError", "ConfigError", "ImageError", "InputFileError",
+           "PlotError", "ProfileResult", "Run", "RunError", "TokenizerError", "__version__", "analyze_accuracy",
+           "compare", "load", "profile"]
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -24,11 +38,11 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
-    from aiperf.analysis.timing_accuracy import AccuracyReport
     from aiperf.analysis.runs import ProfileResult, Run
+    from aiperf.analysis.timing_accuracy import AccuracyReport
 
 
-def profile(*, print_table: bool = True, **options: Any) -> "Run":
+def profile(*, print_table: bool = True, **options: Any) -> Run:
     """Run `aiperf profile` from Python. Options are the CLI's, with underscores (`endpoint_type="chat"`).
 
     Returns a Run (summary, records, timeline, config, artifact_dir, images()). Raises ConfigError for invalid
@@ -52,14 +66,14 @@ def _in_jupyter() -> bool:
     return in_jupyter()
 
 
-def load(path: "str | Path", name: "str | None" = None) -> "Run":
+def load(path: str | Path, name: str | None = None) -> Run:
     """Read an artifact folder back into a Run, from its export files alone. `name` labels it in comparisons."""
     from aiperf.analysis.runs import load as _load
 
     return _load(path, name)
 
 
-def compare(runs: "Sequence[Run | str | Path]", **options: Any) -> "pd.DataFrame":
+def compare(runs: Sequence[Run | str | Path], **options: Any) -> pd.DataFrame:
     """Summary metrics of several runs (or artifact folders) side by side, with the change relative to the
     first: see aiperf.analysis.comparison.compare for `stats`, `metrics` and `baseline`."""
     from aiperf.analysis.comparison import compare as _compare
@@ -67,7 +81,7 @@ def compare(runs: "Sequence[Run | str | Path]", **options: Any) -> "pd.DataFrame
     return _compare(runs, **options)
 
 
-def analyze_accuracy(artifact_dir: "str | Path", server_log: "str | Path", **options: Any) -> "AccuracyReport":
+def analyze_accuracy(artifact_dir: str | Path, server_log: str | Path, **options: Any) -> AccuracyReport:
     """Join a run's artifact folder with the mock server's `--timing-log` file: client - server time differences
     (request start, events, TTFT, inter-token gaps, request end) in microseconds; writes accuracy.json and
     accuracy.png into the folder (see aiperf.analysis.timing_accuracy.analyze_accuracy and docs/accuracy.md)."""
@@ -81,12 +95,4 @@ def __getattr__(name: str) -> Any:
         from aiperf.analysis.runs import Run
 
         return Run
-    if name == "ArtifactError":
-        from aiperf.analysis.runs import ArtifactError
-
-        return ArtifactError
-    if name == "ConfigError":
-        from aiperf.config import ConfigError
-
-        return ConfigError
     raise AttributeError(name)

@@ -84,7 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _analyze_accuracy(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(["analyze-accuracy", *argv])
-    from aiperf.analysis.timing_accuracy import ACCURACY_JSON, ACCURACY_PNG, AccuracyError, analyze_accuracy, print_accuracy
+    from aiperf.analysis.timing_accuracy import (
+        ACCURACY_JSON,
+        ACCURACY_PNG,
+        AccuracyError,
+        analyze_accuracy,
+        print_accuracy,
+    )
 
     try:
         report = analyze_accuracy(args.artifact_dir, args.server_log, plot=not args.no_plot)

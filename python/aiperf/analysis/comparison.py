@@ -10,7 +10,7 @@ if TYPE_CHECKING:
 
     from aiperf.analysis.runs import Run
 
-__all__ = ["compare", "as_runs", "unique_labels"]
+__all__ = ["as_runs", "compare", "unique_labels"]
 
 DEFAULT_STATS = ("avg", "p50", "p99")
 # Timestamps, not performance: comparing them across runs says nothing.

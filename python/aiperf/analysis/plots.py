@@ -12,21 +12,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
+from aiperf.errors import PlotError
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from aiperf.analysis.runs import Run
 
-__all__ = ["PlotError", "PLOTS", "latency_cdf", "ttft_itl_distributions", "throughput_over_time",
-           "concurrency_over_time", "latency_vs_throughput", "image_latency_by_size", "all_plots", "PlotOutcome"]
+__all__ = [
+    "PLOTS",
+    "PlotError",
+    "PlotOutcome",
+    "all_plots",
+    "concurrency_over_time",
+    "image_latency_by_size",
+    "latency_cdf",
+    "latency_vs_throughput",
+    "throughput_over_time",
+    "ttft_itl_distributions",
+]
 
 RunsLike = Union["Run", str, Path, Sequence[Union["Run", str, Path]]]
 _DPI = 100
 _STREAMING_HINT = "profile a chat or completions endpoint with --streaming"
-
-
-class PlotError(ValueError):
-    """The runs have no data for this plot; the message says which run lacks what."""
 
 
 # ---------------------------------------------------------------------------------------------- helpers

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from aiperf.errors import ArtifactError
+
 if TYPE_CHECKING:
     from aiperf.analysis.gallery import GeneratedImage
 
@@ -20,10 +22,6 @@ RECORDS_FILE = "profile_export.jsonl"
 # Summary-file keys that are not metrics.
 _SUMMARY_META_KEYS = {"schema_version", "aiperf_version", "benchmark_id", "start_time", "end_time", "was_cancelled",
                       "input_config", "error_summary", "run_info", "telemetry_data", "warmup_metrics"}
-
-
-class ArtifactError(ValueError):
-    """An artifact folder that cannot be read back; the message names the missing file or field."""
 
 
 @dataclass
@@ -113,7 +111,7 @@ class Run:
     @classmethod
     def from_run(cls, *, config: Any, endpoint: Any, metrics: Any, records: dict, request_inputs: Any,
                  artifact_dir: Path, was_cancelled: bool, anchor_wall_ns: int, anchor_mono_ns: int,
-                 request_id_prefix: str) -> "Run":
+                 request_id_prefix: str) -> Run:
         def build():
             return records_frame(records, metrics.per_record, request_inputs, anchor_wall_ns, anchor_mono_ns,
                                  request_id_prefix)

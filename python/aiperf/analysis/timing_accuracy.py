@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from aiperf.errors import AccuracyError
 from aiperf.results.export import RAW_JSONL, RECORDS_JSONL
 
 ACCURACY_JSON = "accuracy.json"
@@ -93,10 +94,6 @@ class AccuracyReport:
                             for key, _, definition in DIFFERENCES},
             "server": self.server_stats,
         }
-
-
-class AccuracyError(ValueError):
-    """A file cannot be read as a timing log or an artifact folder."""
 
 
 def _parse_lines(path: Path, what: str, parse: Callable[[dict[str, Any]], Any]) -> Iterator[Any]:
@@ -199,11 +196,10 @@ def read_client(artifact_dir: str | Path, anchor: dict[str, int]) -> tuple[dict[
 
 
 def _stats(values_us: np.ndarray) -> dict[str, float]:
-    from aiperf import _engine
-
+    from aiperf.engine import compute_stats
     if values_us.size == 0:
         return {"count": 0}
-    stats = dict(_engine.compute_stats(np.ascontiguousarray(values_us, dtype=np.float64)))
+    stats = dict(compute_stats(np.ascontiguousarray(values_us, dtype=np.float64)))
     return {name: float(stats[name]) for name in _STATS}
 
 

@@ -14,14 +14,10 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from aiperf.errors import ConfigError
+
 if TYPE_CHECKING:
     from aiperf.inputs.input_images import SyntheticImageSpec
-
-
-class ConfigError(ValueError):
-    """An invalid option, combination of options or input; the message names the option."""
-
-    exit_code = 2
 
 
 @dataclass(frozen=True)

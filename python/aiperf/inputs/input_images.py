@@ -2,18 +2,19 @@
 
 - An input image is a local path (read, checked to be an image), an http(s) URL (passed through untouched, never
   downloaded) or a data URL (checked to hold base64 image bytes). Anything else is an `ImageError`.
-- Synthetic images are encoded by the C++ engine (`_engine.encode_png`, libpng + zlib), one deterministic image
+- Synthetic images are encoded by the C++ engine (`encode_png`, libpng + zlib), one deterministic image
   per seed, sizes drawn from normal(mean, stddev) per dimension.
 """
 from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from aiperf.errors import ImageError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -37,10 +38,6 @@ _SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*):")
 _SIZE = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
 IMAGE_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif"}
 MAX_SYNTHETIC_SIDE = 16384  # the C++ encoder's limit per side
-
-
-class ImageError(ValueError):
-    """An image input that cannot be sent: the message says what is wrong (callers add where it came from)."""
 
 
 @dataclass(frozen=True)
@@ -73,9 +70,8 @@ class InputImage:
 
 def sniff_image_type(data: bytes) -> str | None:
     """The image MIME type of `data` from its magic bytes (C++), or None when it is not a known image format."""
-    from aiperf import _engine
-
-    return _engine.sniff_image_type(data)
+    from aiperf.engine import sniff_image_type
+    return sniff_image_type(data)
 
 
 def data_url(data: bytes, mime_type: str) -> str:
@@ -166,9 +162,9 @@ def parse_size(value: Any) -> tuple[int, int] | None:
 # ------------------------------------------------------------------------------------------- synthetic images
 
 def jpeg_available() -> bool:
-    from aiperf import _engine
+    from aiperf.engine import encode_jpeg
 
-    return hasattr(_engine, "encode_jpeg")
+    return encode_jpeg is not None
 
 
 @dataclass(frozen=True)
@@ -197,8 +193,7 @@ def _dimensions(rng: np.random.Generator, mean: float, stddev: float, count: int
 
 def synthetic_images(spec: SyntheticImageSpec, count: int, rng: np.random.Generator) -> list[InputImage]:
     """`count` distinct images (C++ encoder); sizes, formats and pixels all come from `rng` (reproducible)."""
-    from aiperf import _engine
-
+    from aiperf.engine import encode_jpeg, encode_png
     widths = _dimensions(rng, spec.width_mean, spec.width_stddev, count).tolist()
     heights = _dimensions(rng, spec.height_mean, spec.height_stddev, count).tolist()
     seeds = rng.integers(0, 2**32, count).tolist()
@@ -207,7 +202,7 @@ def synthetic_images(spec: SyntheticImageSpec, count: int, rng: np.random.Genera
     images = []
     for width, height, seed, fmt in zip(widths, heights, seeds, formats):
         if fmt == "jpeg":
-            images.append(InputImage(data=_engine.encode_jpeg(width, height, seed), mime_type="image/jpeg"))
+            images.append(InputImage(data=encode_jpeg(width, height, seed), mime_type="image/jpeg"))
         else:
-            images.append(InputImage(data=_engine.encode_png(width, height, seed), mime_type="image/png"))
+            images.append(InputImage(data=encode_png(width, height, seed), mime_type="image/png"))
     return images

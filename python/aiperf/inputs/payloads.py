@@ -166,26 +166,24 @@ def encode_bodies(payloads: list[dict[str, Any] | MultipartForm]) -> EncodedBodi
 
     Raises ValueError/TypeError when a JSON payload cannot be written (NaN, unsupported types).
     """
-    from aiperf import _engine
-
+    from aiperf.engine import EngineError, build_json
     if not payloads or not isinstance(payloads[0], MultipartForm):
-        return EncodedBodies(JSON_CONTENT_TYPE, [_engine.build_json(p) for p in payloads])
+        return EncodedBodies(JSON_CONTENT_TYPE, [build_json(p) for p in payloads])
     for _attempt in range(3):
         try:
             return _encode_forms(payloads)  # type: ignore[arg-type]
-        except _engine.EngineError:  # the run's boundary occurred inside a later body: draw a new one
+        except EngineError:  # the run's boundary occurred inside a later body: draw a new one
             continue
     raise ValueError("multipart: could not find a boundary that occurs in no body")
 
 
 def _encode_forms(forms: list[MultipartForm]) -> EncodedBodies:
-    from aiperf import _engine
-
+    from aiperf.engine import multipart_encode
     bodies: list[bytes] = []
     content_type = ""
     boundary: str | None = None
     for form in forms:
-        content_type, body = _engine.multipart_encode(form.fields, form.files, boundary)
+        content_type, body = multipart_encode(form.fields, form.files, boundary)
         if boundary is None:
             boundary = _boundary_of(content_type)
         bodies.append(body)

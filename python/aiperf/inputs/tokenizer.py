@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from aiperf.errors import TokenizerError
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -64,10 +66,6 @@ def tokenize_in_calling_thread() -> Iterator[None]:
             os.environ.pop(_PARALLELISM_ENV, None)
         else:
             os.environ[_PARALLELISM_ENV] = previous
-
-
-class TokenizerError(Exception):
-    """A tokenizer could not be found or loaded; the message names `--tokenizer` and what was tried."""
 
 
 class Tokenizer:
@@ -280,7 +278,7 @@ def _from_file(file: Path, name: str, lazy: bool = False) -> Tokenizer:
 
         try:
             return HFTokenizer.from_file(str(file))
-        except Exception as e:  # noqa: BLE001 - the Rust side raises plain Exception subclasses
+        except Exception as e:
             raise TokenizerError(f"--tokenizer {name!r}: cannot load {file}: {e}") from None
 
     def load_and_remember() -> Any:
@@ -312,7 +310,7 @@ def _from_json_text(text: str, name: str, source: str) -> Tokenizer:
 
     try:
         return Tokenizer(HFTokenizer.from_str(text), name)
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         raise TokenizerError(f"--tokenizer {name!r}: cannot load {source}: {e}") from None
 
 
@@ -337,7 +335,7 @@ def _hub_cache_lookup(repo_id: str, revision: str) -> Path | None:
     else:
         try:
             found = try_to_load_from_cache(repo_id, TOKENIZER_JSON, revision=revision)
-        except Exception:  # noqa: BLE001
+        except Exception:
             found = None
         if isinstance(found, str) and Path(found).is_file():
             return Path(found)
@@ -371,7 +369,7 @@ def _hub_download(repo_id: str, revision: str) -> tuple[Any, str]:
             from tokenizers import Tokenizer as HFTokenizer
 
             result["backend"] = HFTokenizer.from_pretrained(repo_id, revision=revision)
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             result["error"] = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
 
     worker = threading.Thread(target=fetch, name="aiperf-tokenizer-download", daemon=True)

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from aiperf import _engine
-from aiperf.results.metrics import ErrorGroups, RunMetrics, SessionHistory, record_metrics, summarize
+from aiperf.engine import trim_memory
 from aiperf.redaction import redact_records
+from aiperf.results.metrics import ErrorGroups, RunMetrics, SessionHistory, record_metrics, summarize
 
 if TYPE_CHECKING:
     from aiperf.inputs.endpoints import Endpoint
@@ -105,7 +105,7 @@ class RecordCollector:
                                              for b, base in zip(batches, bases)])
         for name in list(batches[0]):
             merged[name] = np.concatenate([b.pop(name) for b in batches])
-            _engine.trim_memory()  # the parts' pages go back before the next column is allocated
+            trim_memory()  # the parts' pages go back before the next column is allocated
         tags: list[str] = []
         for m in metrics:
             tags.extend(tag for tag in m if tag not in tags)
@@ -113,7 +113,7 @@ class RecordCollector:
         for tag in tags:
             merged_metrics[tag] = np.concatenate([m.pop(tag) if tag in m else np.full(size, np.nan)
                                                   for m, size in zip(metrics, sizes)])
-            _engine.trim_memory()
+            trim_memory()
         self._batches, self._metrics = [merged], [merged_metrics]
 
     def columns(self) -> dict[str, np.ndarray]:
@@ -139,11 +139,9 @@ class RecordCollector:
 
 
 def _empty_columns() -> dict[str, np.ndarray]:
-    dtypes = {"request_index": np.int64, "body_index": np.int32, "worker_id": np.int32, "phase": np.int8,
-              "session_num": np.int64, "turn_index": np.int32, "intended_ns": np.int64, "start_ns": np.int64,
-              "ack_ns": np.int64, "end_ns": np.int64, "status": np.int32, "error_kind": np.int8,
-              "was_cancelled": bool, "num_images": np.int32, "response_end_ns": np.int64,
-              "error_message_offsets": np.int64, "error_message": np.uint8}
-    out = {name: np.zeros(0, dtype=dtype) for name, dtype in dtypes.items()}
-    out["error_message_offsets"] = np.zeros(1, dtype=np.int64)
+    from aiperf.engine import empty_records
+
+    empty = empty_records()
+    out = {name: empty[name] for name in (*KEPT_COLUMNS, "error_message_offsets", "error_message")}
+    out["response_end_ns"] = np.zeros(0, dtype=np.int64)
     return out

@@ -4,9 +4,8 @@
 """
 from __future__ import annotations
 
-import sys
-
 import math
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path

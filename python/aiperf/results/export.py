@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from aiperf.results.metrics import METRICS, RunMetrics, SessionHistory, decode_ragged, error_code, error_type_name
 from aiperf.inputs.payloads import fill_history
+from aiperf.results.metrics import METRICS, RunMetrics, SessionHistory, decode_ragged, error_code, error_type_name
 
 __all__ = [
     "INPUTS_JSON",

@@ -2,7 +2,7 @@
 
 Per-record metrics are computed for all records at once with numpy (values in display units, NaN where a metric
 does not apply or the request failed); the summary statistics come from the engine's one stats routine
-(`_engine.compute_stats`) over the successful profiling records only.
+(`compute_stats`) over the successful profiling records only.
 """
 from __future__ import annotations
 
@@ -21,21 +21,21 @@ log = logging.getLogger("aiperf")
 __all__ = [
     "ERROR_TYPES",
     "METRICS",
-    "MetricSpec",
-    "RunMetrics",
     "ErrorGroups",
+    "MetricSpec",
     "RecordMetrics",
+    "RunMetrics",
     "SessionHistory",
     "compute_metrics",
-    "record_metrics",
-    "summarize",
     "console_metrics",
-    "measurement_window",
-    "response_end_times",
-    "summary_stats",
     "decode_ragged",
     "error_code",
     "error_type_name",
+    "measurement_window",
+    "record_metrics",
+    "response_end_times",
+    "summarize",
+    "summary_stats",
 ]
 
 NS_PER_MS = 1e6
@@ -236,9 +236,8 @@ def _usage(records: dict[str, np.ndarray], column: str, n: int) -> np.ndarray:
 
 
 def _stats(values: np.ndarray) -> dict[str, float]:
-    from aiperf import _engine
-
-    return dict(_engine.compute_stats(np.ascontiguousarray(values, dtype=np.float64)))
+    from aiperf.engine import compute_stats
+    return dict(compute_stats(np.ascontiguousarray(values, dtype=np.float64)))
 
 
 # Numbers, and words holding a digit (ids such as chatcmpl-0000001a2f), do not split an error group.

@@ -11,12 +11,13 @@ import sys
 import threading
 import time
 import uuid
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiperf import __version__
 from aiperf.config import ConfigError, ProfileConfig
+from aiperf.errors import RunError
 from aiperf.inputs.endpoints import Endpoint, get_endpoint
 from aiperf.inputs.payloads import EDIT_RESERVED_FIELDS, refused_extra_fields
 from aiperf.redaction import redact_text, redact_url
@@ -25,12 +26,6 @@ if TYPE_CHECKING:
     from aiperf.analysis.runs import ProfileResult
 
 log = logging.getLogger("aiperf")
-
-
-class RunError(RuntimeError):
-    """The run could not start (the engine refused its configuration, the artifact folder is unwritable, …)."""
-
-    exit_code = 1
 
 
 def resolve_artifact_dir(config: ProfileConfig) -> Path:
@@ -169,8 +164,8 @@ def build_request_inputs(config: ProfileConfig, endpoint: Endpoint, conversation
     With `count_tokens=False` the counts are None: run_profile counts them with count_input_tokens() while
     the engine runs, so the tokenizer need not be loaded before the first request.
     """
-    from aiperf.results.export import RequestInputs
     from aiperf.inputs.payloads import build_payload, encode_bodies, payload_description
+    from aiperf.results.export import RequestInputs
 
     payloads: list = []
     session_ids: list[str] = []
@@ -255,7 +250,7 @@ def _last_turns(inputs: Any) -> Any:
 
 @dataclass
 class Workload:
-    """What the engine sends, besides the bodies: see _engine.Engine."""
+    """What the engine sends, besides the bodies: see Engine."""
 
     order: Any = None
     sessions: Any = None
@@ -327,9 +322,9 @@ def ensure_file_descriptors(connections: int) -> None:
 
 def _engine_config(config: ProfileConfig, endpoint: Endpoint, content_type: str, streaming: bool, keep_raw: bool,
                    request_id_prefix: str, session_count: int) -> Any:
-    from aiperf import _engine
+    from aiperf.engine import EngineConfig
 
-    ec = _engine.EngineConfig()
+    ec = EngineConfig()
     ec.url = config.full_url
     ec.headers = [f"{k}: {v}" for k, v in config.headers.items() if k.lower() != "content-type"]
     user_content_type = next((v for k, v in config.headers.items() if k.lower() == "content-type"), None)
@@ -433,7 +428,7 @@ class _InputTokenCounter:
             if load is not None:
                 load()
             self._result = count_input_tokens(endpoint, conversations, tokenizer)
-        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread by result()
+        except BaseException as e:
             self._error = e
 
     def start(self) -> None:
@@ -505,7 +500,7 @@ class _BatchTaker(threading.Thread):
             self._set_idle(True)
 
     def run(self) -> None:
-        from aiperf import _engine
+        from aiperf.engine import trim_memory
 
         self._native_id = threading.get_native_id()
         self._set_idle(True)
@@ -521,10 +516,10 @@ class _BatchTaker(threading.Thread):
                     self._on_batch(batch)
                     del batch
                     if time.monotonic() >= next_trim:  # returns pages freed by the batches, seldom: trimming
-                        _engine.trim_memory()           # briefly locks the heap the loop threads allocate from
+                        trim_memory()           # briefly locks the heap the loop threads allocate from
                         next_trim = time.monotonic() + _TRIM_INTERVAL_S
                     next_drain = time.monotonic() + _DRAIN_INTERVAL_S
-        except BaseException as e:  # noqa: BLE001 - re-raised in the main thread by finish()
+        except BaseException as e:
             self.error = e
             self._engine.stop()
 
@@ -567,8 +562,8 @@ def _drive(engine: Any, config: ProfileConfig, interrupts: _Interrupts, total: i
     `on_started()` is called right after the engine started (to overlap work with the run); `on_batch(records)`
     with the records finished so far, every _DRAIN_INTERVAL_S while the engine runs, from a thread of lower
     priority (the caller drains the rest)."""
-    from aiperf.results.console import ProgressDisplay
     from aiperf.inputs.tokenizer import tokenize_in_calling_thread
+    from aiperf.results.console import ProgressDisplay
 
     taker: _BatchTaker | None = None
     # Token counting during the run stays in the (low-priority) threads that ask for it; see the context manager.
@@ -625,7 +620,7 @@ def _report_workers(engine: Any, artifact_dir: Path, print_table: bool) -> None:
 
 
 def run_profile(config: ProfileConfig, *, console: Any = None, print_table: bool = True) -> ProfileResult:
-    from aiperf import _engine
+    from aiperf.engine import Engine, EngineError, set_mmap_threshold
 
     endpoint = get_endpoint(config.endpoint_type)
     streaming = config.streaming and endpoint.supports_streaming
@@ -660,9 +655,9 @@ def run_profile(config: ProfileConfig, *, console: Any = None, print_table: bool
             if config.ray_address:  # distributed run (issue 8): same interface, N Ray workers
                 engine = _distributed_engine(config, engine_config, bodies, workload)
             else:
-                engine = _engine.Engine(engine_config, bodies, order=workload.order, sessions=workload.sessions,
+                engine = Engine(engine_config, bodies, order=workload.order, sessions=workload.sessions,
                                         turn_delays_ns=workload.turn_delays_ns, schedule_ns=workload.schedule_ns)
-        except _engine.EngineError as e:
+        except EngineError as e:
             raise RunError(redact_text(str(e), config.secret_values)) from None
         log.info("sending to %s: %s, %s sessions (%s requests), %d warm-up", redact_url(config.full_url),
                  (f"request rate {config.request_rate}/s ({config.effective_arrival_pattern})" if config.request_rate
@@ -687,7 +682,7 @@ def run_profile(config: ProfileConfig, *, console: Any = None, print_table: bool
                 writer=writer, secrets=config.secret_values, server_token_counts=config.use_server_token_count,
                 last_turn_of_body=_last_turns(inputs) if workload.sessions is not None else None)
 
-        _engine.set_mmap_threshold(_MMAP_THRESHOLD)  # batches' big buffers then go back to the system when freed
+        set_mmap_threshold(_MMAP_THRESHOLD)  # batches' big buffers then go back to the system when freed
         started = time.monotonic()
         try:
             was_cancelled = _drive(engine, config, interrupts, total=workload.total_requests,
@@ -699,9 +694,9 @@ def run_profile(config: ProfileConfig, *, console: Any = None, print_table: bool
             collecting["collector"].add(engine.drain())
         finally:
             record_files = collecting["writer"].close() if "writer" in collecting else []
-        from aiperf.results.export import write_summary_files
-        from aiperf.results.console import print_summary
         from aiperf.analysis.runs import ProfileResult
+        from aiperf.results.console import print_summary
+        from aiperf.results.export import write_summary_files
 
         metrics, records = collecting["collector"].finish(anchor_wall_ns=engine.anchor_wall_ns,
                                                           anchor_mono_ns=engine.anchor_mono_ns,

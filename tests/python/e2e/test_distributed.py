@@ -21,8 +21,9 @@ import pytest
 
 import aiperf
 from aiperf.config import ConfigError, make_config
+from aiperf.engine import empty_records
 from aiperf.run.distributed.clock import measure_offset
-from aiperf.run.distributed.merge import concat, empty_records, sorted_by_request_index, take, to_driver_clock
+from aiperf.run.distributed.merge import concat, sorted_by_request_index, take, to_driver_clock
 from aiperf.run.distributed.shards import split_workload
 
 # The folder holding the aiperf this test imports (the source tree with an in-place build, or site-packages):

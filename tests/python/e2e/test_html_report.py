@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import shutil
-import os
 import subprocess
 import time
 import urllib.request
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from aiperf.cli import main
 from aiperf.analysis.html_report import write_report
+from aiperf.cli import main
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -156,7 +156,7 @@ def render(html_file: Path, screenshot: Path, profile_dir: Path) -> dict:
         try:  # late console messages
             while True:
                 browser.events.append(json.loads(browser.socket.recv()))
-        except Exception:  # noqa: BLE001 - the timeout ends the drain
+        except Exception:
             pass
     finally:
         browser.close()

@@ -212,7 +212,7 @@ class _Recorder(BaseHTTPRequestHandler):
     bodies: list[dict] = []
     lock = threading.Lock()
 
-    def do_POST(self):  # noqa: N802 - http.server's name
+    def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         with self.lock:
             self.bodies.append(body)

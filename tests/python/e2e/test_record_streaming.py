@@ -13,8 +13,8 @@ import pytest
 import aiperf
 from aiperf import _engine
 from aiperf import run as run_module
-from aiperf.results.collect import RecordCollector
 from aiperf.inputs.endpoints import get_endpoint
+from aiperf.results.collect import RecordCollector
 from aiperf.results.export import write_exports
 from aiperf.results.metrics import compute_metrics
 

@@ -40,7 +40,7 @@ class _EchoingHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _EchoingServer
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         credentials = {k.lower(): v for k, v in self.headers.items()
                        if k.lower() in ("authorization", "x-api-key", "api-key", "cookie")}

@@ -9,8 +9,15 @@ import numpy as np
 import pytest
 
 from aiperf.cli import main
-from aiperf.results.timeslices import (TIMELINE_CSV, TIMELINE_JSON, TIMESLICES_CSV, TIMESLICES_JSON, compute_timeslices,
-                               timeline_of, write_time_exports)
+from aiperf.results.timeslices import (
+    TIMELINE_CSV,
+    TIMELINE_JSON,
+    TIMESLICES_CSV,
+    TIMESLICES_JSON,
+    compute_timeslices,
+    timeline_of,
+    write_time_exports,
+)
 
 S = 1_000_000_000
 ANCHOR_WALL_NS = 1000 * S  # engine clock 5 s is wall clock 1000 s, a multiple of the 1 s slices
@@ -186,7 +193,7 @@ def test_profile_without_slice_duration_writes_an_automatic_timeline(fast_mock_s
     out = tmp_path / "run2"
     assert _profile(fast_mock_server, out) == 0
     timeline = json.loads((out / TIMELINE_JSON).read_text())
-    assert 0 < timeline["bin_s"] and 1 <= len(timeline["buckets"]) <= 60
+    assert timeline["bin_s"] > 0 and 1 <= len(timeline["buckets"]) <= 60
     assert sum(b["requests_completed"] for b in timeline["buckets"]) == 60
     assert not (out / TIMESLICES_JSON).exists()
 

@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from aiperf.errors import InputFileError
+
 if TYPE_CHECKING:
-    from aiperf.inputs.input_images import InputImage
     from aiperf.inputs.dataset.files import load_single_turn
-    from aiperf.inputs.dataset.turn_images import attach_images
     from aiperf.inputs.dataset.synthetic import synthetic_conversations
+    from aiperf.inputs.dataset.turn_images import attach_images
+    from aiperf.inputs.input_images import InputImage
 
 __all__ = [
     "KNOWN_DATASET_TYPES",
@@ -54,24 +56,6 @@ class Turn:
 class Conversation:
     session_id: str
     turns: list[Turn]
-
-
-class InputFileError(ValueError):
-    """A problem with `--input-file`: the message names the file, the line (1-based) and the field."""
-
-    def __init__(self, path: Path | str | None, line: int | None, field: str | None, problem: str) -> None:
-        self.path = path
-        self.line = line
-        self.field = field
-        self.problem = problem
-        if field is not None and field.startswith("--"):  # about the option itself, e.g. an unreadable file
-            message = f"{field} {path}: {problem}" if path is not None else f"{field}: {problem}"
-        else:
-            location = str(path) if path is not None else "--input-file"
-            if line is not None:
-                location += f":{line}"
-            message = f"{location}: {field}: {problem}" if field else f"{location}: {problem}"
-        super().__init__(message)
 
 
 def __getattr__(name: str) -> Any:  # lazy re-exports keep `import aiperf.inputs.dataset` free of numpy

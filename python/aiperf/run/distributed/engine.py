@@ -20,7 +20,7 @@ import numpy as np
 
 from aiperf.run.distributed import require_ray
 from aiperf.run.distributed.clock import ClockOffset, measure_offset
-from aiperf.run.distributed.merge import concat, row_count, sorted_by_request_index, to_driver_clock
+from aiperf.run.distributed.merge import concat, sorted_by_request_index, to_driver_clock
 from aiperf.run.distributed.shards import Shard, global_schedule, split_workload
 from aiperf.run.distributed.worker import EngineWorker
 
@@ -35,7 +35,7 @@ START_DELAY_S = 1.0            # from start() to the common start of profiling (
 
 @dataclass
 class Progress:
-    """Counters of all workers, like _engine.Progress."""
+    """Counters of all workers, like Progress."""
 
     sent: int = 0
     completed: int = 0
@@ -66,12 +66,11 @@ class _Worker:
 
 
 class DistributedEngine:
-    """Same interface as aiperf._engine.Engine (see _engine.pyi), the run split over `worker_count` Ray workers."""
+    """Same interface as aiperf._engine.Engine (see pyi), the run split over `worker_count` Ray workers."""
 
     def __init__(self, engine_config: Any, bodies: list[bytes], workload: Any, *, ray_address: str,
                  worker_count: int) -> None:
-        from aiperf import _engine
-
+        from aiperf.engine import monotonic_ns
         self._ray = ray = require_ray()
         self._address = ray_address
         self._owns_connection = not ray.is_initialized()
@@ -94,14 +93,14 @@ class DistributedEngine:
                                        scheduling_strategy="SPREAD").remote()
                 self._workers.append(_Worker(shard=shard, actor=actor, name=name))
             self._bodies_ref = ray.put(bodies)
-            self._describe_workers(_engine)
+            self._describe_workers()
             for worker in self._workers:
                 worker.clock = measure_offset(lambda w=worker: ray.get(w.actor.clock_ns.remote(), timeout=30),
-                                              _engine.monotonic_ns)
+                                              monotonic_ns)
         except BaseException:
             self._close()
             raise
-        self._monotonic_ns = _engine.monotonic_ns
+        self._monotonic_ns = monotonic_ns
         self._anchor_wall_ns = 0
         self._anchor_mono_ns = 0
         self._common_start_ns = 0
@@ -123,9 +122,9 @@ class DistributedEngine:
                               f"thread(s) and reserves that many CPUs; the Ray cluster at {self._address} has "
                               f"{total:g} CPUs, {needed} are needed")
 
-    def _describe_workers(self, engine_module: Any) -> None:
+    def _describe_workers(self) -> None:
         import aiperf
-
+        from aiperf.engine import ENGINE_VERSION
         from aiperf.run import RunError
 
         ray = self._ray
@@ -138,7 +137,7 @@ class DistributedEngine:
         for worker, info in zip(self._workers, ray.get(refs)):
             worker.info = info
             theirs = (info["aiperf_version"], info["engine_version"])
-            ours = (aiperf.__version__, getattr(engine_module, "__version__", ""))
+            ours = (aiperf.__version__, ENGINE_VERSION)
             if theirs != ours:
                 raise RunError(f"Ray worker on {info['hostname']} runs aiperf {theirs[0]} (engine {theirs[1]}), "
                                f"this machine {ours[0]} (engine {ours[1]}): install the same version everywhere")
@@ -164,7 +163,7 @@ class DistributedEngine:
         for worker, ref in zip(self._workers, starts):
             try:
                 worker.started_ns = worker.clock.to_driver(ray.get(ref))
-            except Exception as e:  # noqa: BLE001 - the engine refused its shard, or the worker is gone
+            except Exception as e:
                 self._stop_requested = True
                 self._send_stop()
                 self._close()
@@ -210,12 +209,11 @@ class DistributedEngine:
         return sorted_by_request_index(concat(batches, like=self._empty_like()))
 
     def records(self) -> dict[str, np.ndarray]:
-        from aiperf import _engine
-
+        from aiperf.engine import EngineError
         if not self._finished:
-            raise _engine.EngineError("records are available once the run has finished (wait() returned True)")
+            raise EngineError("records are available once the run has finished (wait() returned True)")
         if self._kept is None:
-            raise _engine.EngineError("records() after drain(): a run uses one or the other")
+            raise EngineError("records() after drain(): a run uses one or the other")
         return sorted_by_request_index(concat(self._kept, like=self._empty_like()))
 
     @property
@@ -247,7 +245,7 @@ class DistributedEngine:
                 ref, w.pending = w.pending, None
                 try:
                     answer = ray.get(ref)
-                except Exception as e:  # noqa: BLE001 - RayActorError and kin: the worker is gone
+                except Exception as e:
                     self._lost(w, "died", _short(e))
                     continue
                 w.last_answer_s = time.monotonic()
@@ -298,7 +296,7 @@ class DistributedEngine:
                 try:
                     w.clock_after = measure_offset(lambda w=w: self._ray.get(w.actor.clock_ns.remote(), timeout=10),
                                                    self._monotonic_ns, probes=8)
-                except Exception as e:  # noqa: BLE001 - only descriptive
+                except Exception as e:
                     log.warning("Ray worker %d: clock not measured after the run: %s", w.shard.index, _short(e))
         self._close()
 
@@ -312,13 +310,13 @@ class DistributedEngine:
         for w in self._workers:
             try:
                 self._ray.kill(w.actor, no_restart=True)
-            except Exception:  # noqa: BLE001 - already gone
+            except Exception:
                 pass
 
     def _empty_like(self) -> dict[str, np.ndarray]:
         if self._like is not None:
             return self._like
-        from aiperf.run.distributed.merge import empty_records
+        from aiperf.engine import empty_records
 
         return empty_records()
 
@@ -386,9 +384,8 @@ class DistributedEngine:
 
 
 def _connect(ray: Any, address: str) -> None:
-    from aiperf.run import RunError
-
     import aiperf
+    from aiperf.run import RunError
 
     package_parent = str(Path(aiperf.__file__).resolve().parent.parent)
     runtime_env = None
@@ -400,7 +397,7 @@ def _connect(ray: Any, address: str) -> None:
     try:
         ray.init(address=address, namespace="aiperf", logging_level=logging.WARNING, log_to_driver=False,
                  runtime_env=runtime_env)
-    except Exception as e:  # noqa: BLE001 - ConnectionError, ValueError, … from ray: say which address
+    except Exception as e:
         raise RunError(f"--ray-address {address}: cannot connect to a Ray cluster: {_short(e)}") from None
 
 
@@ -422,7 +419,7 @@ def _check_reachable(address: str) -> None:
 
 
 def _config_fields(engine_config: Any) -> dict[str, Any]:
-    """The settings of an _engine.EngineConfig as a dict (the config object itself does not pickle)."""
+    """The settings of an EngineConfig as a dict (the config object itself does not pickle)."""
     cls = type(engine_config)
     return {name: getattr(engine_config, name) for name in dir(cls)
             if not name.startswith("_") and isinstance(getattr(cls, name, None), property)}

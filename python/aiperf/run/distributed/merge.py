@@ -6,8 +6,6 @@ happened", stays -1) and its loop threads get run-wide worker ids; batches are t
 """
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 TIME_COLUMNS = ("intended_ns", "start_ns", "ack_ns", "end_ns", "chunk_ns")
@@ -112,24 +110,3 @@ def sorted_by_request_index(records: dict[str, np.ndarray]) -> dict[str, np.ndar
     if np.array_equal(order, np.arange(len(order))):
         return records
     return take(records, order)
-
-
-# The columns of _engine.Engine.records() and their types (_engine.pyi), for a run that received no record at all.
-_COLUMN_TYPES = {
-    "request_index": np.int64, "body_index": np.int32, "worker_id": np.int32, "phase": np.int8,
-    "session_num": np.int64, "turn_index": np.int32, "intended_ns": np.int64, "start_ns": np.int64,
-    "ack_ns": np.int64, "end_ns": np.int64, "status": np.int32, "error_kind": np.int8, "was_cancelled": np.bool_,
-    "error_message_offsets": np.int64, "error_message": np.uint8, "chunk_offsets": np.int64, "chunk_ns": np.int64,
-    "chunk_content_bytes": np.int32, "content_offsets": np.int64, "content": np.uint8,
-    "reasoning_offsets": np.int64, "reasoning": np.uint8, "usage_prompt_tokens": np.int64,
-    "usage_completion_tokens": np.int64, "usage_reasoning_tokens": np.int64, "num_images": np.int32,
-    "response_bytes": np.int64, "raw_offsets": np.int64, "raw": np.uint8, "response_header_offsets": np.int64,
-    "response_headers": np.uint8,
-}
-
-
-def empty_records() -> dict[str, np.ndarray]:
-    """Zero records (per-record offsets columns hold their leading 0; the raw-only ones are empty)."""
-    per_record_offsets = {"error_message_offsets", "chunk_offsets", "content_offsets", "reasoning_offsets"}
-    return {name: np.zeros(1 if name in per_record_offsets else 0, dtype=dtype)
-            for name, dtype in _COLUMN_TYPES.items()}

@@ -66,12 +66,11 @@ class _Dataset:
 def global_schedule(engine_config: Any, workload: Any) -> np.ndarray | None:
     """The open-loop schedule of the whole run (ns from the start of profiling), or None in closed loop:
     the fixed schedule as given, else the one the engine itself would draw from --request-rate."""
-    from aiperf import _engine
-
+    from aiperf.engine import arrival_offsets_ns
     if workload.schedule_ns is not None:
         return np.asarray(workload.schedule_ns, dtype=np.int64)
     if engine_config.request_rate > 0:
-        return np.asarray(_engine.arrival_offsets_ns(engine_config, engine_config.request_count,
+        return np.asarray(arrival_offsets_ns(engine_config, engine_config.request_count,
                                                      engine_config.benchmark_duration_s, 1), dtype=np.int64)
     return None
 

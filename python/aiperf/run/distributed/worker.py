@@ -19,28 +19,26 @@ class EngineWorker:
     def describe(self) -> dict[str, Any]:
         """Where this worker runs and which aiperf it imports (the driver refuses a mismatch)."""
         import aiperf
-        from aiperf import _engine
+        from aiperf.engine import ENGINE_VERSION
 
         return {"hostname": socket.gethostname(), "pid": os.getpid(), "aiperf_version": aiperf.__version__,
-                "engine_version": getattr(_engine, "__version__", ""), "node_ip": _node_ip()}
+                "engine_version": ENGINE_VERSION, "node_ip": _node_ip()}
 
     def clock_ns(self) -> int:
         """The engine's clock (CLOCK_MONOTONIC), for the driver's offset measurement."""
-        from aiperf import _engine
-
-        return _engine.monotonic_ns()
+        from aiperf.engine import monotonic_ns
+        return monotonic_ns()
 
     def start(self, engine_fields: dict[str, Any], bodies: list[bytes], workload: dict[str, Any]) -> int:
         """Build the engine for this shard and start it; profiling waits for engine_fields['profiling_start_ns'].
         Returns this worker's clock once the engine runs (the driver checks it was before the common start)."""
-        from aiperf import _engine
-
-        config = _engine.EngineConfig()
+        from aiperf.engine import Engine, EngineConfig, monotonic_ns
+        config = EngineConfig()
         for name, value in engine_fields.items():
             setattr(config, name, value)
-        self._engine = _engine.Engine(config, bodies, **workload)
+        self._engine = Engine(config, bodies, **workload)
         self._engine.start()
-        return _engine.monotonic_ns()
+        return monotonic_ns()
 
     def poll(self) -> dict[str, Any]:
         """Counters, the records finished since the last poll (None when there are none) and whether the run
@@ -55,7 +53,7 @@ class EngineWorker:
                 batch = engine.records()
                 self._records_sent = True
             error = None
-        except Exception as e:  # noqa: BLE001 - reported to the driver, which ends the run with it
+        except Exception as e:
             finished, batch, error = True, None, f"{type(e).__name__}: {e}"
         p = engine.progress()
         if batch is not None and len(batch["request_index"]) == 0:
@@ -73,5 +71,5 @@ def _node_ip() -> str:
         import ray
 
         return ray.util.get_node_ip_address()
-    except Exception:  # noqa: BLE001 - only descriptive
+    except Exception:
         return ""

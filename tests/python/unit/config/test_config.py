@@ -128,8 +128,8 @@ def test_help_does_not_import_heavy_modules():
 
 
 def test_options_doc_is_up_to_date():
-    from pathlib import Path
     import importlib.util
+    from pathlib import Path
 
     root = Path(__file__).resolve().parents[4]
     spec = importlib.util.spec_from_file_location("gen_options_doc", root / "tools" / "gen_options_doc.py")

@@ -14,8 +14,8 @@ import pytest
 from test_metrics import ANCHOR_MONO, ANCHOR_WALL, MS, Req, make_records, run, streaming_requests
 
 from aiperf.inputs.endpoints import Endpoint
-from aiperf.results.export import RequestInputs, artifact_dir_name, error_columns, write_exports
 from aiperf.redaction import redact_headers
+from aiperf.results.export import RequestInputs, artifact_dir_name, error_columns, write_exports
 
 EXTRACT_IMAGES = Path("/work/shared/compat/extract_images.py")
 PREFIX = "0123abcd-prefix-"

@@ -8,8 +8,8 @@ from rich.console import Console
 from test_metrics import Req, run, streaming_requests
 
 from aiperf.inputs.endpoints import get_endpoint
-from aiperf.results.metrics import METRICS
 from aiperf.results.console import ProgressDisplay, metric_label, print_summary
+from aiperf.results.metrics import METRICS
 
 
 def render(metrics, endpoint="chat", **kwargs) -> str:
