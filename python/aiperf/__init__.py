@@ -23,14 +23,15 @@ from aiperf.errors import (
     ConfigError,
     ImageError,
     InputFileError,
+    NoSuccessfulRequestsError,
     PlotError,
     RunError,
     TokenizerError,
 )
 
 __all__ = ["AccuracyError", "AiperfError", "ArtifactError", "ConfigError", "ImageError", "InputFileError",
-           "PlotError", "ProfileResult", "Run", "RunError", "TokenizerError", "__version__", "analyze_accuracy",
-           "compare", "load", "profile"]
+           "NoSuccessfulRequestsError", "PlotError", "ProfileResult", "Run", "RunError", "TokenizerError",
+           "__version__", "analyze_accuracy", "compare", "load", "profile"]
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -46,7 +47,9 @@ def profile(*, print_table: bool = True, **options: Any) -> Run:
     """Run `aiperf profile` from Python. Options are the CLI's, with underscores (`endpoint_type="chat"`).
 
     Returns a Run (summary, records, timeline, config, artifact_dir, images()). Raises ConfigError for invalid
-    options. No progress bar by default (`ui_type="simple"` shows one), except in Jupyter.
+    options, and NoSuccessfulRequestsError (its `run` is the Run, its artifacts written) when not one profiling
+    request succeeded, as `aiperf profile` exits with 3. No progress bar by default (`ui_type="simple"` shows one),
+    except in Jupyter.
     """
     from aiperf.config import make_config
     from aiperf.run import run_profile

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from aiperf import __version__
 from aiperf.config import OPTIONS, ConfigError, ProfileConfig, validate
+from aiperf.errors import AiperfError
 from aiperf.redaction import redact_argv
 
 
@@ -183,14 +184,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as e:
         print(f"aiperf profile: error: {e}", file=sys.stderr)
         return e.exit_code
-    from aiperf.run import RunError, run_profile
+    from aiperf.run import run_profile
 
     try:
         result = run_profile(config)
-    except ConfigError as e:
-        print(f"aiperf profile: error: {e}", file=sys.stderr)
-        return e.exit_code
-    except RunError as e:
+    except AiperfError as e:  # ConfigError 2, NoSuccessfulRequestsError 3 (artifacts written), RunError 1
         print(f"aiperf profile: error: {e}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:

@@ -2,11 +2,15 @@
 
 Each keeps the builtin base it always had (ValueError, RuntimeError), so existing handlers still match. The engine's
 `aiperf._engine.EngineError` is created by the C++ module with AiperfError among its bases. This module imports
-nothing of the package: the C++ module imports it while it initialises.
+nothing of the package at run time: the C++ module imports it while it initialises.
 """
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aiperf.analysis.runs import Run
 
 __all__ = [
     "AccuracyError",
@@ -15,6 +19,7 @@ __all__ = [
     "ConfigError",
     "ImageError",
     "InputFileError",
+    "NoSuccessfulRequestsError",
     "PlotError",
     "RunError",
     "TokenizerError",
@@ -63,6 +68,16 @@ class ImageError(AiperfError, ValueError):
 
 class RunError(AiperfError, RuntimeError):
     """The run could not start (the engine refused its configuration, the artifact folder is unwritable, …)."""
+
+
+class NoSuccessfulRequestsError(AiperfError, RuntimeError):
+    """The run ended without one successful profiling request; its artifacts are written and `run` holds them."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, run: Run) -> None:
+        super().__init__(message)
+        self.run = run
 
 
 class ArtifactError(AiperfError, ValueError):

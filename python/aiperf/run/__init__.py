@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 from aiperf import __version__
 from aiperf.config import ConfigError, ProfileConfig
-from aiperf.errors import RunError
+from aiperf.errors import NoSuccessfulRequestsError, RunError
 from aiperf.inputs.endpoints import Endpoint, get_endpoint
 from aiperf.inputs.payloads import EDIT_RESERVED_FIELDS, refused_extra_fields
 from aiperf.redaction import redact_text, redact_url
 
 if TYPE_CHECKING:
     from aiperf.analysis.runs import ProfileResult
+    from aiperf.results.metrics import RunMetrics
 
 log = logging.getLogger("aiperf")
 
@@ -619,6 +620,24 @@ def _report_workers(engine: Any, artifact_dir: Path, print_table: bool) -> None:
             print(line)
 
 
+def _require_a_success(metrics: RunMetrics, run: ProfileResult) -> None:
+    """Raises NoSuccessfulRequestsError when no profiling request succeeded (AIPerf exits non-zero then too)."""
+    if metrics.summary.get("request_count", {}).get("avg", 0):
+        return
+    failed = sum(error["count"] for error in metrics.errors)
+    if metrics.errors:
+        top = metrics.errors[0]
+        code = f" {top['code']}" if top.get("code") is not None else ""
+        message = top["message"] if len(top["message"]) <= 200 else top["message"][:200] + "…"
+        why = f"all {failed} failed, {top['count']} of them {top['type']}{code}: {message}"
+    else:
+        why = "none finished"
+    error = NoSuccessfulRequestsError(f"no profiling request succeeded ({why}); the artifacts are in "
+                                      f"{run.artifact_dir}", run)
+    log.error("%s", error)
+    raise error
+
+
 def run_profile(config: ProfileConfig, *, console: Any = None, print_table: bool = True) -> ProfileResult:
     from aiperf.engine import Engine, EngineError, set_mmap_threshold
 
@@ -722,10 +741,13 @@ def run_profile(config: ProfileConfig, *, console: Any = None, print_table: bool
                           was_cancelled=was_cancelled)
         if config.ray_address:
             _report_workers(engine, artifact_dir, print_table)
-        return ProfileResult.from_run(config=config, endpoint=endpoint, metrics=metrics, records=records,
-                                      request_inputs=inputs, artifact_dir=artifact_dir, was_cancelled=was_cancelled,
-                                      anchor_wall_ns=engine.anchor_wall_ns, anchor_mono_ns=engine.anchor_mono_ns,
-                                      request_id_prefix=request_id_prefix)
+        result = ProfileResult.from_run(config=config, endpoint=endpoint, metrics=metrics, records=records,
+                                        request_inputs=inputs, artifact_dir=artifact_dir, was_cancelled=was_cancelled,
+                                        anchor_wall_ns=engine.anchor_wall_ns, anchor_mono_ns=engine.anchor_mono_ns,
+                                        request_id_prefix=request_id_prefix)
+        if not was_cancelled:
+            _require_a_success(metrics, result)
+        return result
     except ConfigError as e:
         log.error("%s", e)
         raise

@@ -51,15 +51,15 @@ def self_signed_server(tmp_path_factory):
     server.server_close()
 
 
-def _profile(url: str, artifact_dir, *extra: str) -> dict:
+def _profile(url: str, artifact_dir, *extra: str, exit_code: int = 0) -> dict:
     code = main(["profile", "--model", "m", "--tokenizer", "gpt2", "--url", url, "--request-count", "3",
                  "--artifact-dir", str(artifact_dir), "--ui-type", "none", *extra])
-    assert code == 0
+    assert code == exit_code
     return json.loads((artifact_dir / "profile_export_aiperf.json").read_text())
 
 
 def test_self_signed_certificate_is_rejected_by_default(self_signed_server, tmp_path):
-    summary = _profile(self_signed_server, tmp_path)
+    summary = _profile(self_signed_server, tmp_path, exit_code=3)  # every request failed
     assert sum(e["count"] for e in summary["error_summary"]) == 3
     messages = " ".join(e["error_details"]["message"] for e in summary["error_summary"]).lower()
     assert "certificate" in messages
