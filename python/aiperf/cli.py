@@ -187,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from aiperf.run import run_profile
 
     try:
-        result = run_profile(config)
+        result = run_profile(config, owns_process=True)
     except AiperfError as e:  # ConfigError 2, NoSuccessfulRequestsError 3 (artifacts written), RunError 1
         print(f"aiperf profile: error: {e}", file=sys.stderr)
         return e.exit_code

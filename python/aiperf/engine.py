@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from aiperf import _engine
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import numpy as np
     import numpy.typing as npt
 
@@ -29,6 +31,7 @@ __all__ = [
     "Phase",
     "Progress",
     "Records",
+    "ReportsWorkers",
     "arrival_offsets_ns",
     "build_json",
     "compute_stats",
@@ -46,7 +49,6 @@ ENGINE_VERSION: str = getattr(_engine, "__version__", "")
 Engine = _engine.Engine
 EngineConfig = _engine.EngineConfig
 EngineError = _engine.EngineError
-Progress = _engine.Progress
 arrival_offsets_ns = _engine.arrival_offsets_ns
 build_json = _engine.build_json
 compute_stats = _engine.compute_stats
@@ -141,16 +143,42 @@ class ClockAnchor:
         return np.where(mono_ns >= 0, mono_ns - self.mono_ns + self.wall_ns, -1)
 
 
+class Progress(Protocol):
+    """A snapshot of a run's counters: what `_engine.Progress` holds, and what the Ray engine sums over workers."""
+
+    @property
+    def sent(self) -> int: ...  # requests started (warm-up included)
+    @property
+    def completed(self) -> int: ...  # requests finished (success or error)
+    @property
+    def errors(self) -> int: ...  # finished with an error
+    @property
+    def in_flight(self) -> int: ...
+    @property
+    def phase(self) -> int: ...  # 0 warm-up, 1 profiling, 2 finished
+    @property
+    def profiling_start_ns(self) -> int: ...  # CLOCK_MONOTONIC when profiling began, 0 before
+
+
 class EngineLike(Protocol):
-    """What a run needs of an engine: `aiperf._engine.Engine` and `run.distributed.DistributedEngine` offer it."""
+    """What a run needs of an engine: `aiperf._engine.Engine` and the Ray `DistributedEngine` offer it."""
 
     def start(self) -> None: ...
     def wait(self, timeout_s: float) -> bool: ...
     def stop(self) -> None: ...
-    def progress(self) -> Any: ...
+    def progress(self) -> Progress: ...
     def drain(self) -> Records: ...
     def records(self) -> Records: ...
     @property
     def anchor_wall_ns(self) -> int: ...
     @property
     def anchor_mono_ns(self) -> int: ...
+
+
+@runtime_checkable
+class ReportsWorkers(Protocol):
+    """An engine spread over workers (the Ray one): after the run it reports on each of them."""
+
+    def report(self, artifact_dir: Path) -> tuple[Path, list[str]]:
+        """Writes the workers' report into the artifact folder; its path and one console line per worker."""
+        ...

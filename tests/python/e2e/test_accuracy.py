@@ -23,9 +23,9 @@ ROUNDING_US = 0.01
 
 
 def _profile(server: MockServer, out: Path, **options):
-    settings = dict(model="m", tokenizer="gpt2", url=server.url, endpoint_type="chat", streaming=True,
-                    concurrency=4, request_count=24, synthetic_input_tokens_mean=16, export_level="raw",
-                    artifact_dir=str(out), print_table=False)
+    settings = {"model": "m", "tokenizer": "gpt2", "url": server.url, "endpoint_type": "chat", "streaming": True,
+                "concurrency": 4, "request_count": 24, "synthetic_input_tokens_mean": 16, "export_level": "raw",
+                "artifact_dir": str(out), "print_table": False}
     settings.update(options)
     return aiperf.profile(**settings)
 
@@ -141,7 +141,8 @@ def test_a_request_without_x_request_id_is_logged_with_a_null_id_and_counted(tmp
 def test_faulty_replies_are_logged_with_their_fault_and_outcome(tmp_path):
     log = tmp_path / "timing.jsonl"
     with MockServer(port=0, ttft_ms=1, itl_ms=0, output_tokens=4, timing_log=log,
-                    faults=["http-500:0.5", "reset-before-response:0.5"], seed=1) as server:
+                    faults=["http-500:0.5", "reset-before-response:0.5"], seed=1) as server, \
+            pytest.raises(aiperf.NoSuccessfulRequestsError):  # every request failed; the exports are written
         _profile(server, tmp_path / "run", request_count=8, request_timeout_seconds=5)
     _, *lines = _lines(log)
     assert {line["fault"] for line in lines} == {"http-500", "reset-before-response"}

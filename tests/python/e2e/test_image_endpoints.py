@@ -141,8 +141,9 @@ def test_image_edit_json_content_type_inlines_the_reference_as_a_data_url(image_
     data = tmp_path / "edit.jsonl"
     data.write_text(json.dumps({"text": "edit", "image": str(ref)}) + "\n")
     out = tmp_path / "run"
+    # the mock server wants multipart for edits: the one request fails (exit 3), its payload is what is checked
     assert _profile(image_server, out, "--endpoint-type", "image_edit", "--request-content-type", "application/json",
-                    "--input-file", str(data), "--request-count", "1") == 0
+                    "--input-file", str(data), "--request-count", "1") == 3
     payload = _payloads(out)[0]
     assert payload["image"] == "data:image/png;base64," + base64.b64encode(ref.read_bytes()).decode()
     assert payload["n"] == 1

@@ -16,7 +16,7 @@ import pytest
 from aiperf.mock import MockServer
 
 # Every request would stream for 500 x 200 ms = 100 s: only a cancellation ends the run within the bounds below.
-SLOW = dict(ttft_ms=100, itl_ms=200, output_tokens=500)
+SLOW = {"ttft_ms": 100, "itl_ms": 200, "output_tokens": 500}
 CONCURRENCY = 4
 EXIT_BOUND_S = 30  # generous for a loaded CI machine; an uncancelled run would take 100 s or more
 F_SETPIPE_SZ = 1031
@@ -134,16 +134,16 @@ def test_second_signal_exits_at_once_even_when_the_process_is_stuck(slow_server,
 
 def test_signal_before_the_first_request_abandons_the_run(tmp_path, monkeypatch, capsys):
     # Before the engine starts there is nothing to save: the run ends with 130 and a one-line message.
-    from aiperf import run
     from aiperf.cli import main
+    from aiperf.run import plan
 
-    original = run._load_tokenizer
+    original = plan.find_tokenizer
 
     def interrupted_tokenizer_load(config):
         os.kill(os.getpid(), signal.SIGINT)  # the handler runs (and raises) before the next line
         return original(config)
 
-    monkeypatch.setattr(run, "_load_tokenizer", interrupted_tokenizer_load)
+    monkeypatch.setattr(plan, "find_tokenizer", interrupted_tokenizer_load)
     code = main(["profile", "--model", "m", "--tokenizer", "gpt2", "--url", "127.0.0.1:9",
                  "--artifact-dir", str(tmp_path), "--ui-type", "none"])
     assert code == 130

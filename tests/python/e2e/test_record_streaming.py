@@ -12,11 +12,11 @@ import pytest
 
 import aiperf
 from aiperf import _engine
-from aiperf import run as run_module
 from aiperf.inputs.endpoints import get_endpoint
 from aiperf.results.collect import RecordCollector
 from aiperf.results.export import write_exports
 from aiperf.results.metrics import compute_metrics
+from aiperf.run import drive
 
 # ragged columns: offsets -> the data they index
 _RAGGED = {"error_message_offsets": "error_message", "chunk_offsets": "chunk_ns", "content_offsets": "content",
@@ -48,9 +48,9 @@ class _Batches(list):
 @pytest.fixture
 def captured_batches(monkeypatch):
     """Drain every 10 ms and keep a copy of each non-empty batch as the collector receives it."""
-    monkeypatch.setattr(run_module, "_DRAIN_INTERVAL_S", 0.01)
+    monkeypatch.setattr(drive, "DRAIN_INTERVAL_S", 0.01)
     # normal priority: on a busy machine an idle-priority thread may take few batches, and this test needs several
-    monkeypatch.setattr(run_module, "_may_raise_priority", lambda: False)
+    monkeypatch.setattr(drive, "may_raise_priority", lambda: False)
     batches = _Batches()
     original = RecordCollector.add
 
@@ -178,7 +178,7 @@ class _FakeEngine:
 
 def test_the_batch_thread_is_idle_unless_records_pile_up():
     engine = _FakeEngine()
-    taker = run_module._BatchTaker(engine, lambda batch: None)
+    taker = drive.BatchTaker(engine, lambda batch: None)
     if not taker._may_switch:
         pytest.skip("this process may not raise a thread's priority back (not root, RLIMIT_NICE < 20)")
     taker.start()
@@ -187,7 +187,7 @@ def test_the_batch_thread_is_idle_unless_records_pile_up():
         time.sleep(0.01)
     policy = lambda: os.sched_getscheduler(taker._native_id)  # noqa: E731
     assert policy() == os.SCHED_IDLE
-    taker.pace(run_module._BACKLOG_RECORDS + 1)  # more waiting than the limit: normal priority
+    taker.pace(drive.BACKLOG_RECORDS + 1)  # more waiting than the limit: normal priority
     assert policy() == os.SCHED_OTHER
     taker.pace(0)  # caught up
     assert policy() == os.SCHED_IDLE
@@ -195,13 +195,13 @@ def test_the_batch_thread_is_idle_unless_records_pile_up():
 
 
 def test_a_failing_batch_stops_the_engine_and_is_raised_by_finish(monkeypatch):
-    monkeypatch.setattr(run_module, "_DRAIN_INTERVAL_S", 0.01)
+    monkeypatch.setattr(drive, "DRAIN_INTERVAL_S", 0.01)
     engine = _FakeEngine(undrained=5)
 
     def fail(batch):
         raise OSError(28, "No space left on device")
 
-    taker = run_module._BatchTaker(engine, fail)
+    taker = drive.BatchTaker(engine, fail)
     taker.start()
     taker.join(timeout=10)  # the thread ends on the error
     assert engine.stopped

@@ -1,6 +1,6 @@
-"""DistributedEngine: the interface of aiperf._engine.Engine over N Ray workers, each running one engine.
+"""DistributedEngine: aiperf.engine.EngineLike over N Ray workers, each running one engine.
 
-run.py drives it exactly like a local engine (start, wait, progress, stop, drain or records, anchors); every
+The run drives it exactly like a local engine (start, wait, progress, stop, drain or records, anchors); every
 timestamp it hands out is on this machine's CLOCK_MONOTONIC, worker ids are run-wide (worker k's loop thread t is
 k * threads + t) and request indices and session numbers are unique (shards.py). A worker that dies is reported,
 its records received so far are kept and its unfinished requests are counted as lost; the run then ends with the
@@ -8,21 +8,41 @@ other workers instead of waiting for it.
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import logging
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+import aiperf
+from aiperf.engine import (
+    ENGINE_VERSION,
+    EngineConfig,
+    EngineError,
+    Progress,
+    Records,
+    empty_records,
+    monotonic_ns,
+)
+from aiperf.errors import ConfigError, RunError
 from aiperf.run.distributed import require_ray
 from aiperf.run.distributed.clock import ClockOffset, measure_offset
 from aiperf.run.distributed.merge import concat, sorted_by_request_index, to_driver_clock
 from aiperf.run.distributed.shards import Shard, global_schedule, split_workload
-from aiperf.run.distributed.worker import EngineWorker
+from aiperf.run.distributed.worker import EngineWorker, ShardWorkload
+
+if TYPE_CHECKING:
+    from ray import ObjectRef
+    from ray.actor import ActorHandle
+
+    from aiperf.run.plan import Workload
 
 log = logging.getLogger("aiperf")
 
@@ -33,44 +53,53 @@ PLACEMENT_TIMEOUT_S = 120.0    # workers not started by then: the cluster cannot
 START_DELAY_S = 1.0            # from start() to the common start of profiling (engines built and started first)
 
 
-@dataclass
-class Progress:
-    """Counters of all workers, like Progress."""
+# What a worker's poll() reports of its engine's Progress, in this order.
+_Counters = tuple[int, int, int, int, int, int]  # sent, completed, errors, in_flight, phase, profiling_start_ns
 
-    sent: int = 0
-    completed: int = 0
-    errors: int = 0
-    in_flight: int = 0
-    phase: int = 0
-    profiling_start_ns: int = 0
+
+@dataclass(frozen=True)
+class _SummedProgress:
+    """aiperf.engine.Progress over all workers."""
+
+    sent: int
+    completed: int
+    errors: int
+    in_flight: int
+    phase: int
+    profiling_start_ns: int
 
 
 @dataclass
 class _Worker:
     shard: Shard
-    actor: Any
+    actor: ActorHandle
     name: str
     info: dict[str, Any] = field(default_factory=dict)
     clock: ClockOffset | None = None
     clock_after: ClockOffset | None = None
     started_ns: int | None = None       # driver clock, when its engine was running
-    pending: Any = None                 # an outstanding poll
+    pending: ObjectRef | None = None    # an outstanding poll
     last_poll_s: float = 0.0
     last_answer_s: float = 0.0
-    progress: tuple = (0, 0, 0, 0, 0, 0)
+    progress: _Counters = (0, 0, 0, 0, 0, 0)
     status: str = "running"             # running, finished, died, unreachable, failed
     error: str | None = None
     records: int = 0                    # received, profiling phase
     warmup_records: int = 0
     error_records: int = 0
 
+    @property
+    def offset(self) -> ClockOffset:
+        """Its clock against the driver's, measured when the engine is made."""
+        assert self.clock is not None
+        return self.clock
+
 
 class DistributedEngine:
-    """Same interface as aiperf._engine.Engine (see pyi), the run split over `worker_count` Ray workers."""
+    """aiperf.engine.EngineLike with the run split over `worker_count` Ray workers, and ReportsWorkers."""
 
-    def __init__(self, engine_config: Any, bodies: list[bytes], workload: Any, *, ray_address: str,
+    def __init__(self, engine_config: EngineConfig, bodies: list[bytes], workload: Workload, *, ray_address: str,
                  worker_count: int) -> None:
-        from aiperf.engine import monotonic_ns
         self._ray = ray = require_ray()
         self._address = ray_address
         self._owns_connection = not ray.is_initialized()
@@ -95,26 +124,22 @@ class DistributedEngine:
             self._bodies_ref = ray.put(bodies)
             self._describe_workers()
             for worker in self._workers:
-                worker.clock = measure_offset(lambda w=worker: ray.get(w.actor.clock_ns.remote(), timeout=30),
-                                              monotonic_ns)
+                worker.clock = measure_offset(functools.partial(self._worker_clock_ns, worker, 30.0), monotonic_ns)
         except BaseException:
             self._close()
             raise
-        self._monotonic_ns = monotonic_ns
         self._anchor_wall_ns = 0
         self._anchor_mono_ns = 0
         self._common_start_ns = 0
         self._stop_requested = False
         self._stop_sent = False
         self._finished = False
-        self._kept: list[dict[str, np.ndarray]] | None = []  # every batch, until drain() is used
-        self._pending: list[dict[str, np.ndarray]] = []
-        self._like: dict[str, np.ndarray] | None = None
+        self._kept: list[Records] | None = []  # every batch, until drain() is used
+        self._pending: list[Records] = []
+        self._like: Records | None = None
 
     # ---- set-up ------------------------------------------------------------------------------------------------
     def _check_resources(self, worker_count: int) -> None:
-        from aiperf.config import ConfigError
-
         needed = worker_count * self._threads
         total = self._ray.cluster_resources().get("CPU", 0)
         if total < needed:
@@ -123,10 +148,6 @@ class DistributedEngine:
                               f"{total:g} CPUs, {needed} are needed")
 
     def _describe_workers(self) -> None:
-        import aiperf
-        from aiperf.engine import ENGINE_VERSION
-        from aiperf.run import RunError
-
         ray = self._ray
         refs = [w.actor.describe.remote() for w in self._workers]
         ready, _ = ray.wait(refs, num_returns=len(refs), timeout=PLACEMENT_TIMEOUT_S)
@@ -144,25 +165,23 @@ class DistributedEngine:
 
     # ---- the Engine interface ----------------------------------------------------------------------------------
     def start(self) -> None:
-        from aiperf.run import RunError
-
         ray = self._ray
-        before = self._monotonic_ns()
+        before = monotonic_ns()
         self._anchor_wall_ns = time.time_ns()
-        after = self._monotonic_ns()
+        after = monotonic_ns()
         self._anchor_mono_ns = before + (after - before) // 2
         self._common_start_ns = after + int((START_DELAY_S + self._warmup_allowance_s) * 1e9)
-        starts = []
+        starts: list[ObjectRef] = []
         for worker in self._workers:
             fields = dict(self._fields, **worker.shard.engine_fields,
-                          profiling_start_ns=worker.clock.to_worker(self._common_start_ns))
+                          profiling_start_ns=worker.offset.to_worker(self._common_start_ns))
             shard = worker.shard
-            workload = {"order": shard.order, "sessions": shard.sessions, "turn_delays_ns": shard.turn_delays_ns,
-                        "schedule_ns": shard.schedule_ns}
+            workload: ShardWorkload = {"order": shard.order, "sessions": shard.sessions,
+                                       "turn_delays_ns": shard.turn_delays_ns, "schedule_ns": shard.schedule_ns}
             starts.append(worker.actor.start.remote(fields, self._bodies_ref, workload))
         for worker, ref in zip(self._workers, starts):
             try:
-                worker.started_ns = worker.clock.to_driver(ray.get(ref))
+                worker.started_ns = worker.offset.to_driver(ray.get(ref))
             except Exception as e:
                 self._stop_requested = True
                 self._send_stop()
@@ -190,26 +209,21 @@ class DistributedEngine:
         self._stop_requested = True
 
     def progress(self) -> Progress:
-        p = Progress()
         running = [w for w in self._workers if w.status == "running"]
-        for w in self._workers:
-            sent, completed, errors, in_flight, _, _ = w.progress
-            p.sent += sent
-            p.completed += completed
-            p.errors += errors
-            p.in_flight += in_flight if w.status == "running" else 0
-        p.phase = 2 if not running else min(w.progress[4] for w in running)
-        p.profiling_start_ns = self._common_start_ns if p.phase >= 1 else 0
-        return p
+        phase = 2 if not running else min(w.progress[4] for w in running)
+        return _SummedProgress(sent=sum(w.progress[0] for w in self._workers),
+                               completed=sum(w.progress[1] for w in self._workers),
+                               errors=sum(w.progress[2] for w in self._workers),
+                               in_flight=sum(w.progress[3] for w in running),
+                               phase=phase, profiling_start_ns=self._common_start_ns if phase >= 1 else 0)
 
-    def drain(self) -> dict[str, np.ndarray]:
+    def drain(self) -> Records:
         """Records received since the previous drain(), sorted by request_index (zero rows possible)."""
         self._kept = None
         batches, self._pending = self._pending, []
         return sorted_by_request_index(concat(batches, like=self._empty_like()))
 
-    def records(self) -> dict[str, np.ndarray]:
-        from aiperf.engine import EngineError
+    def records(self) -> Records:
         if not self._finished:
             raise EngineError("records are available once the run has finished (wait() returned True)")
         if self._kept is None:
@@ -265,8 +279,8 @@ class DistributedEngine:
         elif answer["finished"]:
             w.status = "finished"
 
-    def _add_batch(self, w: _Worker, batch: dict[str, np.ndarray]) -> None:
-        batch = to_driver_clock(batch, offset_ns=w.clock.offset_ns, first_worker_id=w.shard.index * self._threads)
+    def _add_batch(self, w: _Worker, batch: Records) -> None:
+        batch = to_driver_clock(batch, offset_ns=w.offset.offset_ns, first_worker_id=w.shard.index * self._threads)
         if self._like is None:
             self._like = batch
         phase = np.asarray(batch["phase"])
@@ -281,6 +295,9 @@ class DistributedEngine:
         w.status, w.error = status, error
         log.warning("Ray worker %d (%s) %s: %s", w.shard.index, w.info.get("hostname", "?"), status, error)
 
+    def _worker_clock_ns(self, w: _Worker, timeout_s: float) -> int:
+        return int(self._ray.get(w.actor.clock_ns.remote(), timeout=timeout_s))
+
     def _send_stop(self) -> None:
         self._stop_sent = True
         for w in self._workers:
@@ -294,8 +311,8 @@ class DistributedEngine:
         for w in self._workers:  # the offset again, to report how far the clocks drifted during the run
             if w.status == "finished":
                 try:
-                    w.clock_after = measure_offset(lambda w=w: self._ray.get(w.actor.clock_ns.remote(), timeout=10),
-                                                   self._monotonic_ns, probes=8)
+                    w.clock_after = measure_offset(functools.partial(self._worker_clock_ns, w, 10.0), monotonic_ns,
+                                                   probes=8)
                 except Exception as e:
                     log.warning("Ray worker %d: clock not measured after the run: %s", w.shard.index, _short(e))
         self._close()
@@ -308,17 +325,11 @@ class DistributedEngine:
 
     def _kill_all(self) -> None:
         for w in self._workers:
-            try:
+            with contextlib.suppress(Exception):  # already gone
                 self._ray.kill(w.actor, no_restart=True)
-            except Exception:
-                pass
 
-    def _empty_like(self) -> dict[str, np.ndarray]:
-        if self._like is not None:
-            return self._like
-        from aiperf.engine import empty_records
-
-        return empty_records()
+    def _empty_like(self) -> Records:
+        return self._like if self._like is not None else empty_records()
 
     # ---- the per-worker summary --------------------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:
@@ -329,7 +340,7 @@ class DistributedEngine:
             lost = 0
             if w.status != "finished":
                 lost = (planned - w.records) if planned is not None else w.progress[3]
-            drift = (w.clock_after.offset_ns - w.clock.offset_ns) if w.clock_after is not None else None
+            drift = (w.clock_after.offset_ns - w.offset.offset_ns) if w.clock_after is not None else None
             workers.append({
                 "worker": w.shard.index,
                 "status": w.status,
@@ -338,8 +349,8 @@ class DistributedEngine:
                 "node_ip": w.info.get("node_ip"),
                 "pid": w.info.get("pid"),
                 "worker_ids": list(range(w.shard.index * self._threads, (w.shard.index + 1) * self._threads)),
-                "clock_offset_ns": w.clock.offset_ns,
-                "clock_offset_uncertainty_ns": w.clock.round_trip_ns // 2,
+                "clock_offset_ns": w.offset.offset_ns,
+                "clock_offset_uncertainty_ns": w.offset.round_trip_ns // 2,
                 "clock_drift_ns": drift,
                 "start_margin_ms": ((self._common_start_ns - w.started_ns) / 1e6
                                     if w.started_ns is not None else None),
@@ -383,10 +394,7 @@ class DistributedEngine:
         return path, lines
 
 
-def _connect(ray: Any, address: str) -> None:
-    import aiperf
-    from aiperf.run import RunError
-
+def _connect(ray: ModuleType, address: str) -> None:
     package_parent = str(Path(aiperf.__file__).resolve().parent.parent)
     runtime_env = None
     if "site-packages" not in package_parent and "dist-packages" not in package_parent:
@@ -405,8 +413,6 @@ def _check_reachable(address: str) -> None:
     """A HOST:PORT (or ray://HOST:PORT) where nothing listens is an error at once (Ray itself retries for minutes)."""
     import socket
 
-    from aiperf.run import RunError
-
     host, sep, port = address.removeprefix("ray://").rpartition(":")
     if not sep or not port.isdigit() or not host:
         return  # "auto", or a form Ray resolves itself
@@ -418,7 +424,7 @@ def _check_reachable(address: str) -> None:
                        "`ray start --head`, see docs/distributed.md") from None
 
 
-def _config_fields(engine_config: Any) -> dict[str, Any]:
+def _config_fields(engine_config: EngineConfig) -> dict[str, Any]:
     """The settings of an EngineConfig as a dict (the config object itself does not pickle)."""
     cls = type(engine_config)
     return {name: getattr(engine_config, name) for name in dir(cls)

@@ -101,8 +101,9 @@ def take(records: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, np.ndarr
         else:
             out[name] = values.copy()
     for target in RAGGED_COLUMNS.values():  # data columns whose offsets column is empty
-        out.setdefault(target, np.asarray(records[target]).copy() if target in records else None)
-    return {name: value for name, value in out.items() if value is not None}
+        if target not in out and target in records:
+            out[target] = np.asarray(records[target]).copy()
+    return out
 
 
 def sorted_by_request_index(records: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -9,9 +9,15 @@ concurrency and warm-up requests are split as evenly as possible.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from aiperf.engine import EngineConfig, arrival_offsets_ns
+from aiperf.errors import ConfigError
+
+if TYPE_CHECKING:
+    from aiperf.run.plan import Workload
 
 
 @dataclass
@@ -43,7 +49,7 @@ class _Dataset:
     turn_delays_ns: np.ndarray | None
 
     @classmethod
-    def of(cls, workload: Any, body_count: int) -> _Dataset:
+    def of(cls, workload: Workload, body_count: int) -> _Dataset:
         order = (np.asarray(workload.order, dtype=np.int32) if workload.order is not None
                  else np.arange(body_count, dtype=np.int32))
         delays = None if workload.turn_delays_ns is None else np.asarray(workload.turn_delays_ns, dtype=np.int64)
@@ -63,10 +69,9 @@ class _Dataset:
         return rows, offsets
 
 
-def global_schedule(engine_config: Any, workload: Any) -> np.ndarray | None:
+def global_schedule(engine_config: EngineConfig, workload: Workload) -> np.ndarray | None:
     """The open-loop schedule of the whole run (ns from the start of profiling), or None in closed loop:
     the fixed schedule as given, else the one the engine itself would draw from --request-rate."""
-    from aiperf.engine import arrival_offsets_ns
     if workload.schedule_ns is not None:
         return np.asarray(workload.schedule_ns, dtype=np.int64)
     if engine_config.request_rate > 0:
@@ -75,11 +80,9 @@ def global_schedule(engine_config: Any, workload: Any) -> np.ndarray | None:
     return None
 
 
-def split_workload(engine_config: Any, workload: Any, body_count: int, worker_count: int,
+def split_workload(engine_config: EngineConfig, workload: Workload, body_count: int, worker_count: int,
                    schedule_ns: np.ndarray | None) -> list[Shard]:
-    """One shard per worker. `schedule_ns` is global_schedule(); `workload` is run.Workload."""
-    from aiperf.config import ConfigError
-
+    """One shard per worker. `schedule_ns` is global_schedule()."""
     dataset = _Dataset.of(workload, body_count)
     fixed = workload.schedule_ns is not None
     bounded = schedule_ns is not None or engine_config.request_count > 0

@@ -8,12 +8,27 @@ from __future__ import annotations
 
 import os
 import socket
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    from aiperf.engine import Engine
+
+
+class ShardWorkload(TypedDict):
+    """A shard's workload, as the engine takes it (see Engine)."""
+
+    order: npt.NDArray[np.int32] | None
+    sessions: npt.NDArray[np.int64] | None
+    turn_delays_ns: npt.NDArray[np.int64] | None
+    schedule_ns: npt.NDArray[np.int64] | None
 
 
 class EngineWorker:
     def __init__(self) -> None:
-        self._engine: Any = None
+        self._engine: Engine | None = None
         self._records_sent = False
 
     def describe(self) -> dict[str, Any]:
@@ -29,7 +44,7 @@ class EngineWorker:
         from aiperf.engine import monotonic_ns
         return monotonic_ns()
 
-    def start(self, engine_fields: dict[str, Any], bodies: list[bytes], workload: dict[str, Any]) -> int:
+    def start(self, engine_fields: dict[str, object], bodies: list[bytes], workload: ShardWorkload) -> int:
         """Build the engine for this shard and start it; profiling waits for engine_fields['profiling_start_ns'].
         Returns this worker's clock once the engine runs (the driver checks it was before the common start)."""
         from aiperf.engine import Engine, EngineConfig, monotonic_ns
@@ -44,6 +59,7 @@ class EngineWorker:
         """Counters, the records finished since the last poll (None when there are none) and whether the run
         has finished; an engine failure comes back as `error` instead of an exception."""
         engine = self._engine
+        assert engine is not None, "poll() before start()"
         try:
             finished = engine.wait(0.0)
             batch = None
