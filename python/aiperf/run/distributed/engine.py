@@ -36,7 +36,7 @@ from aiperf.run.distributed import require_ray
 from aiperf.run.distributed.clock import ClockOffset, measure_offset
 from aiperf.run.distributed.merge import concat, sorted_by_request_index, to_driver_clock
 from aiperf.run.distributed.shards import Shard, global_schedule, split_workload
-from aiperf.run.distributed.worker import EngineWorker, ShardWorkload
+from aiperf.run.distributed.worker import EngineWorker, PollAnswer, ShardWorkload
 
 if TYPE_CHECKING:
     from ray import ObjectRef
@@ -53,8 +53,6 @@ PLACEMENT_TIMEOUT_S = 120.0    # workers not started by then: the cluster cannot
 START_DELAY_S = 1.0            # from start() to the common start of profiling (engines built and started first)
 
 
-# What a worker's poll() reports of its engine's Progress, in this order.
-_Counters = tuple[int, int, int, int, int, int]  # sent, completed, errors, in_flight, phase, profiling_start_ns
 
 
 @dataclass(frozen=True)
@@ -81,7 +79,7 @@ class _Worker:
     pending: ObjectRef | None = None    # an outstanding poll
     last_poll_s: float = 0.0
     last_answer_s: float = 0.0
-    progress: _Counters = (0, 0, 0, 0, 0, 0)
+    progress: tuple[int, int, int, int, int, int] = (0, 0, 0, 0, 0, 0)  # PollAnswer's
     status: str = "running"             # running, finished, died, unreachable, failed
     error: str | None = None
     records: int = 0                    # received, profiling phase
@@ -269,8 +267,8 @@ class DistributedEngine:
                 self._lost(w, "unreachable", f"no answer for {UNREACHABLE_AFTER_S:g} s")
                 self._ray.kill(w.actor, no_restart=True)
 
-    def _take_answer(self, w: _Worker, answer: dict[str, Any]) -> None:
-        w.progress = tuple(answer["progress"])
+    def _take_answer(self, w: _Worker, answer: PollAnswer) -> None:
+        w.progress = answer["progress"]
         batch = answer["batch"]
         if batch is not None:
             self._add_batch(w, batch)
@@ -424,7 +422,7 @@ def _check_reachable(address: str) -> None:
                        "`ray start --head`, see docs/distributed.md") from None
 
 
-def _config_fields(engine_config: EngineConfig) -> dict[str, Any]:
+def _config_fields(engine_config: EngineConfig) -> dict[str, object]:
     """The settings of an EngineConfig as a dict (the config object itself does not pickle)."""
     cls = type(engine_config)
     return {name: getattr(engine_config, name) for name in dir(cls)

@@ -9,7 +9,7 @@ concurrency and warm-up requests are split as evenly as possible.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,7 +26,7 @@ class Shard:
 
     index: int
     count: int
-    engine_fields: dict[str, Any] = field(default_factory=dict)  # overrides of the driver's EngineConfig
+    engine_fields: dict[str, object] = field(default_factory=dict)  # overrides of the driver's EngineConfig
     order: np.ndarray | None = None           # body index per turn (int32)
     sessions: np.ndarray | None = None        # turn offsets per session (int64), multi-turn only
     turn_delays_ns: np.ndarray | None = None  # per turn (int64), multi-turn only

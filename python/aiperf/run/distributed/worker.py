@@ -14,7 +14,17 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-    from aiperf.engine import Engine
+    from aiperf.engine import Engine, Records
+
+
+class PollAnswer(TypedDict):
+    """What poll() returns: the engine's counters (sent, completed, errors, in_flight, phase, profiling_start_ns),
+    the records finished since the last poll, whether the run has finished, an engine failure."""
+
+    progress: tuple[int, int, int, int, int, int]
+    batch: Records | None
+    finished: bool
+    error: str | None
 
 
 class ShardWorkload(TypedDict):
@@ -29,7 +39,6 @@ class ShardWorkload(TypedDict):
 class EngineWorker:
     def __init__(self) -> None:
         self._engine: Engine | None = None
-        self._records_sent = False
 
     def describe(self) -> dict[str, Any]:
         """Where this worker runs and which aiperf it imports (the driver refuses a mismatch)."""
@@ -55,19 +64,14 @@ class EngineWorker:
         self._engine.start()
         return monotonic_ns()
 
-    def poll(self) -> dict[str, Any]:
+    def poll(self) -> PollAnswer:
         """Counters, the records finished since the last poll (None when there are none) and whether the run
         has finished; an engine failure comes back as `error` instead of an exception."""
         engine = self._engine
         assert engine is not None, "poll() before start()"
         try:
             finished = engine.wait(0.0)
-            batch = None
-            if hasattr(engine, "drain"):
-                batch = engine.drain()
-            elif finished and not self._records_sent:  # an engine without drain(): everything once, at the end
-                batch = engine.records()
-                self._records_sent = True
+            batch: Records | None = engine.drain()
             error = None
         except Exception as e:
             finished, batch, error = True, None, f"{type(e).__name__}: {e}"
