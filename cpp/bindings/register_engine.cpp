@@ -141,6 +141,7 @@ void register_engine(py::module_& m) {
       .def_readwrite("verify_tls", &EngineConfig::verify_tls)
       .def_readwrite("request_id_prefix", &EngineConfig::request_id_prefix)
       .def_readwrite("expect_images", &EngineConfig::expect_images)
+      .def_readwrite("expect_content", &EngineConfig::expect_content)
       .def_readwrite("warmup_duration_s", &EngineConfig::warmup_duration_s)
       .def_readwrite("request_rate", &EngineConfig::request_rate)
       .def_readwrite("arrival_pattern", &EngineConfig::arrival_pattern)

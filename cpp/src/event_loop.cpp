@@ -45,6 +45,8 @@ namespace {
 constexpr std::size_t kMaxErrorBodyBytes = 64 * 1024;   // kept from an error response; the message uses 500
 constexpr std::size_t kStreamSniffBytes = 4 * 1024;     // kept from a stream to explain one without events
 constexpr std::size_t kErrorMessageBodyBytes = 500;
+// NVIDIA AIPerf's words for a success that carried nothing (its InvalidInferenceResultError), so users recognise it.
+constexpr std::string_view kEmptyResponseMessage = "No responses with actual content were received from the server";
 constexpr std::size_t kRetainedBufferBytes = 1 << 20;  // larger per-slot buffers (image bodies) are freed after use
 constexpr int kMaxEpollEvents = 64;
 // Requests started per loop pass: each costs ~15 us (libcurl writes it at once); between passes the loop reads and
@@ -763,8 +765,19 @@ void EventLoop::classify_result(RequestSlot& slot, CURLcode result) {
     record.error_kind = ErrorKind::invalid_response;
     record.error_message = "invalid response: " + record.fields.image_error;
   } else if (run_.config.expect_images && record.fields.num_images == 0) {
-    record.error_kind = ErrorKind::invalid_response;
-    record.error_message = "invalid response: no image in the response";
+    if (run_.config.expect_content) {
+      record.error_kind = ErrorKind::empty_response;
+      record.error_message = std::string(kEmptyResponseMessage) + " (no image in the response)";
+    } else {
+      record.error_kind = ErrorKind::invalid_response;
+      record.error_message = "invalid response: no image in the response";
+    }
+  } else if (run_.config.expect_content && !run_.config.expect_images && record.fields.content.empty() &&
+             record.fields.reasoning.empty()) {
+    // A server shedding load may end a stream after only a role delta: a 2xx that measured nothing.
+    record.error_kind = ErrorKind::empty_response;
+    record.error_message =
+        std::string(kEmptyResponseMessage) + " (only usage/metadata, null/empty data, or [DONE] markers)";
   }
 }
 

@@ -47,6 +47,8 @@ class EngineConfig:
     request_id_prefix: str       # X-Request-ID = request_id_prefix + f"{request_index:012x}"
     expect_images: bool          # image endpoints: a 2xx response without a valid image (data[].b64_json/url,
                                  # or a streamed image event) is an error record, as is b64_json that is not base64
+    expect_content: bool         # text and image endpoints (not embeddings): a 2xx response with no content and no
+                                 # reasoning content (with expect_images: no image) is an error record of kind 8
     max_response_bytes: int      # largest response body; a larger one is cut off as error kind 7; 0 = no limit
     warmup_duration_s: float     # warm-up stops starting sessions after this long (0 = no limit)
     request_rate: float          # open loop: sessions per second (0 = closed loop)
@@ -88,7 +90,8 @@ class Engine:
         status int32[n] (HTTP status, 0 without a response)
         error_kind int8[n]: 0 ok, 1 connect, 2 timeout, 3 http status >= 400, 4 transport (reset, dropped stream),
             5 invalid response (bad JSON/SSE, wrong Content-Type, text stream without [DONE]), 6 cancelled,
-            7 response too large (over EngineConfig.max_response_bytes)
+            7 response too large (over EngineConfig.max_response_bytes), 8 empty response (expect_content: a 2xx
+            response without content or reasoning content, or without an image; AIPerf's InvalidInferenceResultError)
         was_cancelled bool[n]
         error_message_offsets int64[n+1], error_message uint8[...]: UTF-8 message per record ("" when ok)
         chunk_offsets int64[n+1]: record r owns chunks chunk_offsets[r]:chunk_offsets[r+1]

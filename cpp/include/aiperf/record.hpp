@@ -18,6 +18,8 @@ enum class ErrorKind : std::int8_t {
   invalid_response = 5,
   cancelled = 6,
   response_too_large = 7,  // the body passed EngineConfig::max_response_bytes
+  // EngineConfig::expect_content: a 2xx response that carried no content (no text, reasoning or image)
+  empty_response = 8,
 };
 
 enum class Phase : std::int8_t { warmup = 0, profiling = 1 };
