@@ -83,6 +83,8 @@ py::dict records_dict(const std::shared_ptr<const RecordStore>& store) {
   d["raw"] = bytes_column(store, s.raw);
   d["response_header_offsets"] = column(store, s.response_header_offsets);
   d["response_headers"] = bytes_column(store, s.response_headers);
+  d["request_header_offsets"] = column(store, s.request_header_offsets);
+  d["request_headers"] = bytes_column(store, s.request_headers);
   return d;
 }
 

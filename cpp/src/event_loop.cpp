@@ -266,6 +266,12 @@ void EventLoop::configure_slot(RequestSlot& slot) {
   set_option(easy, CURLOPT_NOSIGNAL, 1L);
   set_option(easy, CURLOPT_TCP_NODELAY, 1L);
   if (config.kernel_timestamps) set_option(easy, CURLOPT_SOCKOPTFUNCTION, &enable_receive_timestamps);
+  if (config.keep_raw) {
+    // The raw export's request headers are the ones libcurl wrote; its debug hook is the only place that sees them.
+    set_option(easy, CURLOPT_DEBUGFUNCTION, &EventLoop::on_debug);
+    set_option(easy, CURLOPT_DEBUGDATA, static_cast<void*>(&slot));
+    set_option(easy, CURLOPT_VERBOSE, 1L);
+  }
   set_option(easy, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
   set_option(easy, CURLOPT_PROXY, config.proxy.c_str());  // "" also ignores the *_proxy environment variables
   // Without a proxy, no_proxy cannot matter; setting it spares libcurl two getenv() scans per transfer.
@@ -303,7 +309,7 @@ RecordStore EventLoop::take_records() {
   RecordStore fresh(run_.config.keep_raw);
   fresh.reserve_touched(RecordStore::Extent{with_room(taken.records), with_room(taken.chunks),
                                             with_room(taken.text_bytes), with_room(taken.raw_bytes),
-                                            with_room(taken.header_bytes)});
+                                            with_room(taken.header_bytes), with_room(taken.request_header_bytes)});
   std::lock_guard lock(store_mutex_);
   std::swap(fresh, store_);
   return fresh;
@@ -953,6 +959,20 @@ size_t EventLoop::on_header(char* data, size_t size, size_t count, void* slot_po
     return 0;
   }
   return bytes;
+}
+
+// CURLOPT_DEBUGFUNCTION (keep_raw only): keeps the request header block; every other kind of trace is dropped.
+int EventLoop::on_debug(CURL*, curl_infotype type, char* data, size_t size, void* slot_pointer) {
+  if (type != CURLINFO_HEADER_OUT) return 0;
+  auto& slot = *static_cast<RequestSlot*>(slot_pointer);
+  std::string& headers = slot.record.request_headers;
+  try {
+    if (headers.ends_with("\r\n\r\n")) headers.clear();  // a new request on the same transfer (auth, redirect)
+    headers.append(data, size);
+  } catch (...) {
+    slot.write_failed = true;
+  }
+  return 0;
 }
 
 size_t EventLoop::on_write(char* data, size_t size, size_t count, void* slot_pointer) {

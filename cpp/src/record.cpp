@@ -20,6 +20,7 @@ void RequestRecord::reset() noexcept {
   raw.clear();
   raw_chunk_ends.clear();
   response_headers.clear();
+  request_headers.clear();
   fields.clear();
   response_bytes = 0;
 }
@@ -28,6 +29,7 @@ RecordStore::RecordStore(bool keep_raw) : keep_raw_(keep_raw) {
   if (keep_raw_) {
     raw_offsets.push_back(0);
     response_header_offsets.push_back(0);
+    request_header_offsets.push_back(0);
   }
 }
 
@@ -59,6 +61,7 @@ void RecordStore::reserve(std::size_t records, std::size_t chunks) {
   if (keep_raw_) {
     raw_offsets.reserve(chunks + 1);
     response_header_offsets.reserve(records + 1);
+    request_header_offsets.reserve(records + 1);
   }
 }
 
@@ -78,7 +81,7 @@ void reserve_and_touch(Column& column, std::size_t capacity) {
 
 RecordStore::Extent RecordStore::extent() const noexcept {
   return Extent{size(), chunk_count(), error_message.size() + content.size() + reasoning.size(), raw.size(),
-                response_headers.size()};
+                response_headers.size(), request_headers.size()};
 }
 
 void RecordStore::reserve_touched(const Extent& extent) {
@@ -103,6 +106,8 @@ void RecordStore::reserve_touched(const Extent& extent) {
     reserve_and_touch(raw, extent.raw_bytes);
     reserve_and_touch(response_header_offsets, records + 1);
     reserve_and_touch(response_headers, extent.header_bytes);
+    reserve_and_touch(request_header_offsets, records + 1);
+    reserve_and_touch(request_headers, extent.request_header_bytes);
   }
 }
 
@@ -146,6 +151,8 @@ void RecordStore::append(const RequestRecord& record) {
     }
     response_headers.append(record.response_headers);
     response_header_offsets.push_back(static_cast<std::int64_t>(response_headers.size()));
+    request_headers.append(record.request_headers);
+    request_header_offsets.push_back(static_cast<std::int64_t>(request_headers.size()));
   }
 }
 
@@ -192,9 +199,12 @@ void RecordStore::append_row(const RecordStore& source, std::size_t row) {
     }
     slice_append(response_headers, source.response_headers, source.response_header_offsets, row);
     response_header_offsets.push_back(static_cast<std::int64_t>(response_headers.size()));
+    slice_append(request_headers, source.request_headers, source.request_header_offsets, row);
+    request_header_offsets.push_back(static_cast<std::int64_t>(request_headers.size()));
   } else if (keep_raw_) {
     for (std::size_t chunk = first_chunk; chunk < last_chunk; ++chunk) raw_offsets.push_back(raw_offsets.back());
     response_header_offsets.push_back(response_header_offsets.back());
+    request_header_offsets.push_back(request_header_offsets.back());
   }
 }
 

@@ -104,6 +104,8 @@ class Engine:
         response_bytes int64[n]
         raw_offsets int64[chunks+1], raw uint8[...]: text of every chunk (keep_raw only, else empty arrays)
         response_header_offsets int64[n+1], response_headers uint8[...]: raw header block (keep_raw only)
+        request_header_offsets int64[n+1], request_headers uint8[...]: the request line and header block exactly as
+            libcurl sent them, ending with the blank line ("" when nothing was sent; keep_raw only)
         """
     def drain(self) -> dict[str, npt.NDArray[Any]]:
         """The records finished since the previous drain(), same columns as records() (zero rows possible),

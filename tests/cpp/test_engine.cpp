@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <set>
 #include <string>
@@ -65,6 +66,11 @@ class TestServer {
   std::vector<std::string> request_ids() {
     std::lock_guard lock(mutex_);
     return request_ids_;
+  }
+  // The header block of every request as it arrived, blank line included, by X-Request-ID.
+  std::map<std::string, std::string> request_heads() {
+    std::lock_guard lock(mutex_);
+    return request_heads_;
   }
 
  private:
@@ -122,6 +128,7 @@ class TestServer {
       if (const std::size_t at = head.find("X-Request-ID: "); at != std::string::npos) {
         std::lock_guard lock(mutex_);
         request_ids_.push_back(head.substr(at + 14, head.find("\r\n", at) - at - 14));
+        request_heads_[request_ids_.back()] = head + "\r\n\r\n";
       }
       const std::string path = head.substr(head.find(' ') + 1, head.find(' ', head.find(' ') + 1) - head.find(' ') - 1);
       if (!respond(fd, path)) return;
@@ -191,6 +198,7 @@ class TestServer {
   std::vector<int> client_fds_;
   std::vector<std::thread> connection_threads_;
   std::vector<std::string> request_ids_;
+  std::map<std::string, std::string> request_heads_;
   std::atomic<int> connections_{0};
 };
 
@@ -545,6 +553,41 @@ TEST(Engine, EmbeddingsCarryNoContentAndAreNotJudgedForIt) {
   EXPECT_EQ(records->error_kind[0], 0);
   EXPECT_EQ(records->content_offsets[1], 0);
   EXPECT_EQ(records->usage_prompt_tokens[0], 3);
+}
+
+TEST(Engine, KeepRawRecordsTheRequestHeadersExactlyAsSent) {
+  TestServer server;
+  for (const bool streaming : {false, true}) {
+    EngineConfig config = config_for(server.url(streaming ? "/stream" : "/chat"));
+    config.streaming = streaming;
+    config.keep_raw = true;
+    config.request_id_prefix = streaming ? "s-" : "p-";
+    config.headers = {"Authorization: Bearer k"};
+    const auto records = run(config);
+    ASSERT_EQ(records->size(), 6u);
+    ASSERT_EQ(records->request_header_offsets.size(), 7u);
+    const auto heads = server.request_heads();
+    for (std::size_t i = 0; i < records->size(); ++i) {
+      const std::string sent = slice(records->request_headers, records->request_header_offsets, i);
+      char id[32];
+      std::snprintf(id, sizeof id, "%s%012llx", config.request_id_prefix.c_str(),
+                    static_cast<unsigned long long>(records->request_index[i]));
+      ASSERT_EQ(heads.count(id), 1u) << id;
+      EXPECT_EQ(sent, heads.at(id));  // byte for byte what arrived
+      EXPECT_TRUE(sent.starts_with("POST /")) << sent;
+      EXPECT_NE(sent.find("X-Request-ID: " + std::string(id) + "\r\n"), std::string::npos) << sent;
+      EXPECT_NE(sent.find("Accept: */*\r\n"), std::string::npos) << sent;
+      EXPECT_NE(sent.find("Content-Type: application/json\r\n"), std::string::npos) << sent;
+      EXPECT_NE(sent.find("Authorization: Bearer k\r\n"), std::string::npos) << sent;
+    }
+  }
+}
+
+TEST(Engine, WithoutKeepRawNoRequestHeadersAreKept) {
+  TestServer server;
+  const auto records = run(config_for(server.url("/chat")));
+  EXPECT_TRUE(records->request_header_offsets.empty());
+  EXPECT_TRUE(records->request_headers.empty());
 }
 
 TEST(Engine, RecordsBeforeTheRunFinishedThrow) {

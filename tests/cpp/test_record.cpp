@@ -22,6 +22,7 @@ RequestRecord make_record(std::int64_t index, std::vector<std::int64_t> chunks, 
   }
   record.fields.content = std::move(content);
   record.response_headers = "HTTP/1.1 200 OK\r\n";
+  record.request_headers = "POST /" + std::to_string(index) + " HTTP/1.1\r\n\r\n";
   return record;
 }
 
@@ -44,6 +45,7 @@ TEST(RecordStore, AppendKeepsOffsetsOneLongerThanTheirRows) {
   EXPECT_EQ(store.error_kind[1], 3);
   EXPECT_TRUE(store.raw_offsets.empty());  // keep_raw off: raw columns stay empty
   EXPECT_TRUE(store.response_header_offsets.empty());
+  EXPECT_TRUE(store.request_header_offsets.empty());
 }
 
 TEST(RecordStore, KeepRawStoresEveryChunkText) {
@@ -52,6 +54,7 @@ TEST(RecordStore, KeepRawStoresEveryChunkText) {
   EXPECT_EQ(store.raw_offsets, (std::vector<std::int64_t>{0, 2, 4}));
   EXPECT_EQ(store.raw, "r4r4");
   EXPECT_EQ(slice(store.response_headers, store.response_header_offsets, 0), "HTTP/1.1 200 OK\r\n");
+  EXPECT_EQ(slice(store.request_headers, store.request_header_offsets, 0), "POST /4 HTTP/1.1\r\n\r\n");
 }
 
 TEST(RecordStore, MergeSortsByRequestIndexAndRebasesOffsets) {
@@ -73,6 +76,8 @@ TEST(RecordStore, MergeSortsByRequestIndexAndRebasesOffsets) {
   EXPECT_EQ(merged.raw_offsets.size(), merged.chunk_ns.size() + 1);
   EXPECT_EQ(slice(merged.raw, merged.raw_offsets, 2), "r1");
   EXPECT_EQ(slice(merged.raw, merged.raw_offsets, 5), "r2");
+  EXPECT_EQ(slice(merged.request_headers, merged.request_header_offsets, 1), "POST /1 HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(slice(merged.request_headers, merged.request_header_offsets, 3), "POST /3 HTTP/1.1\r\n\r\n");
 }
 
 TEST(RecordStore, ReserveTouchedMakesRoomForABatchLikeTheLastWithoutReallocating) {
@@ -84,6 +89,7 @@ TEST(RecordStore, ReserveTouchedMakesRoomForABatchLikeTheLastWithoutReallocating
   EXPECT_EQ(extent.text_bytes, 5000u);
   EXPECT_EQ(extent.raw_bytes, last.raw.size());
   EXPECT_EQ(extent.header_bytes, last.response_headers.size());
+  EXPECT_EQ(extent.request_header_bytes, last.request_headers.size());
 
   RecordStore next(/*keep_raw=*/true);
   next.reserve_touched(extent);

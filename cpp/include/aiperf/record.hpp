@@ -45,6 +45,7 @@ struct RequestRecord {
   std::string raw;                          // keep_raw: text of every chunk, concatenated
   std::vector<std::int64_t> raw_chunk_ends; // keep_raw: end of each chunk's text in `raw`
   std::string response_headers;             // keep_raw: raw header block
+  std::string request_headers;              // keep_raw: the request header block as libcurl sent it
   ResponseFields fields;
   std::int64_t response_bytes = 0;
 
@@ -64,7 +65,8 @@ class RecordStore {
     std::size_t chunks = 0;
     std::size_t text_bytes = 0;  // error messages, content and reasoning together
     std::size_t raw_bytes = 0;
-    std::size_t header_bytes = 0;
+    std::size_t header_bytes = 0;          // response headers
+    std::size_t request_header_bytes = 0;
   };
 
   void reserve(std::size_t records, std::size_t chunks);
@@ -111,6 +113,8 @@ class RecordStore {
   std::string raw;
   std::vector<std::int64_t> response_header_offsets;  // keep_raw: starts with 0; else empty
   std::string response_headers;
+  std::vector<std::int64_t> request_header_offsets;  // keep_raw: starts with 0; else empty
+  std::string request_headers;
 
  private:
   void append_row(const RecordStore& source, std::size_t row);
