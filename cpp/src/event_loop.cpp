@@ -306,10 +306,10 @@ RecordStore EventLoop::take_records() {
   // fault their new pages in, on the loop thread with the lock held (a 1,000-stream run measured stalls of 2-5 ms,
   // long enough for a stream's next token to arrive before the last one was read; docs/accuracy.md).
   auto with_room = [](std::size_t n) { return n + n / 4; };
+  RecordStore::Extent next{with_room(taken.records), with_room(taken.chunks), {}};
+  for (std::size_t i = 0; i < next.text_bytes.size(); ++i) next.text_bytes[i] = with_room(taken.text_bytes[i]);
   RecordStore fresh(run_.config.keep_raw);
-  fresh.reserve_touched(RecordStore::Extent{with_room(taken.records), with_room(taken.chunks),
-                                            with_room(taken.text_bytes), with_room(taken.raw_bytes),
-                                            with_room(taken.header_bytes), with_room(taken.request_header_bytes)});
+  fresh.reserve_touched(next);
   std::lock_guard lock(store_mutex_);
   std::swap(fresh, store_);
   return fresh;

@@ -4,7 +4,7 @@ This file is the contract between the C++ engine and the Python layer. Users nev
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -27,6 +27,48 @@ def compute_stats(values: npt.NDArray[np.float64]) -> dict[str, float]:
     Percentiles use linear interpolation between closest ranks (numpy's default). NaN values are ignored.
     An empty input returns {"count": 0, "sum": 0.0}.
     """
+
+# ---- Records (cpp/include/aiperf/record_columns.hpp, record.hpp) -----------------------------------------------
+# (column name, numpy dtype, kind) of every column of Engine.records()/drain(), in their order. Kinds:
+#   record: one value per record; chunk: one per chunk;
+#   chunk_offsets: int64[n+1], record r owns chunks [o[r], o[r+1]) of every chunk column;
+#   text_offsets: int64[n+1] into the next column, text: UTF-8 bytes of all records;
+#   raw_chunk_text_offsets: int64[chunks+1] into the next column, one text per chunk (keep_raw only, else empty);
+#   raw_text_offsets: int64[n+1] into the next column (keep_raw only, else empty); raw_text: its bytes.
+RECORD_SCHEMA: tuple[tuple[str, str, str], ...]
+
+class ErrorKind:
+    """What became of a request: records' error_kind holds these values."""
+    ok: ClassVar[ErrorKind]
+    connect: ClassVar[ErrorKind]
+    timeout: ClassVar[ErrorKind]
+    http_status: ClassVar[ErrorKind]
+    transport: ClassVar[ErrorKind]
+    invalid_response: ClassVar[ErrorKind]
+    cancelled: ClassVar[ErrorKind]
+    response_too_large: ClassVar[ErrorKind]
+    empty_response: ClassVar[ErrorKind]
+    __members__: ClassVar[dict[str, ErrorKind]]
+    def __init__(self, value: int) -> None: ...
+    def __int__(self) -> int: ...
+    def __index__(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def value(self) -> int: ...
+
+class Phase:
+    """The benchmark phase of a request: records' phase holds these values."""
+    warmup: ClassVar[Phase]
+    profiling: ClassVar[Phase]
+    __members__: ClassVar[dict[str, Phase]]
+    def __init__(self, value: int) -> None: ...
+    def __int__(self) -> int: ...
+    def __index__(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def value(self) -> int: ...
 
 # ---- Engine (cpp/include/aiperf/engine.hpp) ---------------------------------------------------------------
 class EngineConfig:
@@ -83,12 +125,13 @@ class Engine:
     def progress(self) -> Progress: ...
     def records(self) -> dict[str, npt.NDArray[Any]]:
         """Columnar records of every request started, after the run finished. n = number of records.
+        The columns, their types and kinds are RECORD_SCHEMA's.
 
-        request_index int64[n], body_index int32[n], worker_id int32[n], phase int8[n] (0 warm-up, 1 profiling)
+        request_index int64[n], body_index int32[n], worker_id int32[n], phase int8[n] (Phase: 0 warm-up, 1 profiling)
         start_ns, ack_ns, end_ns int64[n]: CLOCK_MONOTONIC ns; start = handed to the transport, ack = first
             response byte, end = last byte/transfer done; -1 when it never happened
         status int32[n] (HTTP status, 0 without a response)
-        error_kind int8[n]: 0 ok, 1 connect, 2 timeout, 3 http status >= 400, 4 transport (reset, dropped stream),
+        error_kind int8[n] (ErrorKind): 0 ok, 1 connect, 2 timeout, 3 http status >= 400, 4 transport (reset, dropped stream),
             5 invalid response (bad JSON/SSE, wrong Content-Type, text stream without [DONE]), 6 cancelled,
             7 response too large (over EngineConfig.max_response_bytes), 8 empty response (expect_content: a 2xx
             response without content or reasoning content, or without an image; AIPerf's InvalidInferenceResultError)
