@@ -30,10 +30,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import aiperf
 import numpy as np
 
-from aiperf.accuracy import DIFFERENCES, AccuracyReport, analyze_accuracy, read_client, read_timing_log
+import aiperf
+from aiperf.analysis.timing_accuracy import DIFFERENCES, AccuracyReport, analyze_accuracy, read_client, read_timing_log
 
 TTFT_MS = 10.0
 ITL_MS = 10.0
