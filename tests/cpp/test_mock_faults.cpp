@@ -8,9 +8,9 @@
 #include <string>
 #include <thread>
 
-#include "aiperf/error.hpp"
+#include "aiperf/common/error.hpp"
 #include "aiperf/mock_server.hpp"
-#include "aiperf/sse.hpp"
+#include "aiperf/engine/sse.hpp"
 
 namespace {
 
