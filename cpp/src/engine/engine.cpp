@@ -2,7 +2,6 @@
 #include "aiperf/engine/engine.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -11,6 +10,7 @@
 
 #include "aiperf/common/clock.hpp"
 #include "aiperf/common/error.hpp"
+#include "aiperf/common/text.hpp"
 #include "aiperf/engine/event_loop.hpp"
 #include "aiperf/engine/scheduler.hpp"
 
@@ -20,12 +20,6 @@ namespace {
 constexpr std::int64_t kInitialOpenLoopSlots = 256;
 
 bool has_line_break(std::string_view text) { return text.find_first_of("\r\n") != std::string_view::npos; }
-
-bool starts_with_ignoring_case(std::string_view text, std::string_view prefix) {
-  return text.size() >= prefix.size() &&
-         std::equal(prefix.begin(), prefix.end(), text.begin(),
-                    [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; });
-}
 
 // libcurl must be initialised once per process before any thread uses it.
 void ensure_curl_global_init() {

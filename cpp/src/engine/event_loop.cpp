@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <climits>
 #include <cmath>
@@ -19,16 +18,15 @@
 
 #include "aiperf/common/clock.hpp"
 #include "aiperf/common/error.hpp"
+#include "aiperf/common/text.hpp"
+#include "aiperf/engine/response.hpp"
 
 namespace aiperf {
 
 namespace {
 
-constexpr std::size_t kMaxErrorBodyBytes = 64 * 1024;   // kept from an error response; the message uses 500
+constexpr std::size_t kMaxErrorBodyBytes = 64 * 1024;   // kept from an error response; the message quotes 500
 constexpr std::size_t kStreamSniffBytes = 4 * 1024;     // kept from a stream to explain one without events
-constexpr std::size_t kErrorMessageBodyBytes = 500;
-// NVIDIA AIPerf's words for a success that carried nothing (its InvalidInferenceResultError), so users recognise it.
-constexpr std::string_view kEmptyResponseMessage = "No responses with actual content were received from the server";
 constexpr std::size_t kRetainedBufferBytes = 1 << 20;  // larger per-slot buffers (image bodies) are freed after use
 constexpr int kMaxEpollEvents = 64;
 // Requests started per loop pass: each costs ~15 us (libcurl writes it at once); between passes the loop reads and
@@ -58,16 +56,6 @@ void set_multi_option(CURLM* multi, CURLMoption option, Value value) {
   if (code != CURLM_OK) throw Error(std::string("libcurl multi option failed: ") + curl_multi_strerror(code));
 }
 
-bool starts_with_ignoring_case(std::string_view text, std::string_view prefix) {
-  if (text.size() < prefix.size()) return false;
-  for (std::size_t i = 0; i < prefix.size(); ++i) {
-    const auto a = static_cast<unsigned char>(text[i]);
-    const auto b = static_cast<unsigned char>(prefix[i]);
-    if (std::tolower(a) != std::tolower(b)) return false;
-  }
-  return true;
-}
-
 void write_hex12(char* out, std::int64_t value) {
   static constexpr char kDigits[] = "0123456789abcdef";
   auto bits = static_cast<std::uint64_t>(value);
@@ -75,24 +63,6 @@ void write_hex12(char* out, std::int64_t value) {
     out[i] = kDigits[bits & 0xF];
     bits >>= 4;
   }
-}
-
-// The first `limit` bytes, cut back to a UTF-8 character boundary.
-std::string_view utf8_prefix(std::string_view text, std::size_t limit) {
-  if (text.size() <= limit) return text;
-  std::size_t cut = limit;
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-  return text.substr(0, cut);
-}
-
-// A 2xx response's Content-Type fits the request: text/event-stream for streams, a JSON type otherwise.
-bool content_type_fits(std::string_view content_type, bool streaming) {
-  const std::string_view media = content_type.substr(0, content_type.find(';'));
-  if (streaming) return starts_with_ignoring_case(media, "text/event-stream");
-  for (std::size_t i = 0; i + 4 <= media.size(); ++i) {
-    if (starts_with_ignoring_case(media.substr(i), "json")) return true;  // application/json, …+json
-  }
-  return false;
 }
 
 std::string_view trim(std::string_view text) {
@@ -456,7 +426,7 @@ void EventLoop::start_request(RequestSlot& slot, const RequestTicket& ticket) {
   slot.body.clear();
   slot.sse_events = 0;
   slot.last_byte_ns = -1;
-  slot.invalid_response = false;
+  slot.extraction.clear();
   slot.write_failed = false;
   slot.too_large = false;
   slot.done_seen = false;
@@ -656,126 +626,28 @@ void EventLoop::finish_request(RequestSlot& slot, CURLcode result) {
     slot.sse.feed("\n\n", [this, &slot, event_ns](std::string_view data) { on_sse_event(slot, data, event_ns); });
   }
   record.end_ns = slot.last_byte_ns >= 0 ? slot.last_byte_ns : now_ns;
-  classify_result(slot, result);
+  const TransferOutcome outcome{result, slot.too_large, slot.write_failed, slot.peek_errno, slot.curl_error};
+  std::optional<RecordError> error = classify_transport_error(outcome, run_.config.max_response_bytes);
+  if (!error) {
+    finish_plain_body(extractor_, run_.config, slot.body, slot.sse_events, record, slot.extraction);
+    ResponseView response;
+    response.status = record.status;
+    response.body = slot.body;
+    response.retry_after = slot.retry_after;
+    curl_easy_getinfo(slot.easy.get(), CURLINFO_CONTENT_TYPE, &response.content_type);
+    response.sse_events = slot.sse_events;
+    response.sse_invalid_lines = static_cast<std::int64_t>(slot.sse.invalid_lines());
+    response.first_invalid_line = slot.sse.first_invalid_line();
+    response.done_seen = slot.done_seen;
+    response.extraction = &slot.extraction;
+    response.fields = &record.fields;
+    error = validate_response(response, run_.config);
+  }
+  if (error) {
+    record.error_kind = error->kind;
+    record.error_message = std::move(error->message);
+  }
   complete_request(slot);
-}
-
-void EventLoop::classify_result(RequestSlot& slot, CURLcode result) {
-  RequestRecord& record = slot.record;
-  if (slot.too_large || result == CURLE_FILESIZE_EXCEEDED) {
-    record.error_kind = ErrorKind::response_too_large;
-    record.error_message = "response too large: over the limit of " + std::to_string(run_.config.max_response_bytes) +
-                           " bytes (--max-response-bytes)";
-    return;
-  }
-  if (result != CURLE_OK) {
-    switch (result) {
-      case CURLE_COULDNT_CONNECT:
-      case CURLE_COULDNT_RESOLVE_HOST:
-      case CURLE_COULDNT_RESOLVE_PROXY:
-      case CURLE_SSL_CONNECT_ERROR:
-        record.error_kind = ErrorKind::connect;
-        break;
-      case CURLE_OPERATION_TIMEDOUT:
-        record.error_kind = ErrorKind::timeout;
-        break;
-      default:
-        record.error_kind = ErrorKind::transport;
-        break;
-    }
-    record.error_message = curl_easy_strerror(result);
-    if (slot.write_failed) {
-      record.error_message = "out of memory while storing the response";
-    } else if (slot.peek_errno != 0 && (result == CURLE_PARTIAL_FILE || result == CURLE_RECV_ERROR ||
-                                        result == CURLE_GOT_NOTHING)) {
-      // The kernel-timestamp peek received the socket's error before libcurl could: report it as libcurl would.
-      record.error_message = std::string(curl_easy_strerror(CURLE_RECV_ERROR)) + ": Recv failure: " +
-                             std::strerror(slot.peek_errno);
-    } else if (slot.curl_error[0] != '\0') {
-      record.error_message.append(": ").append(slot.curl_error);
-    }
-    return;
-  }
-  if (record.status >= 400) {
-    record.error_kind = ErrorKind::http_status;
-    record.error_message = "HTTP " + std::to_string(record.status);
-    if (!slot.retry_after.empty()) record.error_message.append(" (Retry-After: ").append(slot.retry_after).append(")");
-    record.error_message.append(": ").append(utf8_prefix(slot.body, kErrorMessageBodyBytes));
-    return;
-  }
-  if (!run_.config.streaming) {
-    // One chunk: the whole body, timed at its last byte.
-    if (!slot.body.empty()) {
-      record.chunk_ns.push_back(record.end_ns);
-      if (run_.config.keep_raw) {
-        record.raw.assign(slot.body);
-        record.raw_chunk_ends.push_back(static_cast<std::int64_t>(record.raw.size()));
-      }
-      const std::size_t text_before = record.fields.content.size() + record.fields.reasoning.size();
-      extract_document(slot, slot.body);
-      const std::size_t text_after = record.fields.content.size() + record.fields.reasoning.size();
-      record.chunk_content_bytes.push_back(static_cast<std::int32_t>(text_after - text_before));
-    } else {
-      slot.invalid_response = true;
-      record.error_message = "invalid response: empty body";
-    }
-  } else if (slot.sse_events == 0) {
-    if (slot.body.empty()) {
-      slot.invalid_response = true;
-      record.error_message = "invalid response: empty stream";
-    } else if (extractor_.extract(slot.body, record.fields) != ExtractStatus::error_object) {
-      slot.invalid_response = true;
-      record.error_message = "invalid response: no SSE data events in the streaming response";
-    }
-  }
-  const char* content_type = nullptr;
-  curl_easy_getinfo(slot.easy.get(), CURLINFO_CONTENT_TYPE, &content_type);
-  if (!record.fields.error_message.empty()) {
-    record.error_kind = ErrorKind::invalid_response;
-    record.error_message = record.fields.error_message;
-  } else if (content_type != nullptr && !content_type_fits(content_type, run_.config.streaming)) {
-    record.error_kind = ErrorKind::invalid_response;
-    record.error_message = std::string("invalid response: Content-Type ") + content_type + ", expected " +
-                           (run_.config.streaming ? "text/event-stream" : "JSON");
-  } else if (run_.config.streaming && slot.sse.invalid_lines() > 0) {
-    record.error_kind = ErrorKind::invalid_response;
-    record.error_message = "invalid response: bad SSE framing: " + std::to_string(slot.sse.invalid_lines()) +
-                           " line(s) not 'field: value', the first: ";
-    record.error_message.append(utf8_prefix(slot.sse.first_invalid_line(), 60));
-  } else if (slot.invalid_response) {
-    record.error_kind = ErrorKind::invalid_response;
-  } else if (run_.config.streaming && !run_.config.expect_images && !slot.done_seen) {
-    // OpenAI-compatible text streams end with data: [DONE]; without it the stream may have been cut short.
-    record.error_kind = ErrorKind::invalid_response;
-    record.error_message = "invalid response: the stream ended without data: [DONE] after " +
-                           std::to_string(slot.sse_events) + " events";
-  } else if (run_.config.expect_images && !record.fields.image_error.empty()) {
-    record.error_kind = ErrorKind::invalid_response;
-    record.error_message = "invalid response: " + record.fields.image_error;
-  } else if (run_.config.expect_images && record.fields.num_images == 0) {
-    if (run_.config.expect_content) {
-      record.error_kind = ErrorKind::empty_response;
-      record.error_message = std::string(kEmptyResponseMessage) + " (no image in the response)";
-    } else {
-      record.error_kind = ErrorKind::invalid_response;
-      record.error_message = "invalid response: no image in the response";
-    }
-  } else if (run_.config.expect_content && !run_.config.expect_images && record.fields.content.empty() &&
-             record.fields.reasoning.empty()) {
-    // A server shedding load may end a stream after only a role delta: a 2xx that measured nothing.
-    record.error_kind = ErrorKind::empty_response;
-    record.error_message =
-        std::string(kEmptyResponseMessage) + " (only usage/metadata, null/empty data, or [DONE] markers)";
-  }
-}
-
-void EventLoop::extract_document(RequestSlot& slot, std::string_view document, std::size_t readable_bytes_after) {
-  if (extractor_.extract(document, slot.record.fields, readable_bytes_after) == ExtractStatus::invalid &&
-      !slot.invalid_response) {
-    slot.invalid_response = true;
-    slot.record.error_message = "invalid response: not a valid JSON object: ";
-    slot.record.error_message.append(utf8_prefix(document, 200));
-  }
 }
 
 void EventLoop::on_sse_event(RequestSlot& slot, std::string_view data, std::int64_t now_ns) {
@@ -804,7 +676,7 @@ void EventLoop::on_sse_event(RequestSlot& slot, std::string_view data, std::int6
     readable_bytes_after = static_cast<std::size_t>(chunk_end - (data.data() + data.size()));
   }
   const std::size_t text_before = record.fields.content.size() + record.fields.reasoning.size();
-  extract_document(slot, data, readable_bytes_after);
+  extract_document(extractor_, data, readable_bytes_after, record.fields, slot.extraction);
   const std::size_t text_after = record.fields.content.size() + record.fields.reasoning.size();
   record.chunk_content_bytes.push_back(static_cast<std::int32_t>(text_after - text_before));
 }

@@ -16,6 +16,7 @@
 #include "aiperf/engine/arrival_marks.hpp"
 #include "aiperf/engine/extract.hpp"
 #include "aiperf/engine/record.hpp"
+#include "aiperf/engine/response.hpp"
 #include "aiperf/engine/scheduler.hpp"
 #include "aiperf/engine/sse.hpp"
 
@@ -61,7 +62,7 @@ struct RequestSlot {
   ArrivalMarks arrival_marks;
   std::int64_t delivered_bytes = 0;  // header and body bytes libcurl has handed over for this response
   int peek_errno = 0;  // an error the peek received in libcurl's place (its own read then sees only the close)
-  bool invalid_response = false;
+  ExtractionState extraction;  // a document of the response that was not JSON
   bool write_failed = false;  // a callback could not store data (out of memory)
   bool too_large = false;     // the body passed max_response_bytes: the transfer was cut off
   bool done_seen = false;     // the stream's data: [DONE] arrived
@@ -106,13 +107,11 @@ class EventLoop {
   bool drain_completions();  // true when a transfer finished
   void finish_request(RequestSlot& slot, CURLcode result);
   void complete_request(RequestSlot& slot);
-  void classify_result(RequestSlot& slot, CURLcode result);
   void cancel_in_flight(std::string_view reason);
   void cancel_request(RequestSlot& slot, std::string_view reason, std::int64_t now_ns);
   void cancel_due_requests(std::int64_t now_ns);
   void release_slot(RequestSlot& slot);
   void on_sse_event(RequestSlot& slot, std::string_view data, std::int64_t now_ns);
-  void extract_document(RequestSlot& slot, std::string_view document, std::size_t readable_bytes_after = 0);
   void arm_scheduler_timer();
   int epoll_timeout_ms() const;
   void run_curl_timeout_if_due();
