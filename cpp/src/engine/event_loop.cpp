@@ -33,10 +33,6 @@ constexpr int kMaxEpollEvents = 64;
 // stamps what arrived. 1,000 streams ending together would otherwise hold every arrival back for ~15 ms.
 constexpr int kMaxStartsPerPass = 16;
 constexpr std::size_t kSlotsPerCurlShard = 32;
-// A loop that has not seen every ready socket for this long sweeps (peeks at sockets with new bytes): tokens come
-// every few ms at the fastest, and two that wait unread together can only be timed by the newer one.
-constexpr std::int64_t kSweepIntervalNs = 1'000'000;
-constexpr int kSweepBatch = 256;
 constexpr std::uint32_t kSocketIdle = 1u << 31;  // in socket_events_: registered, but libcurl is not watching it
 
 FileDescriptor checked_fd(int fd, const char* what) {
@@ -91,13 +87,10 @@ EventLoop::EventLoop(RunShared& run, std::int32_t worker_id, std::size_t slot_co
     : run_(run),
       worker_id_(worker_id),
       scheduler_(run, worker_id, static_cast<std::int64_t>(std::max(slot_count, max_slots))),
-      kernel_timestamps_(run.config.kernel_timestamps),
-      sweeps_(run.config.kernel_timestamps && run.config.streaming),
       max_slots_(std::max(slot_count, max_slots)),
       store_(run.config.keep_raw) {
-  if (kernel_timestamps_) peek_buffer_.resize(64 * 1024);  // covers several of libcurl's 16 KB reads
+  if (run.config.kernel_timestamps) stamper_.emplace(run.config.streaming);
   epoll_fd_ = checked_fd(::epoll_create1(EPOLL_CLOEXEC), "epoll");
-  if (sweeps_) sweep_fd_ = checked_fd(::epoll_create1(EPOLL_CLOEXEC), "epoll");
   scheduler_timer_fd_ = checked_fd(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC), "timerfd");
   wake_fd_ = checked_fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd");
   for (int fd : {scheduler_timer_fd_.get(), wake_fd_.get()}) {
@@ -307,8 +300,7 @@ void EventLoop::run_phase(Phase phase) {
       if (errno == EINTR) continue;
       throw Error(std::string("epoll_wait failed: ") + std::strerror(errno));
     }
-    if (kernel_timestamps_ && count > 0) refresh_realtime_offset();
-    if (count < kMaxEpollEvents) last_full_look_ns_ = monotonic_ns();
+    if (stamper_) stamper_->on_wake(count, kMaxEpollEvents);
     bool cancel_now = false;
     for (int i = 0; i < count; ++i) {
       const int fd = events[i].data.fd;
@@ -322,12 +314,12 @@ void EventLoop::run_phase(Phase phase) {
         drain_fd(fd);
       } else {
         handle_socket_event(fd, events[i].events);
-        if (sweeps_) sweep_if_behind();
+        sweep_if_behind();
       }
     }
     run_curl_timeout_if_due();
     drain_completions();
-    if (sweeps_) sweep_if_behind();
+    sweep_if_behind();
     if (run_.stop_requested.load(std::memory_order_relaxed)) {
       scheduler_.stop_sending();
       cancel_now = true;
@@ -407,7 +399,7 @@ void EventLoop::start_requests() {
     if (!ticket) return;
     RequestSlot* slot = acquire_slot();
     start_request(*slot, *ticket);
-    if (sweeps_) sweep_if_behind();
+    sweep_if_behind();
   }
 }
 
@@ -511,89 +503,10 @@ void EventLoop::handle_socket_event(int fd, std::uint32_t events) {
   if (shard == nullptr) return;  // not a socket libcurl asked us to watch
   RequestSlot* stamped = nullptr;
   // Not on an error or hang-up: a peek would take the socket's pending error (ECONNRESET, …) that libcurl must see.
-  if (kernel_timestamps_ && (events & EPOLLIN) && !(events & (EPOLLERR | EPOLLHUP)) &&
-      static_cast<std::size_t>(fd) < socket_slots_.size()) {
-    stamped = socket_slots_[static_cast<std::size_t>(fd)];
-    if (stamped != nullptr) stamp_from_kernel(fd, *stamped);
-  }
+  if (stamper_ && (events & EPOLLIN) && !(events & (EPOLLERR | EPOLLHUP))) stamped = stamper_->stamp(fd);
   int running = 0;
   curl_multi_socket_action(shard->multi.get(), fd, flags, &running);
   if (stamped != nullptr) stamped->kernel_stamp_ns = -1;  // only for what this wake-up read
-}
-
-void EventLoop::refresh_realtime_offset() noexcept {
-  // CLOCK_REALTIME - CLOCK_MONOTONIC only changes when the wall clock is stepped. A reading is bracketed by two
-  // monotonic reads; the tightest bracket seen (not preempted in between) gives the offset, within tens of ns.
-  const std::int64_t before_ns = monotonic_ns();
-  const std::int64_t wall_ns = wall_clock_ns();
-  const std::int64_t after_ns = monotonic_ns();
-  const std::int64_t width_ns = after_ns - before_ns;
-  const std::int64_t offset_ns = wall_ns - (before_ns + width_ns / 2);
-  // A step of the wall clock (a new offset far from the old one) starts over.
-  const bool stepped = realtime_offset_width_ns_ >= 0 &&
-                       std::abs(offset_ns - realtime_minus_mono_ns_) > 1'000'000 + width_ns;
-  if (realtime_offset_width_ns_ < 0 || width_ns <= realtime_offset_width_ns_ || stepped) {
-    realtime_minus_mono_ns_ = offset_ns;
-    realtime_offset_width_ns_ = width_ns;
-  }
-}
-
-ssize_t EventLoop::peek_queue(int fd, RequestSlot& slot, std::int64_t& arrived_ns) {
-  arrived_ns = -1;
-  iovec io{peek_buffer_.data(), peek_buffer_.size()};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))];
-  msghdr message{};
-  message.msg_iov = &io;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof control;
-  // The timestamp is the newest of the queued segments the peek touched (the kernel merges queued segments and keeps
-  // the newest time): never earlier than any byte it covers.
-  const ssize_t peeked = ::recvmsg(fd, &message, MSG_PEEK | MSG_DONTWAIT);
-  if (peeked < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) slot.peek_errno = errno;
-  if (peeked <= 0) return peeked;
-  for (cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr; header = CMSG_NXTHDR(&message, header)) {
-    if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_TIMESTAMPNS) continue;
-    timespec arrived{};
-    std::memcpy(&arrived, CMSG_DATA(header), sizeof arrived);
-    arrived_ns = std::min(static_cast<std::int64_t>(arrived.tv_sec) * 1'000'000'000 + arrived.tv_nsec -
-                              realtime_minus_mono_ns_,
-                          monotonic_ns());
-  }
-  if (arrived_ns >= 0 && run_.config.streaming && slot.record.status < 400) {
-    slot.arrival_marks.on_peek(std::string_view(peek_buffer_.data(), static_cast<std::size_t>(peeked)), arrived_ns,
-                               slot.delivered_bytes, slot.sse.blank_lines());
-  }
-  return peeked;
-}
-
-void EventLoop::stamp_from_kernel(int fd, RequestSlot& slot) {
-  slot.kernel_stamp_ns = -1;
-  if (!slot.in_flight) return;
-  std::int64_t arrived_ns = -1;
-  const ssize_t peeked = peek_queue(fd, slot, arrived_ns);
-  if (peeked <= 0 || arrived_ns < 0) return;
-  slot.kernel_stamp_ns = arrived_ns;
-  slot.kernel_stamp_bytes = peeked;
-}
-
-void EventLoop::sweep_if_behind() {
-  const std::int64_t now_ns = monotonic_ns();
-  if (now_ns - last_full_look_ns_ < kSweepIntervalNs) return;
-  epoll_event ready[kSweepBatch];
-  int count = 0;
-  do {
-    count = ::epoll_wait(sweep_fd_.get(), ready, kSweepBatch, 0);
-    for (int i = 0; i < count; ++i) {
-      const int fd = ready[i].data.fd;
-      RequestSlot* slot = static_cast<std::size_t>(fd) < socket_slots_.size() ? socket_slots_[fd] : nullptr;
-      // Not on an error or hang-up: the peek would take the socket's error, which libcurl must see.
-      if (slot == nullptr || !slot->in_flight || (ready[i].events & (EPOLLERR | EPOLLHUP))) continue;
-      std::int64_t arrived_ns = -1;
-      peek_queue(fd, *slot, arrived_ns);
-    }
-  } while (count == kSweepBatch);
-  last_full_look_ns_ = monotonic_ns();
 }
 
 bool EventLoop::drain_completions() {
@@ -723,22 +636,10 @@ int EventLoop::on_socket(CURL* easy, curl_socket_t socket, int what, void* shard
     loop->socket_shards_.resize(registry.size(), nullptr);
   }
   loop->socket_shards_[static_cast<std::size_t>(socket)] = shard;
-  if (loop->kernel_timestamps_) {
-    if (loop->socket_slots_.size() < registry.size()) loop->socket_slots_.resize(registry.size(), nullptr);
+  if (loop->stamper_) {
     void* slot = nullptr;
     if (what != CURL_POLL_REMOVE && easy != nullptr) curl_easy_getinfo(easy, CURLINFO_PRIVATE, &slot);
-    loop->socket_slots_[static_cast<std::size_t>(socket)] = static_cast<RequestSlot*>(slot);
-  }
-  if (loop->sweeps_ && what != CURL_POLL_REMOVE) {
-    auto& swept = loop->sweep_registered_;
-    if (swept.size() < registry.size()) swept.resize(registry.size(), 0);
-    if (!swept[static_cast<std::size_t>(socket)]) {
-      epoll_event edge{};
-      edge.events = EPOLLIN | EPOLLET;
-      edge.data.fd = socket;
-      ::epoll_ctl(loop->sweep_fd_.get(), EPOLL_CTL_ADD, socket, &edge);  // EEXIST: already there
-      swept[static_cast<std::size_t>(socket)] = 1;
-    }
+    loop->stamper_->on_socket(socket, static_cast<RequestSlot*>(slot), what != CURL_POLL_REMOVE);
   }
   std::uint32_t& registered = registry[static_cast<std::size_t>(socket)];
   if (what == CURL_POLL_REMOVE) {
@@ -769,13 +670,8 @@ int EventLoop::on_close_socket(void* loop_pointer, curl_socket_t socket) {
   if (socket >= 0 && static_cast<std::size_t>(socket) < loop->socket_events_.size()) {
     loop->socket_events_[static_cast<std::size_t>(socket)] = 0;
     loop->socket_shards_[static_cast<std::size_t>(socket)] = nullptr;
-    if (static_cast<std::size_t>(socket) < loop->socket_slots_.size()) {
-      loop->socket_slots_[static_cast<std::size_t>(socket)] = nullptr;
-    }
-    if (static_cast<std::size_t>(socket) < loop->sweep_registered_.size()) {
-      loop->sweep_registered_[static_cast<std::size_t>(socket)] = 0;  // close() takes it out of the sweep set
-    }
   }
+  if (loop->stamper_) loop->stamper_->on_close(socket);
   return ::close(socket);
 }
 

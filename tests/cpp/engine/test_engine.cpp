@@ -293,6 +293,28 @@ TEST(Engine, StreamingRecordsOneChunkPerEventAndTheDeltas) {
             std::string::npos);
 }
 
+TEST(Engine, KernelTimestampsTimeEveryEventBetweenTheRequestAndItsEnd) {
+  TestServer server;
+  for (const bool streaming : {true, false}) {
+    EngineConfig config = config_for(server.url(streaming ? "/stream" : "/chat"));
+    config.streaming = streaming;
+    config.kernel_timestamps = true;
+    const auto records = run(config);
+    ASSERT_EQ(records->size(), 6u);
+    for (std::size_t i = 0; i < 6; ++i) {
+      EXPECT_EQ(records->error_kind[i], 0) << slice(records->error_message, records->error_message_offsets, i);
+      EXPECT_EQ(slice(records->content, records->content_offsets, i), streaming ? "Hello" : "hello");
+      EXPECT_LE(records->start_ns[i], records->ack_ns[i]);
+      for (auto c = records->chunk_offsets[i]; c < records->chunk_offsets[i + 1]; ++c) {
+        const auto chunk = static_cast<std::size_t>(c);
+        EXPECT_LE(records->ack_ns[i], records->chunk_ns[chunk]);
+        EXPECT_LE(records->chunk_ns[chunk], records->end_ns[i]);
+        if (c > records->chunk_offsets[i]) EXPECT_LE(records->chunk_ns[chunk - 1], records->chunk_ns[chunk]);
+      }
+    }
+  }
+}
+
 TEST(Engine, StreamWithBadEventsIsAnInvalidResponseButKeepsItsChunks) {
   TestServer server;
   EngineConfig config = config_for(server.url("/bad-stream"));

@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <queue>
 #include <string>
 #include <string_view>
@@ -13,61 +14,13 @@
 
 #include "aiperf/common/curl_handles.hpp"
 #include "aiperf/common/fd.hpp"
-#include "aiperf/engine/arrival_marks.hpp"
 #include "aiperf/engine/extract.hpp"
+#include "aiperf/engine/kernel_stamps.hpp"
 #include "aiperf/engine/record.hpp"
-#include "aiperf/engine/response.hpp"
+#include "aiperf/engine/request_slot.hpp"
 #include "aiperf/engine/scheduler.hpp"
-#include "aiperf/engine/sse.hpp"
 
 namespace aiperf {
-
-class EventLoop;
-
-// One libcurl multi handle and the slots it runs. A loop splits its slots over several: libcurl 7.88 looks for a
-// reusable connection by walking every connection to the host, so one multi with 256 connections costs O(256) per
-// request (cache misses included); shards of at most kSlotsPerCurlShard keep that walk short.
-struct CurlShard {
-  EventLoop* loop = nullptr;
-  CurlMultiPtr multi;
-  std::size_t capacity = 0;  // slots this multi handle takes (its connection cache size)
-  std::size_t slots = 0;
-  // libcurl's timer, kept as a deadline and turned into epoll_wait's timeout: re-arming a timerfd costs a syscall
-  // (and, in VMs, an expensive hrtimer reprogramming) several times per request. -1: no timer.
-  std::int64_t deadline_ns = -1;
-};
-
-// One concurrency slot: an easy handle reused request after request, and the in-flight request's state.
-struct RequestSlot {
-  EventLoop* loop = nullptr;
-  CurlShard* shard = nullptr;  // the multi handle this slot's transfers (and kept-alive connections) belong to
-  CurlEasyPtr easy;
-  CurlSlistPtr headers;
-  char* request_id_hex = nullptr;  // the 12 hex digits of X-Request-ID inside `headers`, rewritten per request
-  char curl_error[CURL_ERROR_SIZE] = {};
-  bool in_flight = false;
-  RequestTicket ticket;      // what is in flight: its session and turn
-  std::string request_body;  // a body with history holes, filled for this request
-  RequestRecord record;
-  SseParser sse;
-  std::string body;        // non-streaming or error body; streaming: the first bytes, to explain a bad stream
-  std::int32_t sse_events = 0;
-  std::string_view write_chunk;  // during on_write: the bytes being delivered (events inside it are parsed in place)
-  std::int64_t last_byte_ns = -1;
-  // kernel_timestamps: during a socket wake-up, when the queued bytes arrived (CLOCK_MONOTONIC, -1: unknown) and
-  // how many of them the peek covered; on_write times bytes within that budget by it.
-  std::int64_t kernel_stamp_ns = -1;
-  std::int64_t kernel_stamp_bytes = 0;
-  // kernel_timestamps, streaming: when each event's end arrived, from every peek of the socket (sweeps included).
-  ArrivalMarks arrival_marks;
-  std::int64_t delivered_bytes = 0;  // header and body bytes libcurl has handed over for this response
-  int peek_errno = 0;  // an error the peek received in libcurl's place (its own read then sees only the close)
-  ExtractionState extraction;  // a document of the response that was not JSON
-  bool write_failed = false;  // a callback could not store data (out of memory)
-  bool too_large = false;     // the body passed max_response_bytes: the transfer was cut off
-  bool done_seen = false;     // the stream's data: [DONE] arrived
-  std::string retry_after;    // an error response's Retry-After header
-};
 
 class EventLoop {
  public:
@@ -115,6 +68,9 @@ class EventLoop {
   void arm_scheduler_timer();
   int epoll_timeout_ms() const;
   void run_curl_timeout_if_due();
+  void sweep_if_behind() {
+    if (stamper_ && stamper_->sweeps()) stamper_->sweep_if_behind();
+  }
 
   RunShared& run_;
   const std::int32_t worker_id_;
@@ -125,25 +81,7 @@ class EventLoop {
   // removed and re-added: two epoll_ctl calls saved per request. Closed sockets are forgotten in on_close_socket.
   std::vector<std::uint32_t> socket_events_;
   std::vector<CurlShard*> socket_shards_;  // per socket fd: the shard whose multi handle watches it
-  std::vector<RequestSlot*> socket_slots_;  // per socket fd: the slot whose transfer uses it (kernel_timestamps)
-  std::vector<char> peek_buffer_;           // kernel_timestamps: MSG_PEEK target
-  std::int64_t realtime_minus_mono_ns_ = 0;  // kernel_timestamps: converts SO_TIMESTAMPNS to CLOCK_MONOTONIC
-  std::int64_t realtime_offset_width_ns_ = -1;  // the bracket it was read in (-1: not yet)
-  void refresh_realtime_offset() noexcept;
-  const bool kernel_timestamps_;
-  // Times the bytes queued on `fd` for `slot` by their kernel receive timestamp (kernel_timestamps).
-  void stamp_from_kernel(int fd, RequestSlot& slot);
-  // Peeks at `fd`'s queue (into peek_buffer_): the bytes queued and the kernel receive time of the newest (-1: none),
-  // with the events they complete noted in the slot's arrival marks (streaming). Returns the bytes peeked.
-  ssize_t peek_queue(int fd, RequestSlot& slot, std::int64_t& arrived_ns);
-  // kernel_timestamps, streaming: while the loop is behind (no look at every ready socket for kSweepIntervalNs), it
-  // peeks at every socket that received bytes since (an edge-triggered epoll set of the same sockets), so that an
-  // event is timed by its own segment before the next one arrives and the kernel merges the two.
-  void sweep_if_behind();
-  FileDescriptor sweep_fd_;
-  std::vector<std::uint8_t> sweep_registered_;  // per socket fd: in sweep_fd_
-  std::int64_t last_full_look_ns_ = 0;  // when the loop last saw every ready socket (epoll_wait or a sweep)
-  const bool sweeps_;
+  std::optional<KernelStamper> stamper_;  // kernel_timestamps
   FileDescriptor scheduler_timer_fd_;
   FileDescriptor wake_fd_;
   CurlUrlPtr url_;  // parsed once; libcurl copies it per transfer instead of parsing the URL string again
