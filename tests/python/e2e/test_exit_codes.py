@@ -90,6 +90,15 @@ def test_every_request_answered_with_http_500_exits_3_with_the_artifacts_written
     assert "6 of them HTTPError 500: HTTP 500: " in capsys.readouterr().err
 
 
+def test_a_server_that_sheds_every_stream_exits_3(tmp_path, capsys):
+    # 200s with only the assistant role and [DONE] (llama.cpp's way of shedding load) measured nothing
+    with MockServer(ttft_ms=0, itl_ms=0, output_tokens=4, faults=["empty-response:1"]) as server:
+        assert _profile(server.url, tmp_path, "--streaming") == 3
+    assert [e["error_details"]["type"] for e in _exported(tmp_path)["error_summary"]] == [
+        "InvalidInferenceResultError"]
+    assert "6 of them InvalidInferenceResultError 200" in capsys.readouterr().err
+
+
 def test_one_success_among_failures_exits_0(one_success_server, tmp_path):
     assert _profile(one_success_server, tmp_path) == 0
     summary = _exported(tmp_path)
