@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 import aiperf
-from aiperf._engine import EngineError
 from aiperf.analysis.timing_accuracy import DIFFERENCES, AccuracyError, analyze_accuracy, read_timing_log
 from aiperf.cli import main
+from aiperf.engine import EngineError
 from aiperf.mock import MockServer
 from aiperf.mock.server import build_parser
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import aiperf
-from aiperf import _engine
+from aiperf import engine as aiperf_engine
 from aiperf.inputs.endpoints import get_endpoint
 from aiperf.results.collect import RecordCollector
 from aiperf.results.export import write_exports
@@ -120,12 +120,12 @@ def test_streamed_run_equals_the_same_records_processed_at_once(mock_server, tmp
 
 
 def test_drain_and_records_do_not_mix(fast_mock_server):
-    config = _engine.EngineConfig()
+    config = aiperf_engine.EngineConfig()
     config.url = fast_mock_server.url + "/v1/chat/completions"
     config.request_count = 20
     config.concurrency = 2
-    engine = _engine.Engine(config, [b'{"model":"m","messages":[{"role":"user","content":"hi"}]}'])
-    with pytest.raises(_engine.EngineError):
+    engine = aiperf_engine.Engine(config, [b'{"model":"m","messages":[{"role":"user","content":"hi"}]}'])
+    with pytest.raises(aiperf_engine.EngineError):
         engine.drain()  # not started
     engine.start()
     taken = []
@@ -135,7 +135,7 @@ def test_drain_and_records_do_not_mix(fast_mock_server):
     indices = sorted(i for batch in taken for i in batch["request_index"].tolist())
     assert indices == list(range(20))
     assert len(engine.drain()["request_index"]) == 0
-    with pytest.raises(_engine.EngineError, match="drain"):
+    with pytest.raises(aiperf_engine.EngineError, match="drain"):
         engine.records()
 
 
