@@ -8,11 +8,11 @@ CPP_BUILD ?= build/cpp
 APT_PACKAGES := g++ pkg-config libcurl4-openssl-dev libsimdjson-dev libpng-dev zlib1g-dev libgtest-dev libevent-dev chromium openssl clang-format
 # Only for `make fuzz`: clang with libFuzzer and its sanitizer runtimes.
 FUZZ_APT_PACKAGES := clang libclang-rt-14-dev
-PY_DEV_PACKAGES := scikit-build-core pybind11 cmake ninja numpy rich tokenizers pandas pytest tiktoken openai matplotlib nbformat nbclient ipykernel ipywidgets websocket-client ray mypy
+PY_DEV_PACKAGES := scikit-build-core pybind11 cmake ninja numpy rich tokenizers pandas pytest tiktoken openai matplotlib nbformat nbclient ipykernel ipywidgets websocket-client ray ruff mypy
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_PORT ?= 8471
 
-.PHONY: all deps system-deps fuzz-deps venv tokenizer-assets build cpp-test py-test stubtest format format-check test \
+.PHONY: all deps system-deps fuzz-deps venv tokenizer-assets build cpp-test py-test lint stubtest format format-check test \
 	test-asan fuzz demo clean
 
 all: build
@@ -57,6 +57,11 @@ cpp-test: system-deps venv
 
 py-test: build
 	$(PY) -m pytest -q tests/python
+
+# Static checks: ruff (rules in pyproject.toml) over the Python sources, tests and tools; mypy over the package.
+lint: venv
+	$(VENV)/bin/ruff check python tests bench tools
+	$(VENV)/bin/mypy
 
 # python/aiperf/_engine.pyi against the built aiperf._engine: the stub alone in a scratch folder, so mypy judges
 # only it (pybind11 functions carry no signature stubtest can read: their parameters are kept in step by hand).

@@ -221,7 +221,7 @@ class MockServer:
         than 1 ms after their due time), images_sent, chat_image_parts (image_url parts in chat requests), and
         fault_<kind> (kind with '_' for '-') per fault kind: replies that got that fault."""
 
-def mock_fault_kinds() -> list[str]: ...  # "http-500", "http-429", …, "bad-base64"
+def mock_fault_kinds() -> list[str]: ...  # "http-500", "http-429", …, "ignore-max-tokens"
 def mock_choose_fault(faults: list[tuple[str, float]], seed: int, request_key: str) -> str:
     """The fault kind the mock server gives the request with this X-Request-ID ('' for none); raises EngineError for
     an unknown kind or invalid fractions."""
