@@ -3,7 +3,7 @@
 #include <pybind11/stl.h>
 
 #include "aiperf/error.hpp"
-#include "aiperf/mock_server.hpp"
+#include "aiperf/mock/server.hpp"
 #include "register.hpp"
 
 namespace py = pybind11;

@@ -10,7 +10,8 @@
 #include <vector>
 
 #include "aiperf/error.hpp"
-#include "aiperf/mock_server.hpp"
+#include "aiperf/mock/images.hpp"
+#include "aiperf/mock/server.hpp"
 #include "aiperf/sse.hpp"
 
 namespace {

@@ -8,7 +8,8 @@
 #include <thread>
 
 #include "aiperf/error.hpp"
-#include "aiperf/mock_server.hpp"
+#include "aiperf/mock/images.hpp"
+#include "aiperf/mock/server.hpp"
 #include "aiperf/png.hpp"
 
 namespace {

@@ -1,11 +1,11 @@
 // The mock server's faulty-server modes, free of libevent: names, which request gets which fault, and the broken
-// texts the faults send. mock_server.cpp does the sending (resets, hangs, trickles).
+// texts the faults send. fault_replies.cpp does the sending (resets, hangs, trickles).
 #include <array>
 #include <cmath>
 #include <string>
 
 #include "aiperf/error.hpp"
-#include "aiperf/mock_server.hpp"
+#include "aiperf/mock/faults.hpp"
 
 namespace aiperf::mock {
 namespace {

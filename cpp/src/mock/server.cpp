@@ -1,7 +1,8 @@
 // The mock server's libevent plumbing: per thread an event_base, an evhttp and an SO_REUSEPORT listener;
 // delayed replies and token streams on libevent timers kept to an absolute schedule; client disconnects;
 // a stop any thread may request.
-#include "aiperf/mock_server.hpp"
+#include "aiperf/mock/images.hpp"
+#include "aiperf/mock/server.hpp"
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -35,7 +36,7 @@
 #include <vector>
 
 #include "aiperf/error.hpp"
-#include "aiperf/mock_timing_log.hpp"
+#include "aiperf/mock/timing_log.hpp"
 
 namespace aiperf {
 namespace {

@@ -5,7 +5,8 @@
 #include <cstring>
 
 #include "aiperf/error.hpp"
-#include "aiperf/mock_server.hpp"
+#include "aiperf/mock/images.hpp"
+#include "aiperf/mock/responses.hpp"
 #include "aiperf/png.hpp"
 
 namespace aiperf::mock {
