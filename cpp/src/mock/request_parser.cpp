@@ -1,4 +1,5 @@
-// The mock server's request parsing: simdjson on-demand over a padded copy of the body, only the fields it needs.
+// The mock server's request parsing: simdjson on-demand over a padded copy of the body, only the fields it needs,
+// in simdjson's error-code style (as extract.cpp): a step that fails returns its code, which becomes the 400's text.
 #include <simdjson.h>
 
 #include <algorithm>
@@ -8,25 +9,86 @@
 #include "aiperf/mock/requests.hpp"
 
 namespace aiperf::mock {
+namespace ondemand = simdjson::ondemand;
+using simdjson::error_code;
+using simdjson::SUCCESS;
+
 namespace {
 
-// Text a prompt carries: a string, or a list of strings / token ids / token-id lists (4 chars per id).
-std::int64_t prompt_chars_of(simdjson::ondemand::value value) {
-  using simdjson::ondemand::json_type;
-  switch (value.type()) {
-    case json_type::string:
-      return static_cast<std::int64_t>(std::string_view(value.get_string()).size());
-    case json_type::number:
-      return 4;
-    case json_type::array: {
-      std::int64_t chars = 0;
-      for (auto element : value.get_array()) chars += prompt_chars_of(element.value());
-      return chars;
+// Where a body is being read: the field named in the 400's message, or a message of our own for a value that
+// parses but is not acceptable (a negative max_tokens); reject() returns an error code to stop the reading.
+struct Reading {
+  std::string_view field;
+  std::string rejection;
+
+  error_code reject(std::string message) {
+    rejection = std::move(message);
+    return simdjson::INCORRECT_TYPE;
+  }
+  // The message for the code a reading stopped with.
+  std::string message(error_code code) const {
+    if (!rejection.empty()) return rejection;
+    std::string text = "Invalid request body";
+    if (!field.empty()) {
+      text += " (field '";
+      text += field;
+      text += "')";
     }
-    case json_type::null:
-      return 0;
+    text += ": ";
+    text += simdjson::error_message(code);
+    return text;
+  }
+};
+
+error_code string_size(ondemand::value value, std::int64_t& chars) {
+  std::string_view text;
+  if (auto error = value.get_string().get(text)) return error;
+  chars += static_cast<std::int64_t>(text.size());
+  return SUCCESS;
+}
+
+error_code read_string(ondemand::value value, std::string& out) {
+  std::string_view text;
+  if (auto error = value.get_string().get(text)) return error;
+  out = std::string(text);
+  return SUCCESS;
+}
+
+// A boolean that may be null (false).
+error_code read_optional_bool(ondemand::value value, bool& out) {
+  bool null = false;
+  if (auto error = value.is_null().get(null)) return error;
+  if (null) {
+    out = false;
+    return SUCCESS;
+  }
+  return value.get_bool().get(out);
+}
+
+// Text a prompt carries: a string, or a list of strings / token ids / token-id lists (4 chars per id).
+error_code add_prompt_chars(ondemand::value value, std::int64_t& chars) {
+  ondemand::json_type type;
+  if (auto error = value.type().get(type)) return error;
+  switch (type) {
+    case ondemand::json_type::string:
+      return string_size(value, chars);
+    case ondemand::json_type::number:
+      chars += 4;
+      return SUCCESS;
+    case ondemand::json_type::array: {
+      ondemand::array array;
+      if (auto error = value.get_array().get(array)) return error;
+      for (auto element_result : array) {
+        ondemand::value element;
+        if (auto error = std::move(element_result).get(element)) return error;
+        if (auto error = add_prompt_chars(element, chars)) return error;
+      }
+      return SUCCESS;
+    }
+    case ondemand::json_type::null:
+      return SUCCESS;
     default:
-      throw simdjson::simdjson_error(simdjson::INCORRECT_TYPE);
+      return simdjson::INCORRECT_TYPE;
   }
 }
 
@@ -35,69 +97,97 @@ struct ContentCount {
   std::int64_t image_parts = 0;
 };
 
-// Chat content: a string or a list of parts; text parts count their characters, image_url (and input_image)
-// parts are counted, other parts (audio, files) are accepted and ignored.
-void count_message_content(simdjson::ondemand::value content, ContentCount& count) {
-  using simdjson::ondemand::json_type;
-  switch (content.type()) {
-    case json_type::string:
-      count.chars += static_cast<std::int64_t>(std::string_view(content.get_string()).size());
-      return;
-    case json_type::array:
-      for (auto element : content.get_array()) {
-        simdjson::ondemand::value part = element.value();
-        if (part.type() == json_type::string) {
-          count.chars += static_cast<std::int64_t>(std::string_view(part.get_string()).size());
-          continue;
-        }
-        if (part.type() != json_type::object) continue;
-        for (auto field : part.get_object()) {
-          std::string_view key = field.unescaped_key();
-          if (key == "text") {
-            simdjson::ondemand::value text = field.value();
-            if (text.type() == json_type::string) {
-              count.chars += static_cast<std::int64_t>(std::string_view(text.get_string()).size());
-            }
-          } else if (key == "type") {
-            simdjson::ondemand::value type = field.value();
-            if (type.type() != json_type::string) continue;
-            std::string_view name = type.get_string();
-            if (name == "image_url" || name == "input_image") ++count.image_parts;
-          }
-        }
-      }
-      return;
-    default:
-      return;  // null, or a shape the mock does not need to read
+// One object part of a chat content list: text parts count their characters, image_url (and input_image) parts
+// are counted, other parts (audio, files) are accepted and ignored.
+error_code count_content_part(ondemand::value part, ContentCount& count) {
+  ondemand::object object;
+  if (auto error = part.get_object().get(object)) return error;
+  for (auto field_result : object) {
+    ondemand::field field;
+    if (auto error = std::move(field_result).get(field)) return error;
+    std::string_view key;
+    if (auto error = field.unescaped_key().get(key)) return error;
+    if (key != "text" && key != "type") continue;
+    ondemand::value value = field.value();
+    ondemand::json_type type;
+    if (auto error = value.type().get(type)) return error;
+    if (type != ondemand::json_type::string) continue;
+    if (key == "text") {
+      if (auto error = string_size(value, count.chars)) return error;
+      continue;
+    }
+    std::string_view name;
+    if (auto error = value.get_string().get(name)) return error;
+    if (name == "image_url" || name == "input_image") ++count.image_parts;
   }
+  return SUCCESS;
 }
 
-ContentCount count_messages(simdjson::ondemand::value messages) {
-  ContentCount count;
-  for (auto message : messages.get_array()) {
-    for (auto field : message.get_object()) {
-      if (std::string_view(field.unescaped_key()) == "content") count_message_content(field.value(), count);
+// Chat content: a string or a list of parts (strings or objects); null and other shapes are not read.
+error_code count_message_content(ondemand::value content, ContentCount& count) {
+  ondemand::json_type type;
+  if (auto error = content.type().get(type)) return error;
+  if (type == ondemand::json_type::string) return string_size(content, count.chars);
+  if (type != ondemand::json_type::array) return SUCCESS;
+  ondemand::array parts;
+  if (auto error = content.get_array().get(parts)) return error;
+  for (auto part_result : parts) {
+    ondemand::value part;
+    if (auto error = std::move(part_result).get(part)) return error;
+    ondemand::json_type part_type;
+    if (auto error = part.type().get(part_type)) return error;
+    error_code error = SUCCESS;
+    if (part_type == ondemand::json_type::string) {
+      error = string_size(part, count.chars);
+    } else if (part_type == ondemand::json_type::object) {
+      error = count_content_part(part, count);
+    }
+    if (error) return error;
+  }
+  return SUCCESS;
+}
+
+error_code count_messages(ondemand::value messages, ContentCount& count) {
+  ondemand::array array;
+  if (auto error = messages.get_array().get(array)) return error;
+  for (auto message_result : array) {
+    ondemand::object message;
+    if (auto error = std::move(message_result).get_object().get(message)) return error;
+    for (auto field_result : message) {
+      ondemand::field field;
+      if (auto error = std::move(field_result).get(field)) return error;
+      std::string_view key;
+      if (auto error = field.unescaped_key().get(key)) return error;
+      if (key != "content") continue;
+      if (auto error = count_message_content(field.value(), count)) return error;
     }
   }
-  return count;
+  return SUCCESS;
 }
 
-std::string invalid_body_message(std::string_view field, const simdjson::simdjson_error& e) {
-  std::string message = "Invalid request body";
-  if (!field.empty()) {
-    message += " (field '";
-    message += field;
-    message += "')";
+// The body's top-level fields, one callback per field with its (still unread) value.
+template <typename ReadField>
+error_code read_fields(ondemand::parser& parser, simdjson::padded_string_view body, Reading& reading,
+                       ReadField&& read_field) {
+  ondemand::document doc;
+  if (auto error = parser.iterate(body).get(doc)) return error;
+  ondemand::object object;
+  if (auto error = doc.get_object().get(object)) return error;
+  for (auto field_result : object) {
+    ondemand::field field;
+    if (auto error = std::move(field_result).get(field)) return error;
+    std::string_view key;
+    if (auto error = field.unescaped_key().get(key)) return error;
+    reading.field = key;
+    if (auto error = read_field(key, field.value())) return error;
   }
-  message += ": ";
-  message += e.what();
-  return message;
+  return SUCCESS;
 }
 
 }  // namespace
 
 struct RequestParser::Impl {
-  simdjson::ondemand::parser parser;
+  ondemand::parser parser;
   std::string padded;  // the body copied with simdjson's required padding, reused between requests
 
   simdjson::padded_string_view pad(std::string_view body) {
@@ -112,43 +202,50 @@ RequestParser::~RequestParser() = default;
 
 bool RequestParser::parse_text(std::string_view body, Endpoint endpoint, TextRequest& out, std::string& error) {
   out = TextRequest{};
-  std::string_view field_name;
-  try {
-    simdjson::ondemand::document doc = impl_->parser.iterate(impl_->pad(body));
-    for (auto field : doc.get_object()) {
-      field_name = field.unescaped_key();
-      simdjson::ondemand::value value = field.value();
-      if (field_name == "model") {
-        out.model = std::string(std::string_view(value.get_string()));
-      } else if (field_name == "stream") {
-        out.stream = value.is_null() ? false : bool(value.get_bool());
-      } else if (field_name == "stream_options") {
-        if (value.is_null()) continue;
-        for (auto option : value.get_object()) {
-          if (std::string_view(option.unescaped_key()) == "include_usage") {
-            simdjson::ondemand::value include = option.value();
-            out.include_usage = include.is_null() ? false : bool(include.get_bool());
-          }
-        }
-      } else if (field_name == "max_tokens" || field_name == "max_completion_tokens") {
-        if (value.is_null()) continue;
-        std::int64_t limit = value.get_int64();
-        if (limit < 0) {
-          error = std::string(field_name) + " must be a non-negative integer";
-          return false;
-        }
-        // Both given: the smaller limit wins, as the output can honour neither more.
-        out.max_tokens = out.max_tokens < 0 ? limit : std::min(out.max_tokens, limit);
-      } else if (field_name == "messages" && endpoint == Endpoint::chat_completions) {
-        ContentCount count = count_messages(value);
-        out.prompt_chars += count.chars;
-        out.image_parts += count.image_parts;
-      } else if (field_name == "prompt" && endpoint == Endpoint::completions) {
-        out.prompt_chars += prompt_chars_of(value);
+  Reading reading;
+  const error_code code = read_fields(impl_->parser, impl_->pad(body), reading, [&](std::string_view name,
+                                                                                     ondemand::value value) {
+    if (name == "model") return read_string(value, out.model);
+    if (name == "stream") return read_optional_bool(value, out.stream);
+    if (name == "stream_options") {
+      bool null = false;
+      if (auto error = value.is_null().get(null)) return error;
+      if (null) return SUCCESS;
+      ondemand::object options;
+      if (auto error = value.get_object().get(options)) return error;
+      for (auto option_result : options) {
+        ondemand::field option;
+        if (auto error = std::move(option_result).get(option)) return error;
+        std::string_view key;
+        if (auto error = option.unescaped_key().get(key)) return error;
+        if (key != "include_usage") continue;
+        if (auto error = read_optional_bool(option.value(), out.include_usage)) return error;
       }
+      return SUCCESS;
     }
-  } catch (const simdjson::simdjson_error& e) {
-    error = invalid_body_message(field_name, e);
+    if (name == "max_tokens" || name == "max_completion_tokens") {
+      bool null = false;
+      if (auto error = value.is_null().get(null)) return error;
+      if (null) return SUCCESS;
+      std::int64_t limit = 0;
+      if (auto error = value.get_int64().get(limit)) return error;
+      if (limit < 0) return reading.reject(std::string(name) + " must be a non-negative integer");
+      // Both given: the smaller limit wins, as the output can honour neither more.
+      out.max_tokens = out.max_tokens < 0 ? limit : std::min(out.max_tokens, limit);
+      return SUCCESS;
+    }
+    if (name == "messages" && endpoint == Endpoint::chat_completions) {
+      ContentCount count;
+      if (auto error = count_messages(value, count)) return error;
+      out.prompt_chars += count.chars;
+      out.image_parts += count.image_parts;
+      return SUCCESS;
+    }
+    if (name == "prompt" && endpoint == Endpoint::completions) return add_prompt_chars(value, out.prompt_chars);
+    return SUCCESS;
+  });
+  if (code) {
+    error = reading.message(code);
     return false;
   }
   return true;
@@ -156,47 +253,46 @@ bool RequestParser::parse_text(std::string_view body, Endpoint endpoint, TextReq
 
 bool RequestParser::parse_embeddings(std::string_view body, EmbeddingsRequest& out, std::string& error) {
   out = EmbeddingsRequest{};
-  std::string_view field_name;
+  Reading reading;
   bool has_input = false;
-  try {
-    simdjson::ondemand::document doc = impl_->parser.iterate(impl_->pad(body));
-    for (auto field : doc.get_object()) {
-      field_name = field.unescaped_key();
-      simdjson::ondemand::value value = field.value();
-      if (field_name == "model") {
-        out.model = std::string(std::string_view(value.get_string()));
-      } else if (field_name == "input") {
-        has_input = true;
-        using simdjson::ondemand::json_type;
-        if (value.type() == json_type::string) {
-          out.inputs = 1;
-          out.prompt_chars = static_cast<std::int64_t>(std::string_view(value.get_string()).size());
-        } else {
-          // A list of strings or of token-id lists is one input each; a flat list of token ids is one input.
-          bool flat_token_ids = false;
-          for (auto element : value.get_array()) {
-            simdjson::ondemand::value item = element.value();
-            if (item.type() == json_type::number) {
-              flat_token_ids = true;
-              out.prompt_chars += 4;
-              static_cast<void>(std::int64_t(item.get_int64()));  // token ids must be integers
-            } else {
-              ++out.inputs;
-              out.prompt_chars += prompt_chars_of(item);
-            }
-          }
-          if (flat_token_ids) {
-            if (out.inputs > 0) {
-              error = "'input' mixes token ids with other inputs";
-              return false;
-            }
-            out.inputs = 1;
-          }
-        }
+  const error_code code = read_fields(impl_->parser, impl_->pad(body), reading, [&](std::string_view name,
+                                                                                     ondemand::value value) {
+    if (name == "model") return read_string(value, out.model);
+    if (name != "input") return SUCCESS;
+    has_input = true;
+    ondemand::json_type type;
+    if (auto error = value.type().get(type)) return error;
+    if (type == ondemand::json_type::string) {
+      out.inputs = 1;
+      return string_size(value, out.prompt_chars);
+    }
+    // A list of strings or of token-id lists is one input each; a flat list of token ids is one input.
+    ondemand::array items;
+    if (auto error = value.get_array().get(items)) return error;
+    bool flat_token_ids = false;
+    for (auto item_result : items) {
+      ondemand::value item;
+      if (auto error = std::move(item_result).get(item)) return error;
+      ondemand::json_type item_type;
+      if (auto error = item.type().get(item_type)) return error;
+      if (item_type == ondemand::json_type::number) {
+        flat_token_ids = true;
+        out.prompt_chars += 4;
+        std::int64_t token_id = 0;  // token ids must be integers
+        if (auto error = item.get_int64().get(token_id)) return error;
+      } else {
+        ++out.inputs;
+        if (auto error = add_prompt_chars(item, out.prompt_chars)) return error;
       }
     }
-  } catch (const simdjson::simdjson_error& e) {
-    error = invalid_body_message(field_name, e);
+    if (flat_token_ids) {
+      if (out.inputs > 0) return reading.reject("'input' mixes token ids with other inputs");
+      out.inputs = 1;
+    }
+    return SUCCESS;
+  });
+  if (code) {
+    error = reading.message(code);
     return false;
   }
   if (!has_input || out.inputs == 0) {
@@ -208,35 +304,44 @@ bool RequestParser::parse_embeddings(std::string_view body, EmbeddingsRequest& o
 
 bool RequestParser::parse_image_generation(std::string_view body, ImageRequest& out, std::string& error) {
   out = ImageRequest{};
-  std::string_view field_name;
-  try {
-    simdjson::ondemand::document doc = impl_->parser.iterate(impl_->pad(body));
-    for (auto field : doc.get_object()) {
-      field_name = field.unescaped_key();
-      simdjson::ondemand::value value = field.value();
-      // Null means "not given" for every optional field, as in the OpenAI API.
-      if (field_name != "prompt" && value.is_null()) continue;
-      if (field_name == "prompt") {
-        out.prompt = std::string(std::string_view(value.get_string()));
-        out.has_prompt = true;
-      } else if (field_name == "model") {
-        out.model = std::string(std::string_view(value.get_string()));
-      } else if (field_name == "n") {
-        if (!set_image_count(out, value.get_int64(), error)) return false;
-      } else if (field_name == "size") {
-        if (!set_image_size(out, value.get_string(), error)) return false;
-      } else if (field_name == "response_format") {
-        if (!set_image_response_format(out, value.get_string(), error)) return false;
-      } else if (field_name == "quality") {
-        out.quality = std::string(std::string_view(value.get_string()));
-      } else if (field_name == "stream") {
-        out.stream = value.get_bool();
-      } else if (field_name == "partial_images") {
-        if (!set_partial_images(out, value.get_int64(), error)) return false;
-      }
+  Reading reading;
+  std::string problem;  // what an image field setter found wrong, which becomes the rejection
+  auto set = [&](bool ok) { return ok ? SUCCESS : reading.reject(std::move(problem)); };
+  const error_code code = read_fields(impl_->parser, impl_->pad(body), reading, [&](std::string_view name,
+                                                                                     ondemand::value value) {
+    if (name == "prompt") {
+      out.has_prompt = true;
+      return read_string(value, out.prompt);
     }
-  } catch (const simdjson::simdjson_error& e) {
-    error = invalid_body_message(field_name, e);
+    // Null means "not given" for every optional field, as in the OpenAI API.
+    bool null = false;
+    if (auto error = value.is_null().get(null)) return error;
+    if (null) return SUCCESS;
+    std::string_view text;
+    std::int64_t number = 0;
+    if (name == "model") return read_string(value, out.model);
+    if (name == "quality") return read_string(value, out.quality);
+    if (name == "stream") return value.get_bool().get(out.stream);
+    if (name == "n") {
+      if (auto error = value.get_int64().get(number)) return error;
+      return set(set_image_count(out, number, problem));
+    }
+    if (name == "partial_images") {
+      if (auto error = value.get_int64().get(number)) return error;
+      return set(set_partial_images(out, number, problem));
+    }
+    if (name == "size") {
+      if (auto error = value.get_string().get(text)) return error;
+      return set(set_image_size(out, text, problem));
+    }
+    if (name == "response_format") {
+      if (auto error = value.get_string().get(text)) return error;
+      return set(set_image_response_format(out, text, problem));
+    }
+    return SUCCESS;
+  });
+  if (code) {
+    error = reading.message(code);
     return false;
   }
   if (!out.has_prompt) {
@@ -245,4 +350,5 @@ bool RequestParser::parse_image_generation(std::string_view body, ImageRequest& 
   }
   return true;
 }
+
 }  // namespace aiperf::mock
