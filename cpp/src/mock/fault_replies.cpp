@@ -101,10 +101,9 @@ void FaultReplies::begin_trickle(PendingReply& reply) {
     for (std::string& round : reply.image_events) reply.trickle += round;
     reply.image_events.clear();
   } else {
-    for (std::int64_t i = 0; i < reply.header.completion_tokens; ++i) {
-      append_stream_token_event(reply.trickle, reply.header, reply.event_prefix, i);
-    }
-    append_stream_end_events(reply.trickle, reply.header, reply.event_prefix);
+    std::string scratch;
+    append_text_stream(reply.trickle, scratch, reply.header, reply.event_prefix, Fault::none, 0,
+                       reply.header.completion_tokens, true);
   }
 }
 

@@ -135,6 +135,31 @@ void apply_reply_fault(ReplyHeader& header, Fault fault, std::int64_t output_tok
   }
 }
 
+std::uint32_t append_text_stream(std::string& out, std::string& scratch, const ReplyHeader& header,
+                                 std::string_view prefix, Fault fault, std::int64_t first, std::int64_t last, bool end) {
+  const std::int64_t total = header.completion_tokens;
+  const std::int64_t half = total / 2;  // where reset-mid-stream, bad-json and bad-sse strike
+  std::uint32_t events = 0;
+  for (std::int64_t token = first; token < last; ++token, ++events) {
+    if ((fault == Fault::bad_json && token == half) || (fault == Fault::bad_sse && token >= half)) {
+      scratch.clear();
+      append_stream_token_event(scratch, header, prefix, token);
+      fault == Fault::bad_json ? break_first_event_json(scratch) : strip_data_fields(scratch);
+      out += scratch;
+    } else {
+      append_stream_token_event(out, header, prefix, token);
+    }
+  }
+  if (!end) return events;
+  scratch.clear();
+  append_stream_end_events(scratch, header, prefix, fault != Fault::no_done);
+  if (total == 0 && fault == Fault::bad_json) break_first_event_json(scratch);
+  if (total == 0 && fault == Fault::bad_sse) strip_data_fields(scratch);
+  out += scratch;
+  // The finish_reason event, the usage event, an empty reply's role-only event.
+  return events + 1 + (header.include_usage && header.usage) + header.empty;
+}
+
 HugeReply huge_reply(Endpoint endpoint, bool stream, std::int64_t total_bytes) {
   static const std::string text_filler = repeat_unit(" the");
   static const std::string base64_filler = repeat_unit("AAAA");

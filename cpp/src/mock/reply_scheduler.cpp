@@ -177,45 +177,27 @@ void ReplyScheduler::advance(PendingReply& reply, std::int64_t now) {
 // then the stream is scheduled for its next one.
 void ReplyScheduler::advance_text_stream(PendingReply& reply, std::int64_t now) {
   const std::int64_t total = reply.header.completion_tokens;
-  const std::int64_t half = total / 2;  // where reset-mid-stream, bad-json and bad-sse strike
-  const Fault fault = reply.fault;
-  text_.clear();
-  std::uint32_t events = 0;  // SSE events in text_, data: [DONE] not counted
-  std::int64_t due;
-  while (reply.next_token < total && (due = token_due_ns(reply, reply.next_token)) <= now) {
-    if (fault == Fault::reset_mid_stream && reply.next_token == half) break;
-    if ((fault == Fault::bad_json && reply.next_token == half) || (fault == Fault::bad_sse && reply.next_token >= half)) {
-      fault_text_.clear();
-      append_stream_token_event(fault_text_, reply.header, reply.event_prefix, reply.next_token);
-      fault == Fault::bad_json ? break_first_event_json(fault_text_) : strip_data_fields(fault_text_);
-      text_ += fault_text_;
-    } else {
-      append_stream_token_event(text_, reply.header, reply.event_prefix, reply.next_token);
-    }
-    ++reply.next_token;
-    ++events;
+  const bool resets = reply.fault == Fault::reset_mid_stream;
+  const std::int64_t stop = resets ? total / 2 : total;  // reset-mid-stream: half the tokens, then the reset
+  std::int64_t last = reply.next_token;
+  for (std::int64_t due; last < stop && (due = token_due_ns(reply, last)) <= now; ++last) {
     counters_.add(kTokensSent);
     if (now - due > kLateNs) counters_.add(kTokensLate);
   }
-  if (fault == Fault::reset_mid_stream && reply.next_token == half) {
+  const bool reset_now = resets && last == stop;
+  const bool done = !reset_now && last == total;
+  text_.clear();
+  const std::uint32_t events = append_text_stream(text_, fault_text_, reply.header, reply.event_prefix, reply.fault,
+                                                  reply.next_token, last, done);
+  reply.next_token = last;
+  if (reset_now) {
     if (!text_.empty()) write_stream_chunk(reply, text_, events);
     faults_.reset_when_flushed(reply, now);
     return;
   }
-  const bool done = reply.next_token >= total;
-  if (done) {
-    fault_text_.clear();
-    append_stream_end_events(fault_text_, reply.header, reply.event_prefix, fault != Fault::no_done);
-    // Without tokens the fault strikes the finish event.
-    if (total == 0 && fault == Fault::bad_json) break_first_event_json(fault_text_);
-    if (total == 0 && fault == Fault::bad_sse) strip_data_fields(fault_text_);
-    text_ += fault_text_;
-    // The finish_reason event, the usage event, an empty reply's role-only event.
-    events += 1 + (reply.header.include_usage && reply.header.usage) + reply.header.empty;
-  }
   if (!text_.empty()) write_stream_chunk(reply, text_, events, done);
   if (!done) {
-    schedule(reply, token_due_ns(reply, reply.next_token));
+    schedule(reply, token_due_ns(reply, last));
     return;
   }
   finish(reply);

@@ -286,6 +286,80 @@ TEST(MockFaults, ContentFaultsApplyWhereTheyCanChangeTheReply) {
   EXPECT_EQ(aiperf::mock::fault_name(Fault::ignore_max_tokens), "ignore-max-tokens");
 }
 
+// A stream's SSE events, valid and invalid JSON counted, and the lines not in SSE form.
+struct StreamCheck {
+  int json_events = 0;
+  int broken_json_events = 0;
+  bool done = false;
+  std::size_t invalid_lines = 0;
+};
+
+StreamCheck check_stream(const std::string& text) {
+  StreamCheck check;
+  simdjson::dom::parser parser;
+  aiperf::SseParser sse;
+  sse.feed(text, [&](std::string_view data) {
+    if (aiperf::is_done(data)) {
+      check.done = true;
+      return;
+    }
+    simdjson::dom::element event;
+    ++(parser.parse(simdjson::padded_string(data)).get(event) == simdjson::SUCCESS ? check.json_events
+                                                                                    : check.broken_json_events);
+  });
+  check.invalid_lines = sse.invalid_lines();
+  return check;
+}
+
+TEST(MockFaults, TextStreamsAreTheSameWrittenAtOnceOrTokenByToken) {
+  for (Fault fault : {Fault::none, Fault::no_done, Fault::bad_json, Fault::bad_sse, Fault::empty_response,
+                      Fault::no_usage, Fault::ignore_max_tokens}) {
+    const auto header = faulty_header(Endpoint::chat_completions, fault, true, 6);
+    const std::string prefix = aiperf::mock::stream_event_prefix(header);
+    const std::int64_t total = header.completion_tokens;
+    std::string scratch, at_once, piecewise;
+    const auto events = aiperf::mock::append_text_stream(at_once, scratch, header, prefix, fault, 0, total, true);
+    std::uint32_t piece_events = 0;
+    for (std::int64_t token = 0; token < total; ++token) {
+      piece_events += aiperf::mock::append_text_stream(piecewise, scratch, header, prefix, fault, token, token + 1,
+                                                       false);
+    }
+    piece_events += aiperf::mock::append_text_stream(piecewise, scratch, header, prefix, fault, total, total, true);
+    EXPECT_EQ(piecewise, at_once) << aiperf::mock::fault_name(fault);
+    EXPECT_EQ(piece_events, events);
+    const StreamCheck check = check_stream(at_once);
+    // What a --timing-log line counts: every SSE event but [DONE], broken or not.
+    EXPECT_EQ(static_cast<std::uint32_t>(check.json_events + check.broken_json_events) +
+                  (fault == Fault::bad_sse ? static_cast<std::uint32_t>(check.invalid_lines) : 0u),
+              events)
+        << aiperf::mock::fault_name(fault);
+    EXPECT_EQ(check.done, fault != Fault::no_done);
+  }
+}
+
+TEST(MockFaults, TextStreamFaultsBreakWhatTheyName) {
+  auto stream = [](Fault fault, std::int64_t max_tokens) {
+    const auto header = faulty_header(Endpoint::completions, fault, false, max_tokens);
+    std::string scratch, out;
+    aiperf::mock::append_text_stream(out, scratch, header, aiperf::mock::stream_event_prefix(header), fault, 0,
+                                     header.completion_tokens, true);
+    return check_stream(out);
+  };
+  const StreamCheck plain = stream(Fault::none, 6);
+  EXPECT_EQ(plain.json_events, 7);  // six tokens and the finish event
+  EXPECT_EQ(plain.broken_json_events, 0);
+  EXPECT_EQ(plain.invalid_lines, 0u);
+  const StreamCheck bad_json = stream(Fault::bad_json, 6);
+  EXPECT_EQ(bad_json.broken_json_events, 1);
+  EXPECT_EQ(bad_json.json_events, 6);
+  const StreamCheck bad_sse = stream(Fault::bad_sse, 6);
+  EXPECT_EQ(bad_sse.invalid_lines, 3u);  // tokens 3, 4 and 5 without `data: `
+  EXPECT_EQ(bad_sse.json_events, 4);
+  EXPECT_EQ(stream(Fault::bad_json, 0).broken_json_events, 1);  // no tokens: the finish event breaks
+  EXPECT_EQ(stream(Fault::bad_sse, 0).invalid_lines, 2u);  // the finish event and [DONE]
+  EXPECT_FALSE(stream(Fault::no_done, 6).done);
+}
+
 struct Reply {
   CURLcode result = CURLE_OK;
   long status = 0;

@@ -71,5 +71,11 @@ void break_first_event_json(std::string& text);
 // The faults that change a text reply's content rather than how it is sent (empty-response, no-usage,
 // ignore-max-tokens); others leave the header as it is.
 void apply_reply_fault(ReplyHeader& header, Fault fault, std::int64_t output_tokens_cap);
+// The SSE text of a chat/completions stream's token events [first, last), then its end events when `end`, broken
+// as `fault` says: bad-json, the middle token's event loses its closing brace; bad-sse, the events from the middle
+// token on lose their `data: `; no-done, no data: [DONE] (without tokens, bad-json and bad-sse strike the finish
+// event). Returns the SSE events appended, data: [DONE] not counted. `scratch` is reused between calls.
+std::uint32_t append_text_stream(std::string& out, std::string& scratch, const ReplyHeader& header,
+                                 std::string_view prefix, Fault fault, std::int64_t first, std::int64_t last, bool end);
 
 }  // namespace aiperf::mock
