@@ -202,7 +202,7 @@ TEST(MockFaults, EmptyResponseBodiesCarryNoContent) {
   auto completion = parse_event(
       parser, aiperf::mock::completion_body(faulty_header(Endpoint::completions, Fault::empty_response, false, -1)));
   EXPECT_EQ(std::string_view(completion["choices"].at(0)["text"]), "");
-  // What the server does for images and embeddings: no items at all (worker: n = 0, inputs = 0).
+  // What the server does for images and embeddings: no items at all (the router sets n = 0, inputs = 0).
   aiperf::mock::ImageCache cache;
   aiperf::mock::ImageRequest images;
   images.prompt = "x";
