@@ -63,17 +63,17 @@ void register_records(py::module_& m) {
     schema.append(py::make_tuple(name, dtype, kind));
   };
 #define AIPERF_SCHEMA_RECORD(name, type, dtype, ...) add(#name, dtype, "record");
-#define AIPERF_SCHEMA_CHUNK_OFFSETS(name, ...) add(#name, "int64", "chunk_offsets");
+#define AIPERF_SCHEMA_CHUNK_OFFSETS(name, ...) add(#name, "int64", "offsets");
 #define AIPERF_SCHEMA_CHUNK(name, type, dtype, ...) add(#name, dtype, "chunk");
 #define AIPERF_SCHEMA_TEXT(offsets, text, ...) \
-  add(#offsets, "int64", "text_offsets");      \
-  add(#text, "uint8", "text");
+  add(#offsets, "int64", "offsets");      \
+  add(#text, "uint8", "blob");
 #define AIPERF_SCHEMA_RAW_CHUNK_TEXT(offsets, text, ...) \
-  add(#offsets, "int64", "raw_chunk_text_offsets");      \
-  add(#text, "uint8", "raw_text");
+  add(#offsets, "int64", "raw_offsets");      \
+  add(#text, "uint8", "raw_blob");
 #define AIPERF_SCHEMA_RAW_TEXT(offsets, text, ...) \
-  add(#offsets, "int64", "raw_text_offsets");      \
-  add(#text, "uint8", "raw_text");
+  add(#offsets, "int64", "raw_offsets");      \
+  add(#text, "uint8", "raw_blob");
   AIPERF_RECORD_COLUMNS(AIPERF_SCHEMA_RECORD, AIPERF_SCHEMA_CHUNK_OFFSETS, AIPERF_SCHEMA_CHUNK, AIPERF_SCHEMA_TEXT,
                         AIPERF_SCHEMA_RAW_CHUNK_TEXT, AIPERF_SCHEMA_RAW_TEXT)
 #undef AIPERF_SCHEMA_RECORD

@@ -30,11 +30,11 @@ def compute_stats(values: npt.NDArray[np.float64]) -> dict[str, float]:
 
 # ---- Records (cpp/include/aiperf/record_columns.hpp, record.hpp) -----------------------------------------------
 # (column name, numpy dtype, kind) of every column of Engine.records()/drain(), in their order. Kinds:
-#   record: one value per record; chunk: one per chunk;
-#   chunk_offsets: int64[n+1], record r owns chunks [o[r], o[r+1]) of every chunk column;
-#   text_offsets: int64[n+1] into the next column, text: UTF-8 bytes of all records;
-#   raw_chunk_text_offsets: int64[chunks+1] into the next column, one text per chunk (keep_raw only, else empty);
-#   raw_text_offsets: int64[n+1] into the next column (keep_raw only, else empty); raw_text: its bytes.
+#   record: one value per record; chunk: one value per chunk;
+#   offsets: int64[n+1]: chunk_offsets (record r owns chunks [o[r], o[r+1]) of every chunk column) or the offsets
+#     into the blob column right after it; blob: the UTF-8 bytes of all records;
+#   raw_offsets, raw_blob: the same, kept only with keep_raw (else both empty); raw_offsets is indexed per chunk
+#     (int64[chunks+1], a text per chunk), the other raw offsets per record.
 RECORD_SCHEMA: tuple[tuple[str, str, str], ...]
 
 class ErrorKind:

@@ -81,8 +81,12 @@ CASES = [
          r"invalid response: b64_json is not valid base64 \(\d+ characters\)"),
     Case("bad-base64", "image_generation", True, "InvalidResponse", 200,
          r"invalid response: b64_json is not valid base64 \(\d+ characters\)"),
-    Case("empty-response", "image_generation", False, "InvalidResponse", 200,
-         r"invalid response: no image in the response"),
+    Case("empty-response", "image_generation", False, "InvalidInferenceResultError", 200,
+         r"No responses with actual content were received from the server \(no image in the response\)"),
+    *[Case("empty-response", endpoint_type, streaming, "InvalidInferenceResultError", 200,
+           r"No responses with actual content were received from the server \(only usage/metadata, null/empty "
+           r"data, or \[DONE\] markers\)")
+      for endpoint_type in ("chat", "completions") for streaming in (False, True)],
 ]
 # Faults whose replies are well formed: aiperf measures them (tests below), it does not record errors.
 MEASURED_FAULTS = {"no-usage", "ignore-max-tokens"}
