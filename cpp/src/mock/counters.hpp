@@ -29,16 +29,23 @@ enum Counter : int {
   kCounterCount
 };
 inline constexpr std::int64_t kLateNs = 1'000'000;
-inline constexpr std::array<const char*, kCounterCount> kCounterNames = {
-    "health",           "models",
-    "chat_completions", "completions",
-    "embeddings",       "image_generations",
-    "image_edits",      "mock_images",
-    "not_found",        "method_not_allowed",
-    "bad_request",      "streams_open",
-    "client_disconnects", "stream_tokens_sent",
-    "stream_tokens_late_over_1ms", "images_sent",
-    "chat_image_parts"};
+inline constexpr std::array<const char*, kCounterCount> kCounterNames = {"health",
+                                                                         "models",
+                                                                         "chat_completions",
+                                                                         "completions",
+                                                                         "embeddings",
+                                                                         "image_generations",
+                                                                         "image_edits",
+                                                                         "mock_images",
+                                                                         "not_found",
+                                                                         "method_not_allowed",
+                                                                         "bad_request",
+                                                                         "streams_open",
+                                                                         "client_disconnects",
+                                                                         "stream_tokens_sent",
+                                                                         "stream_tokens_late_over_1ms",
+                                                                         "images_sent",
+                                                                         "chat_image_parts"};
 
 // Written by one loop thread, read by any (stats()).
 struct Counters {

@@ -5,7 +5,7 @@
 #include <event2/bufferevent.h>
 #include <sys/socket.h>
 
-#include "aiperf/clock.hpp"
+#include "aiperf/common/clock.hpp"
 #include "reply_scheduler.hpp"
 
 namespace aiperf::mock {
@@ -24,20 +24,15 @@ bool FaultReplies::serve_replacing(evhttp_request* request, Fault fault, Endpoin
     case Fault::http_400:
       replies_.send_error(request, 400, "mock fault http-400: the request was rejected");
       return true;
-    case Fault::reset_before_response:
-      reset_connection(replies_.add_pending(request));
-      return true;
+    case Fault::reset_before_response: reset_connection(replies_.add_pending(request)); return true;
     case Fault::hang:
       replies_.add_pending(request).fault = fault;  // no due time: kept until the client goes away
       return true;
     case Fault::wrong_content_type:
       replies_.send_now(request, 200, wrong_content_type_page(), "text/html; charset=utf-8");
       return true;
-    case Fault::huge_response:
-      start_huge(request, endpoint, stream);
-      return true;
-    default:
-      return false;
+    case Fault::huge_response: start_huge(request, endpoint, stream); return true;
+    default: return false;
   }
 }
 

@@ -4,16 +4,29 @@
 #include <cmath>
 #include <string>
 
-#include "aiperf/error.hpp"
+#include "aiperf/common/error.hpp"
 #include "aiperf/mock/faults.hpp"
 
 namespace aiperf::mock {
 namespace {
 
-constexpr std::array<std::string_view, kFaultKinds> kFaultNames = {
-    "none",      "http-500",    "http-429",     "http-400", "reset-before-response", "reset-mid-stream",
-    "no-done",   "bad-json",    "bad-sse",      "huge-response", "hang", "trickle", "wrong-content-type",
-    "bad-base64", "empty-response", "no-usage", "ignore-max-tokens"};
+constexpr std::array<std::string_view, kFaultKinds> kFaultNames = {"none",
+                                                                   "http-500",
+                                                                   "http-429",
+                                                                   "http-400",
+                                                                   "reset-before-response",
+                                                                   "reset-mid-stream",
+                                                                   "no-done",
+                                                                   "bad-json",
+                                                                   "bad-sse",
+                                                                   "huge-response",
+                                                                   "hang",
+                                                                   "trickle",
+                                                                   "wrong-content-type",
+                                                                   "bad-base64",
+                                                                   "empty-response",
+                                                                   "no-usage",
+                                                                   "ignore-max-tokens"};
 
 constexpr std::size_t kFillerBytes = std::size_t{1} << 20;
 
@@ -32,8 +45,8 @@ std::string stream_filler() {
     for (int i = 0; i < 16384; ++i) text += " the";
     return text;
   }();
-  const std::string event = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"" + content +
-                            "\"},\"finish_reason\":null}]}\n\n";
+  const std::string event =
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"" + content + "\"},\"finish_reason\":null}]}\n\n";
   std::string out;
   out.reserve(kFillerBytes);
   while (out.size() + event.size() <= kFillerBytes) out += event;
@@ -101,18 +114,12 @@ Fault choose_fault(const std::vector<FaultRule>& rules, std::uint64_t seed, std:
 
 bool fault_applies(Fault fault, Endpoint endpoint, bool stream, bool b64_images) {
   switch (fault) {
-    case Fault::none:
-      return false;
-    case Fault::no_done:
-      return stream && (endpoint == Endpoint::chat_completions || endpoint == Endpoint::completions);
-    case Fault::bad_sse:
-      return stream;
-    case Fault::bad_base64:
-      return b64_images;
-    case Fault::ignore_max_tokens:
-      return endpoint == Endpoint::chat_completions || endpoint == Endpoint::completions;
-    default:
-      return true;
+    case Fault::none: return false;
+    case Fault::no_done: return stream && (endpoint == Endpoint::chat_completions || endpoint == Endpoint::completions);
+    case Fault::bad_sse: return stream;
+    case Fault::bad_base64: return b64_images;
+    case Fault::ignore_max_tokens: return endpoint == Endpoint::chat_completions || endpoint == Endpoint::completions;
+    default: return true;
   }
 }
 
@@ -123,20 +130,18 @@ void apply_reply_fault(ReplyHeader& header, Fault fault, std::int64_t output_tok
       header.finished_by_length = false;
       header.empty = true;
       return;
-    case Fault::no_usage:
-      header.usage = false;
-      return;
+    case Fault::no_usage: header.usage = false; return;
     case Fault::ignore_max_tokens:
       header.completion_tokens = output_tokens_cap;
       header.finished_by_length = false;  // a server that ignores the limit stops on its own
       return;
-    default:
-      return;
+    default: return;
   }
 }
 
 std::uint32_t append_text_stream(std::string& out, std::string& scratch, const ReplyHeader& header,
-                                 std::string_view prefix, Fault fault, std::int64_t first, std::int64_t last, bool end) {
+                                 std::string_view prefix, Fault fault, std::int64_t first, std::int64_t last,
+                                 bool end) {
   const std::int64_t total = header.completion_tokens;
   const std::int64_t half = total / 2;  // where reset-mid-stream, bad-json and bad-sse strike
   std::uint32_t events = 0;

@@ -10,8 +10,8 @@
 #include <algorithm>
 #include <charconv>
 
-#include "aiperf/clock.hpp"
-#include "aiperf/error.hpp"
+#include "aiperf/common/clock.hpp"
+#include "aiperf/common/error.hpp"
 
 namespace aiperf::mock {
 namespace {
@@ -232,8 +232,7 @@ void ReplyScheduler::advance_image_stream(PendingReply& reply, std::int64_t now)
 // Whatever the socket does not take right away (or an error, which libevent then reports through its own
 // write) goes through evhttp's output buffer, after which that buffer is used until it drains.
 // --timing-log: `events` SSE events end in data; `last`: data ends the reply's body.
-void ReplyScheduler::write_stream_chunk(PendingReply& reply, const std::string& data, std::uint32_t events,
-                                        bool last) {
+void ReplyScheduler::write_stream_chunk(PendingReply& reply, const std::string& data, std::uint32_t events, bool last) {
   evhttp_connection* connection = evhttp_request_get_connection(reply.request);
   bufferevent* socket_buffer = connection ? evhttp_connection_get_bufferevent(connection) : nullptr;
   evbuffer* output = socket_buffer ? bufferevent_get_output(socket_buffer) : nullptr;
@@ -258,10 +257,12 @@ void ReplyScheduler::write_stream_chunk(PendingReply& reply, const std::string& 
   static constexpr char kChunkEnd[] = "\r\n";
   static constexpr char kChunkEndAndTerminator[] = "\r\n0\r\n\r\n";
   const bool terminate = last && reply.chunked;
-  iovec parts[3] = {{size_line, size_length},
-                    {const_cast<char*>(data.data()), data.size()},
-                    {const_cast<char*>(terminate ? kChunkEndAndTerminator : kChunkEnd),
-                     terminate ? sizeof kChunkEndAndTerminator - 1 : reply.chunked ? std::size_t{2} : std::size_t{0}}};
+  iovec parts[3] = {
+      {size_line, size_length},
+      {const_cast<char*>(data.data()), data.size()},
+      {const_cast<char*>(terminate ? kChunkEndAndTerminator : kChunkEnd), terminate ? sizeof kChunkEndAndTerminator - 1
+                                                                          : reply.chunked ? std::size_t{2}
+                                                                                          : std::size_t{0}}};
   // evhttp_send_reply_end, which the caller makes next, then finishes the reply without writing a terminator.
   if (terminate) reply.request->chunked = 0;
   msghdr message{};

@@ -38,15 +38,15 @@ struct PendingReply {
   std::vector<std::string> image_events;
   std::vector<std::int64_t> image_event_due_ns;
   std::size_t next_image_event = 0;
-  bool chunked = false;  // HTTP/1.1: chunked framing; HTTP/1.0 clients get the bare stream until close
+  bool chunked = false;       // HTTP/1.1: chunked framing; HTTP/1.0 clients get the bare stream until close
   Fault fault = Fault::none;  // a fault that changes how this reply is sent (see advance())
   bool reset_sent = false;    // we reset the connection ourselves: not a client disconnect
   std::string trickle;        // trickle: the reply's text, one byte per kTrickleIntervalNs
   std::size_t trickle_sent = 0;
   bool trickling = false;
-  bool head_sent = false;  // reset-mid-stream of a non-streaming reply: head and half the body sent
-  HugeReply huge;          // huge-response: what is left to write
-  int huge_stage = 0;      // 0 head, 1 filler, 2 tail, 3 done
+  bool head_sent = false;                    // reset-mid-stream of a non-streaming reply: head and half the body sent
+  HugeReply huge;                            // huge-response: what is left to write
+  int huge_stage = 0;                        // 0 head, 1 filler, 2 tail, 3 done
   std::uint64_t timing_serial = 0;           // --timing-log: the request's serial there (0 = not logged)
   std::uint32_t events_per_image_round = 0;  // image streams: SSE events in each prepared round (n images)
 };

@@ -70,11 +70,8 @@ error_code add_prompt_chars(ondemand::value value, std::int64_t& chars) {
   ondemand::json_type type;
   if (auto error = value.type().get(type)) return error;
   switch (type) {
-    case ondemand::json_type::string:
-      return string_size(value, chars);
-    case ondemand::json_type::number:
-      chars += 4;
-      return SUCCESS;
+    case ondemand::json_type::string: return string_size(value, chars);
+    case ondemand::json_type::number: chars += 4; return SUCCESS;
     case ondemand::json_type::array: {
       ondemand::array array;
       if (auto error = value.get_array().get(array)) return error;
@@ -85,10 +82,8 @@ error_code add_prompt_chars(ondemand::value value, std::int64_t& chars) {
       }
       return SUCCESS;
     }
-    case ondemand::json_type::null:
-      return SUCCESS;
-    default:
-      return simdjson::INCORRECT_TYPE;
+    case ondemand::json_type::null: return SUCCESS;
+    default: return simdjson::INCORRECT_TYPE;
   }
 }
 
@@ -191,7 +186,8 @@ struct RequestParser::Impl {
   std::string padded;  // the body copied with simdjson's required padding, reused between requests
 
   simdjson::padded_string_view pad(std::string_view body) {
-    if (padded.size() < body.size() + simdjson::SIMDJSON_PADDING) padded.resize(body.size() + simdjson::SIMDJSON_PADDING);
+    if (padded.size() < body.size() + simdjson::SIMDJSON_PADDING)
+      padded.resize(body.size() + simdjson::SIMDJSON_PADDING);
     std::memcpy(padded.data(), body.data(), body.size());
     return simdjson::padded_string_view(padded.data(), body.size(), padded.size());
   }
@@ -203,47 +199,47 @@ RequestParser::~RequestParser() = default;
 bool RequestParser::parse_text(std::string_view body, Endpoint endpoint, TextRequest& out, std::string& error) {
   out = TextRequest{};
   Reading reading;
-  const error_code code = read_fields(impl_->parser, impl_->pad(body), reading, [&](std::string_view name,
-                                                                                     ondemand::value value) {
-    if (name == "model") return read_string(value, out.model);
-    if (name == "stream") return read_optional_bool(value, out.stream);
-    if (name == "stream_options") {
-      bool null = false;
-      if (auto error = value.is_null().get(null)) return error;
-      if (null) return SUCCESS;
-      ondemand::object options;
-      if (auto error = value.get_object().get(options)) return error;
-      for (auto option_result : options) {
-        ondemand::field option;
-        if (auto error = std::move(option_result).get(option)) return error;
-        std::string_view key;
-        if (auto error = option.unescaped_key().get(key)) return error;
-        if (key != "include_usage") continue;
-        if (auto error = read_optional_bool(option.value(), out.include_usage)) return error;
-      }
-      return SUCCESS;
-    }
-    if (name == "max_tokens" || name == "max_completion_tokens") {
-      bool null = false;
-      if (auto error = value.is_null().get(null)) return error;
-      if (null) return SUCCESS;
-      std::int64_t limit = 0;
-      if (auto error = value.get_int64().get(limit)) return error;
-      if (limit < 0) return reading.reject(std::string(name) + " must be a non-negative integer");
-      // Both given: the smaller limit wins, as the output can honour neither more.
-      out.max_tokens = out.max_tokens < 0 ? limit : std::min(out.max_tokens, limit);
-      return SUCCESS;
-    }
-    if (name == "messages" && endpoint == Endpoint::chat_completions) {
-      ContentCount count;
-      if (auto error = count_messages(value, count)) return error;
-      out.prompt_chars += count.chars;
-      out.image_parts += count.image_parts;
-      return SUCCESS;
-    }
-    if (name == "prompt" && endpoint == Endpoint::completions) return add_prompt_chars(value, out.prompt_chars);
-    return SUCCESS;
-  });
+  const error_code code =
+      read_fields(impl_->parser, impl_->pad(body), reading, [&](std::string_view name, ondemand::value value) {
+        if (name == "model") return read_string(value, out.model);
+        if (name == "stream") return read_optional_bool(value, out.stream);
+        if (name == "stream_options") {
+          bool null = false;
+          if (auto error = value.is_null().get(null)) return error;
+          if (null) return SUCCESS;
+          ondemand::object options;
+          if (auto error = value.get_object().get(options)) return error;
+          for (auto option_result : options) {
+            ondemand::field option;
+            if (auto error = std::move(option_result).get(option)) return error;
+            std::string_view key;
+            if (auto error = option.unescaped_key().get(key)) return error;
+            if (key != "include_usage") continue;
+            if (auto error = read_optional_bool(option.value(), out.include_usage)) return error;
+          }
+          return SUCCESS;
+        }
+        if (name == "max_tokens" || name == "max_completion_tokens") {
+          bool null = false;
+          if (auto error = value.is_null().get(null)) return error;
+          if (null) return SUCCESS;
+          std::int64_t limit = 0;
+          if (auto error = value.get_int64().get(limit)) return error;
+          if (limit < 0) return reading.reject(std::string(name) + " must be a non-negative integer");
+          // Both given: the smaller limit wins, as the output can honour neither more.
+          out.max_tokens = out.max_tokens < 0 ? limit : std::min(out.max_tokens, limit);
+          return SUCCESS;
+        }
+        if (name == "messages" && endpoint == Endpoint::chat_completions) {
+          ContentCount count;
+          if (auto error = count_messages(value, count)) return error;
+          out.prompt_chars += count.chars;
+          out.image_parts += count.image_parts;
+          return SUCCESS;
+        }
+        if (name == "prompt" && endpoint == Endpoint::completions) return add_prompt_chars(value, out.prompt_chars);
+        return SUCCESS;
+      });
   if (code) {
     error = reading.message(code);
     return false;
@@ -255,42 +251,42 @@ bool RequestParser::parse_embeddings(std::string_view body, EmbeddingsRequest& o
   out = EmbeddingsRequest{};
   Reading reading;
   bool has_input = false;
-  const error_code code = read_fields(impl_->parser, impl_->pad(body), reading, [&](std::string_view name,
-                                                                                     ondemand::value value) {
-    if (name == "model") return read_string(value, out.model);
-    if (name != "input") return SUCCESS;
-    has_input = true;
-    ondemand::json_type type;
-    if (auto error = value.type().get(type)) return error;
-    if (type == ondemand::json_type::string) {
-      out.inputs = 1;
-      return string_size(value, out.prompt_chars);
-    }
-    // A list of strings or of token-id lists is one input each; a flat list of token ids is one input.
-    ondemand::array items;
-    if (auto error = value.get_array().get(items)) return error;
-    bool flat_token_ids = false;
-    for (auto item_result : items) {
-      ondemand::value item;
-      if (auto error = std::move(item_result).get(item)) return error;
-      ondemand::json_type item_type;
-      if (auto error = item.type().get(item_type)) return error;
-      if (item_type == ondemand::json_type::number) {
-        flat_token_ids = true;
-        out.prompt_chars += 4;
-        std::int64_t token_id = 0;  // token ids must be integers
-        if (auto error = item.get_int64().get(token_id)) return error;
-      } else {
-        ++out.inputs;
-        if (auto error = add_prompt_chars(item, out.prompt_chars)) return error;
-      }
-    }
-    if (flat_token_ids) {
-      if (out.inputs > 0) return reading.reject("'input' mixes token ids with other inputs");
-      out.inputs = 1;
-    }
-    return SUCCESS;
-  });
+  const error_code code =
+      read_fields(impl_->parser, impl_->pad(body), reading, [&](std::string_view name, ondemand::value value) {
+        if (name == "model") return read_string(value, out.model);
+        if (name != "input") return SUCCESS;
+        has_input = true;
+        ondemand::json_type type;
+        if (auto error = value.type().get(type)) return error;
+        if (type == ondemand::json_type::string) {
+          out.inputs = 1;
+          return string_size(value, out.prompt_chars);
+        }
+        // A list of strings or of token-id lists is one input each; a flat list of token ids is one input.
+        ondemand::array items;
+        if (auto error = value.get_array().get(items)) return error;
+        bool flat_token_ids = false;
+        for (auto item_result : items) {
+          ondemand::value item;
+          if (auto error = std::move(item_result).get(item)) return error;
+          ondemand::json_type item_type;
+          if (auto error = item.type().get(item_type)) return error;
+          if (item_type == ondemand::json_type::number) {
+            flat_token_ids = true;
+            out.prompt_chars += 4;
+            std::int64_t token_id = 0;  // token ids must be integers
+            if (auto error = item.get_int64().get(token_id)) return error;
+          } else {
+            ++out.inputs;
+            if (auto error = add_prompt_chars(item, out.prompt_chars)) return error;
+          }
+        }
+        if (flat_token_ids) {
+          if (out.inputs > 0) return reading.reject("'input' mixes token ids with other inputs");
+          out.inputs = 1;
+        }
+        return SUCCESS;
+      });
   if (code) {
     error = reading.message(code);
     return false;
@@ -307,39 +303,39 @@ bool RequestParser::parse_image_generation(std::string_view body, ImageRequest& 
   Reading reading;
   std::string problem;  // what an image field setter found wrong, which becomes the rejection
   auto set = [&](bool ok) { return ok ? SUCCESS : reading.reject(std::move(problem)); };
-  const error_code code = read_fields(impl_->parser, impl_->pad(body), reading, [&](std::string_view name,
-                                                                                     ondemand::value value) {
-    if (name == "prompt") {
-      out.has_prompt = true;
-      return read_string(value, out.prompt);
-    }
-    // Null means "not given" for every optional field, as in the OpenAI API.
-    bool null = false;
-    if (auto error = value.is_null().get(null)) return error;
-    if (null) return SUCCESS;
-    std::string_view text;
-    std::int64_t number = 0;
-    if (name == "model") return read_string(value, out.model);
-    if (name == "quality") return read_string(value, out.quality);
-    if (name == "stream") return value.get_bool().get(out.stream);
-    if (name == "n") {
-      if (auto error = value.get_int64().get(number)) return error;
-      return set(set_image_count(out, number, problem));
-    }
-    if (name == "partial_images") {
-      if (auto error = value.get_int64().get(number)) return error;
-      return set(set_partial_images(out, number, problem));
-    }
-    if (name == "size") {
-      if (auto error = value.get_string().get(text)) return error;
-      return set(set_image_size(out, text, problem));
-    }
-    if (name == "response_format") {
-      if (auto error = value.get_string().get(text)) return error;
-      return set(set_image_response_format(out, text, problem));
-    }
-    return SUCCESS;
-  });
+  const error_code code =
+      read_fields(impl_->parser, impl_->pad(body), reading, [&](std::string_view name, ondemand::value value) {
+        if (name == "prompt") {
+          out.has_prompt = true;
+          return read_string(value, out.prompt);
+        }
+        // Null means "not given" for every optional field, as in the OpenAI API.
+        bool null = false;
+        if (auto error = value.is_null().get(null)) return error;
+        if (null) return SUCCESS;
+        std::string_view text;
+        std::int64_t number = 0;
+        if (name == "model") return read_string(value, out.model);
+        if (name == "quality") return read_string(value, out.quality);
+        if (name == "stream") return value.get_bool().get(out.stream);
+        if (name == "n") {
+          if (auto error = value.get_int64().get(number)) return error;
+          return set(set_image_count(out, number, problem));
+        }
+        if (name == "partial_images") {
+          if (auto error = value.get_int64().get(number)) return error;
+          return set(set_partial_images(out, number, problem));
+        }
+        if (name == "size") {
+          if (auto error = value.get_string().get(text)) return error;
+          return set(set_image_size(out, text, problem));
+        }
+        if (name == "response_format") {
+          if (auto error = value.get_string().get(text)) return error;
+          return set(set_image_response_format(out, text, problem));
+        }
+        return SUCCESS;
+      });
   if (code) {
     error = reading.message(code);
     return false;

@@ -10,8 +10,8 @@ namespace aiperf::mock {
 namespace {
 
 // Each " word" is a single GPT-2 BPE token, so a GPT-2 tokenizer counts exactly one token per word emitted.
-constexpr std::array<std::string_view, 10> kTokens = {" the", " of", " and", " to", " in",
-                                                     " a",   " is", " that", " for", " it"};
+constexpr std::array<std::string_view, 10> kTokens = {" the", " of", " and",  " to",  " in",
+                                                      " a",   " is", " that", " for", " it"};
 
 constexpr int kEmbeddingDimensions = 768;
 // Where "choices" starts in a stream event prefix, so the usage event can reuse the part before it.
@@ -106,8 +106,9 @@ std::string completion_body(const ReplyHeader& header) {
   std::string out;
   out.reserve(256 + 6 * static_cast<std::size_t>(header.completion_tokens));
   append_reply_head(out, header, false);
-  out += header.endpoint == Endpoint::completions ? "\"choices\":[{\"index\":0,\"text\":\""
-                                                  : "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"";
+  out += header.endpoint == Endpoint::completions
+             ? "\"choices\":[{\"index\":0,\"text\":\""
+             : "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"";
   for (std::int64_t i = 0; i < header.completion_tokens; ++i) out += output_token(i);
   out += header.endpoint == Endpoint::completions ? "\"" : "\"}";
   out += ",\"logprobs\":null,\"finish_reason\":";
@@ -142,8 +143,7 @@ void append_stream_token_event(std::string& out, const ReplyHeader& header, std:
   }
 }
 
-void append_stream_end_events(std::string& out, const ReplyHeader& header, std::string_view prefix,
-                              bool done_marker) {
+void append_stream_end_events(std::string& out, const ReplyHeader& header, std::string_view prefix, bool done_marker) {
   if (header.empty) {
     // What llama.cpp's server sends a stream it sheds: the role, no content.
     out += prefix;

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <ctime>
 
-#include "aiperf/clock.hpp"
+#include "aiperf/common/clock.hpp"
 
 namespace aiperf::mock {
 namespace {
@@ -14,12 +14,9 @@ namespace {
 Method method_of(evhttp_request* request) {
   switch (evhttp_request_get_command(request)) {
     case EVHTTP_REQ_GET:
-    case EVHTTP_REQ_HEAD:
-      return Method::get;
-    case EVHTTP_REQ_POST:
-      return Method::post;
-    default:
-      return Method::other;
+    case EVHTTP_REQ_HEAD: return Method::get;
+    case EVHTTP_REQ_POST: return Method::post;
+    default: return Method::other;
   }
 }
 
@@ -101,19 +98,11 @@ void Router::handle(evhttp_request* request) {
       replies_.send_now(request, 200, models_body());
       break;
     case Endpoint::chat_completions:
-    case Endpoint::completions:
-      handle_text(request, route->endpoint);
-      break;
-    case Endpoint::embeddings:
-      handle_embeddings(request);
-      break;
+    case Endpoint::completions: handle_text(request, route->endpoint); break;
+    case Endpoint::embeddings: handle_embeddings(request); break;
     case Endpoint::image_generations:
-    case Endpoint::image_edits:
-      handle_image(request, route->endpoint);
-      break;
-    case Endpoint::mock_image:
-      handle_mock_image(request, path);
-      break;
+    case Endpoint::image_edits: handle_image(request, route->endpoint); break;
+    case Endpoint::mock_image: handle_mock_image(request, path); break;
   }
 }
 
@@ -189,8 +178,7 @@ void Router::handle_image(evhttp_request* request, Endpoint endpoint) {
     const auto [width, height] = image_output_size(parsed);
     image = images_->get(width, height);
   } catch (const std::exception& e) {
-    replies_.send_error(request, 500, std::string("mock server could not draw the image: ") + e.what(),
-                        "server_error");
+    replies_.send_error(request, 500, std::string("mock server could not draw the image: ") + e.what(), "server_error");
     return;
   }
   const bool b64_images = parsed.stream || parsed.response_format == ImageResponseFormat::b64_json;
@@ -242,8 +230,7 @@ void Router::handle_mock_image(evhttp_request* request, std::string_view path) {
   try {
     image = images_->get(width, height);
   } catch (const std::exception& e) {
-    replies_.send_error(request, 500, std::string("mock server could not draw the image: ") + e.what(),
-                        "server_error");
+    replies_.send_error(request, 500, std::string("mock server could not draw the image: ") + e.what(), "server_error");
     return;
   }
   replies_.send_now(request, 200, image->png, "image/png");

@@ -16,7 +16,6 @@ constexpr Route kRoutes[] = {
     {"/v1/mock-images/", Method::get, Endpoint::mock_image, true},
 };
 
-
 }  // namespace
 
 const Route* find_route(std::string_view path, Method method, bool* path_known) {

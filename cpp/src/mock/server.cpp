@@ -19,8 +19,8 @@
 #include <utility>
 #include <vector>
 
-#include "aiperf/error.hpp"
-#include "aiperf/event_loop.hpp"  // FileDescriptor
+#include "aiperf/common/error.hpp"
+#include "aiperf/common/fd.hpp"
 #include "aiperf/mock/timing_log.hpp"
 #include "worker.hpp"
 

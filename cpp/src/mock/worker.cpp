@@ -6,7 +6,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "aiperf/error.hpp"
+#include "aiperf/common/error.hpp"
 
 namespace aiperf::mock {
 namespace {
@@ -36,8 +36,8 @@ Worker::Worker(const MockServerConfig& config, int index, int port, std::shared_
 }
 
 void Worker::listen(FileDescriptor fd) {
-  ListenerPtr listener(evconnlistener_new(base_.get(), nullptr, nullptr, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
-                                          4096, fd.get()));
+  ListenerPtr listener(
+      evconnlistener_new(base_.get(), nullptr, nullptr, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 4096, fd.get()));
   if (!listener) throw Error(std::string("mock server: listen: ") + std::strerror(errno));
   fd.release();
   if (!evhttp_bind_listener(http_.get(), listener.get())) throw Error("mock server: evhttp_bind_listener failed");
@@ -61,7 +61,9 @@ void Worker::request_stop() {
   if (stop_event_) event_active(stop_event_.get(), EV_TIMEOUT, 0);
 }
 
-void Worker::on_stop(evutil_socket_t, short, void* arg) { event_base_loopbreak(static_cast<Worker*>(arg)->base_.get()); }
+void Worker::on_stop(evutil_socket_t, short, void* arg) {
+  event_base_loopbreak(static_cast<Worker*>(arg)->base_.get());
+}
 
 void Worker::on_request(evhttp_request* request, void* arg) { static_cast<Worker*>(arg)->router_.handle(request); }
 

@@ -4,7 +4,7 @@
 #include <memory>
 #include <mutex>
 
-#include "aiperf/event_loop.hpp"  // FileDescriptor
+#include "aiperf/common/fd.hpp"
 #include "aiperf/mock/images.hpp"
 #include "aiperf/mock/server.hpp"
 #include "aiperf/mock/timing_log.hpp"

@@ -11,9 +11,10 @@ inline simdjson::dom::element parse(simdjson::dom::parser& parser, const std::st
 }
 
 // An images/edits body: prompt, n=2 and the reference image as `image`, with the given line ending.
-inline std::string multipart_body(const std::string& boundary, const std::string& image_bytes, const std::string& eol = "\r\n") {
-  std::string body = "--" + boundary + eol + "Content-Disposition: form-data; name=\"prompt\"" + eol + eol +
-                     "make it\r\nblue" + eol;
+inline std::string multipart_body(const std::string& boundary, const std::string& image_bytes,
+                                  const std::string& eol = "\r\n") {
+  std::string body =
+      "--" + boundary + eol + "Content-Disposition: form-data; name=\"prompt\"" + eol + eol + "make it\r\nblue" + eol;
   body += "--" + boundary + eol + "Content-Disposition: form-data; name=\"n\"" + eol + eol + "2" + eol;
   body += "--" + boundary + eol + "Content-Disposition: form-data; name=\"image\"; filename=\"ref.png\"" + eol +
           "Content-Type: image/png" + eol + eol + image_bytes + eol;

@@ -9,10 +9,10 @@
 #include <thread>
 #include <vector>
 
-#include "aiperf/error.hpp"
+#include "aiperf/common/error.hpp"
+#include "aiperf/engine/sse.hpp"
 #include "aiperf/mock/images.hpp"
 #include "aiperf/mock/server.hpp"
-#include "aiperf/sse.hpp"
 
 namespace {
 
@@ -71,7 +71,8 @@ TEST(MockFaults, InvalidRulesAreErrorsNamingTheProblem) {
     return std::string();
   };
   EXPECT_EQ(message({{Fault::http_500, 0.5}, {Fault::hang, 0.5}}), "");
-  EXPECT_NE(message({{Fault::http_500, 1.5}}).find("http-500: the fraction must be between 0 and 1"), std::string::npos);
+  EXPECT_NE(message({{Fault::http_500, 1.5}}).find("http-500: the fraction must be between 0 and 1"),
+            std::string::npos);
   EXPECT_NE(message({{Fault::http_500, -0.1}}).find("between 0 and 1"), std::string::npos);
   EXPECT_NE(message({{Fault::http_500, 0.1}, {Fault::http_500, 0.1}}).find("http-500 is given twice"),
             std::string::npos);
@@ -101,8 +102,8 @@ std::string assemble(const aiperf::mock::HugeReply& reply) {
 TEST(MockFaults, HugeRepliesHaveTheAskedSizeAndStayWellFormed) {
   constexpr std::int64_t kTotal = 3 << 20;
   simdjson::dom::parser parser;
-  for (Endpoint endpoint : {Endpoint::chat_completions, Endpoint::completions, Endpoint::embeddings,
-                            Endpoint::image_generations}) {
+  for (Endpoint endpoint :
+       {Endpoint::chat_completions, Endpoint::completions, Endpoint::embeddings, Endpoint::image_generations}) {
     const std::string body = assemble(aiperf::mock::huge_reply(endpoint, false, kTotal));
     EXPECT_GE(static_cast<std::int64_t>(body.size()), kTotal);
     EXPECT_LT(static_cast<std::int64_t>(body.size()), kTotal + (1 << 20));
@@ -243,8 +244,8 @@ TEST(MockFaults, NoUsageLeavesUsageOutEvenWhenTheStreamAsksForIt) {
   const std::string body = aiperf::mock::images_body(images, *image, "http://h:1", 0, false);
   EXPECT_EQ(body.find("usage"), std::string::npos);
   EXPECT_EQ(simdjson::dom::array(parse_event(parser, body)["data"]).size(), 1u);
-  for (const std::string& round : aiperf::mock::image_stream_events(Endpoint::image_generations, images, *image, 0,
-                                                                    false)) {
+  for (const std::string& round :
+       aiperf::mock::image_stream_events(Endpoint::image_generations, images, *image, 0, false)) {
     EXPECT_EQ(round.find("usage"), std::string::npos);
     for (const std::string& data : event_data(round)) {
       if (data != "[DONE]") EXPECT_TRUE(parse_event(parser, data)["b64_json"].is_string());
@@ -259,8 +260,8 @@ TEST(MockFaults, IgnoreMaxTokensSendsTheConfiguredCountWhateverTheRequestAsks) {
     EXPECT_FALSE(header.finished_by_length);
   }
   simdjson::dom::parser parser;
-  auto body = parse_event(parser, aiperf::mock::completion_body(
-                                      faulty_header(Endpoint::completions, Fault::ignore_max_tokens, false, 2)));
+  auto body = parse_event(
+      parser, aiperf::mock::completion_body(faulty_header(Endpoint::completions, Fault::ignore_max_tokens, false, 2)));
   EXPECT_EQ(std::string_view(body["choices"].at(0)["text"]), " the of and to in a is that");
   EXPECT_EQ(int64_t(body["usage"]["completion_tokens"]), 8);
   EXPECT_EQ(std::string_view(body["choices"].at(0)["finish_reason"]), "stop");
@@ -305,7 +306,7 @@ StreamCheck check_stream(const std::string& text) {
     }
     simdjson::dom::element event;
     ++(parser.parse(simdjson::padded_string(data)).get(event) == simdjson::SUCCESS ? check.json_events
-                                                                                    : check.broken_json_events);
+                                                                                   : check.broken_json_events);
   });
   check.invalid_lines = sse.invalid_lines();
   return check;
@@ -321,8 +322,8 @@ TEST(MockFaults, TextStreamsAreTheSameWrittenAtOnceOrTokenByToken) {
     const auto events = aiperf::mock::append_text_stream(at_once, scratch, header, prefix, fault, 0, total, true);
     std::uint32_t piece_events = 0;
     for (std::int64_t token = 0; token < total; ++token) {
-      piece_events += aiperf::mock::append_text_stream(piecewise, scratch, header, prefix, fault, token, token + 1,
-                                                       false);
+      piece_events +=
+          aiperf::mock::append_text_stream(piecewise, scratch, header, prefix, fault, token, token + 1, false);
     }
     piece_events += aiperf::mock::append_text_stream(piecewise, scratch, header, prefix, fault, total, total, true);
     EXPECT_EQ(piecewise, at_once) << aiperf::mock::fault_name(fault);
@@ -356,7 +357,7 @@ TEST(MockFaults, TextStreamFaultsBreakWhatTheyName) {
   EXPECT_EQ(bad_sse.invalid_lines, 3u);  // tokens 3, 4 and 5 without `data: `
   EXPECT_EQ(bad_sse.json_events, 4);
   EXPECT_EQ(stream(Fault::bad_json, 0).broken_json_events, 1);  // no tokens: the finish event breaks
-  EXPECT_EQ(stream(Fault::bad_sse, 0).invalid_lines, 2u);  // the finish event and [DONE]
+  EXPECT_EQ(stream(Fault::bad_sse, 0).invalid_lines, 2u);       // the finish event and [DONE]
   EXPECT_FALSE(stream(Fault::no_done, 6).done);
 }
 
@@ -488,7 +489,8 @@ TEST(MockFaultServer, EmptyResponseStreamsTheRoleAloneAndImagesComeBackEmpty) {
   aiperf::MockServer server(faulty(Fault::empty_response));
   const int port = server.start();
   const Reply stream =
-      post(port, "e", R"({"stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]})");
+      post(port, "e",
+           R"({"stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]})");
   EXPECT_EQ(stream.result, CURLE_OK);
   EXPECT_EQ(stream.status, 200);
   const auto events = event_data(stream.body);
@@ -507,8 +509,8 @@ TEST(MockFaultServer, EmptyResponseStreamsTheRoleAloneAndImagesComeBackEmpty) {
 
 TEST(MockFaultServer, NoUsageAndIgnoreMaxTokensChangeOnlyWhatTheyName) {
   aiperf::MockServer no_usage(faulty(Fault::no_usage));
-  const Reply stream = post(no_usage.start(), "u",
-                            R"({"stream":true,"stream_options":{"include_usage":true},"messages":[]})");
+  const Reply stream =
+      post(no_usage.start(), "u", R"({"stream":true,"stream_options":{"include_usage":true},"messages":[]})");
   EXPECT_EQ(event_data(stream.body).size(), 8u + 2u);
   EXPECT_EQ(stream.body.find("usage"), std::string::npos);
   aiperf::MockServer ignoring(faulty(Fault::ignore_max_tokens));

@@ -4,9 +4,9 @@
 
 #include <string>
 
+#include "aiperf/encode/png.hpp"
 #include "aiperf/mock/images.hpp"
 #include "aiperf/mock/routes.hpp"
-#include "aiperf/png.hpp"
 #include "helpers.hpp"
 
 namespace {
@@ -17,9 +17,9 @@ using aiperf_test::parse;
 
 // A minimal JPEG head: SOI, an APP0 segment, then a baseline frame header for 128x64.
 std::string tiny_jpeg() {
-  const unsigned char bytes[] = {0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x04, 0x00, 0x00, 0xFF, 0xC0, 0x00, 0x11, 0x08,
-                                 0x00, 0x40, 0x00, 0x80, 0x03, 0x01, 0x11, 0x00, 0x02, 0x11, 0x00, 0x03, 0x11,
-                                 0x00, 0xFF, 0xD9};
+  const unsigned char bytes[] = {0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x04, 0x00, 0x00, 0xFF, 0xC0,
+                                 0x00, 0x11, 0x08, 0x00, 0x40, 0x00, 0x80, 0x03, 0x01, 0x11,
+                                 0x00, 0x02, 0x11, 0x00, 0x03, 0x11, 0x00, 0xFF, 0xD9};
   return std::string(reinterpret_cast<const char*>(bytes), sizeof bytes);
 }
 
@@ -78,7 +78,8 @@ TEST(MockMultipart, MalformedBodiesAreErrors) {
   EXPECT_FALSE(aiperf::mock::parse_multipart("--b\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\nvalue", "b",
                                              parts, error));
   EXPECT_NE(error.find("closing boundary"), std::string::npos);
-  EXPECT_FALSE(aiperf::mock::parse_multipart("--b\r\nContent-Type: text/plain\r\n\r\nv\r\n--b--\r\n", "b", parts, error));
+  EXPECT_FALSE(
+      aiperf::mock::parse_multipart("--b\r\nContent-Type: text/plain\r\n\r\nv\r\n--b--\r\n", "b", parts, error));
   EXPECT_NE(error.find("name"), std::string::npos);
 }
 
@@ -111,8 +112,8 @@ TEST(MockImageEdit, MissingOrUndecodableImagesAndNonMultipartBodiesAreErrors) {
   EXPECT_FALSE(aiperf::mock::parse_image_edit("multipart/form-data; boundary=B", no_image, request, error));
   EXPECT_NE(error.find("'image' is required"), std::string::npos) << error;
 
-  EXPECT_FALSE(aiperf::mock::parse_image_edit("multipart/form-data; boundary=B", multipart_body("B", "hello"), request,
-                                              error));
+  EXPECT_FALSE(
+      aiperf::mock::parse_image_edit("multipart/form-data; boundary=B", multipart_body("B", "hello"), request, error));
   EXPECT_NE(error.find("must be a PNG or JPEG"), std::string::npos) << error;
 
   const std::string truncated_png = aiperf::synthetic_png(8, 8, 1).substr(0, 12);
@@ -120,8 +121,8 @@ TEST(MockImageEdit, MissingOrUndecodableImagesAndNonMultipartBodiesAreErrors) {
                                               request, error));
   EXPECT_NE(error.find("not a decodable PNG"), std::string::npos) << error;
 
-  EXPECT_FALSE(aiperf::mock::parse_image_edit("multipart/form-data; boundary=B", multipart_body("B", tiny_jpeg().substr(0, 8)),
-                                              request, error));
+  EXPECT_FALSE(aiperf::mock::parse_image_edit("multipart/form-data; boundary=B",
+                                              multipart_body("B", tiny_jpeg().substr(0, 8)), request, error));
   EXPECT_NE(error.find("not a decodable JPEG"), std::string::npos) << error;
 
   EXPECT_FALSE(aiperf::mock::parse_image_edit("application/json", R"({"prompt":"x"})", request, error));
@@ -129,8 +130,12 @@ TEST(MockImageEdit, MissingOrUndecodableImagesAndNonMultipartBodiesAreErrors) {
 }
 
 TEST(MockImages, Base64MatchesRfc4648Vectors) {
-  const std::pair<const char*, const char*> vectors[] = {{"", ""},         {"f", "Zg=="},     {"fo", "Zm8="},
-                                                         {"foo", "Zm9v"},  {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="},
+  const std::pair<const char*, const char*> vectors[] = {{"", ""},
+                                                         {"f", "Zg=="},
+                                                         {"fo", "Zm8="},
+                                                         {"foo", "Zm9v"},
+                                                         {"foob", "Zm9vYg=="},
+                                                         {"fooba", "Zm9vYmE="},
                                                          {"foobar", "Zm9vYmFy"}};
   for (const auto& [plain, encoded] : vectors) {
     std::string out = "prefix:";

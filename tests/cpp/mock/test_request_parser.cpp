@@ -37,8 +37,9 @@ TEST(MockParser, RejectionsNameTheFieldAndTheProblem) {
             "Invalid request body (field 'max_tokens'): The JSON element does not have the requested "
             "type.");
   EXPECT_EQ(text_error(R"({"max_completion_tokens":-1})"), "max_completion_tokens must be a non-negative integer");
-  EXPECT_EQ(text_error("[1,2]"), "Invalid request body: The JSON element does not have the requested "
-                                 "type.");
+  EXPECT_EQ(text_error("[1,2]"),
+            "Invalid request body: The JSON element does not have the requested "
+            "type.");
   EXPECT_EQ(text_error(R"({"messages":[{"content":[{"type":"text","text":"a"}]}],"stream":"yes"})"),
             "Invalid request body (field 'stream'): The JSON element does not have the requested "
             "type.");
@@ -66,9 +67,10 @@ TEST(MockParser, NullsMeanNotGivenAndUnknownFieldsAreSkipped) {
   aiperf::mock::RequestParser parser;
   aiperf::mock::TextRequest text;
   std::string error;
-  ASSERT_TRUE(parser.parse_text(R"({"stream":null,"stream_options":null,"max_tokens":null,"tools":[{"x":[1,{}]}],)"
-                                R"("messages":[{"role":"user","content":null},{"content":[5,"ab",{"type":"input_image"}]}]})",
-                                Endpoint::chat_completions, text, error))
+  ASSERT_TRUE(
+      parser.parse_text(R"({"stream":null,"stream_options":null,"max_tokens":null,"tools":[{"x":[1,{}]}],)"
+                        R"("messages":[{"role":"user","content":null},{"content":[5,"ab",{"type":"input_image"}]}]})",
+                        Endpoint::chat_completions, text, error))
       << error;
   EXPECT_FALSE(text.stream);
   EXPECT_EQ(text.max_tokens, -1);
@@ -111,8 +113,8 @@ TEST(MockParser, CompletionsPromptListsAndTokenIdsCount) {
   aiperf::mock::RequestParser parser;
   aiperf::mock::TextRequest request;
   std::string error;
-  ASSERT_TRUE(parser.parse_text(R"({"prompt":["abcd","ef",[1,2]],"max_tokens":3})", Endpoint::completions, request,
-                                error));
+  ASSERT_TRUE(
+      parser.parse_text(R"({"prompt":["abcd","ef",[1,2]],"max_tokens":3})", Endpoint::completions, request, error));
   EXPECT_EQ(request.prompt_chars, 6 + 8);
   EXPECT_EQ(request.max_tokens, 3);
   EXPECT_FALSE(request.stream);

@@ -7,9 +7,9 @@
 #include <string>
 #include <thread>
 
-#include "aiperf/error.hpp"
+#include "aiperf/common/error.hpp"
+#include "aiperf/encode/png.hpp"
 #include "aiperf/mock/server.hpp"
-#include "aiperf/png.hpp"
 #include "helpers.hpp"
 
 namespace {
@@ -212,7 +212,8 @@ TEST(MockServer, ServesImageGenerationsEditsAndMockImageUrls) {
   config.image_latency_ms = 0;
   aiperf::MockServer server(config);
   int port = server.start();
-  Reply generated = http(port, "/v1/images/generations", R"({"prompt":"p","size":"32x16","response_format":"url"})", true);
+  Reply generated =
+      http(port, "/v1/images/generations", R"({"prompt":"p","size":"32x16","response_format":"url"})", true);
   ASSERT_EQ(generated.status, 200) << generated.body;
   simdjson::dom::parser parser;
   std::string url(std::string_view(parse(parser, generated.body)["data"].at(0)["url"]));
@@ -227,8 +228,8 @@ TEST(MockServer, ServesImageGenerationsEditsAndMockImageUrls) {
                       "multipart/form-data; boundary=XyZ");
   ASSERT_EQ(edited.status, 200) << edited.body;
   EXPECT_EQ(std::string_view(parse(parser, edited.body)["size"]), "24x12");
-  Reply bad = http(port, "/v1/images/edits", multipart_body("XyZ", "GIF89a...."), true,
-                   "multipart/form-data; boundary=XyZ");
+  Reply bad =
+      http(port, "/v1/images/edits", multipart_body("XyZ", "GIF89a...."), true, "multipart/form-data; boundary=XyZ");
   EXPECT_EQ(bad.status, 400);
   EXPECT_NE(bad.body.find("\"error\""), std::string::npos);
   EXPECT_EQ(http(port, "/v1/mock-images/nothing.png").status, 404);

@@ -39,7 +39,7 @@ struct FaultRule {
   double fraction = 0.0;  // of the requests, 0 to 1; the rules' fractions add up to at most 1
 };
 
-std::string_view fault_name(Fault fault);  // "http-500", "reset-mid-stream", …; "none"
+std::string_view fault_name(Fault fault);      // "http-500", "reset-mid-stream", …; "none"
 Fault fault_from_name(std::string_view name);  // Fault::none for an unknown name
 // Throws aiperf::Error naming the problem: an unknown kind, a kind listed twice, a fraction outside 0..1, or
 // fractions adding up to more than 1.

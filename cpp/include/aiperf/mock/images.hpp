@@ -31,7 +31,7 @@ struct ImageRequest {
   ImageResponseFormat response_format = ImageResponseFormat::b64_json;
   std::string quality = "auto";
   bool stream = false;
-  int partial_images = 0;  // streaming: preview events per image before the completed one (0-3)
+  int partial_images = 0;    // streaming: preview events per image before the completed one (0-3)
   int reference_images = 0;  // edits: image / image[] parts (or a `url` field)
   int reference_width = 0;   // edits: the first reference image's size
   int reference_height = 0;

@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "aiperf/json_writer.hpp"
+#include "aiperf/encode/json_writer.hpp"
 #include "aiperf/mock/requests.hpp"
 #include "aiperf/mock/routes.hpp"
 
@@ -29,15 +29,15 @@ inline void append_json_string(std::string& out, std::string_view text) {
 // The parts of a completion reply that do not change between its events.
 struct ReplyHeader {
   Endpoint endpoint = Endpoint::chat_completions;
-  std::string id;        // "chatcmpl-…" / "cmpl-…"
+  std::string id;  // "chatcmpl-…" / "cmpl-…"
   std::int64_t created = 0;
   std::string model_json;  // already quoted and escaped
   std::int64_t prompt_tokens = 0;
   std::int64_t completion_tokens = 0;
   bool finished_by_length = false;  // the request's own limit cut the output: finish_reason "length"
-  bool include_usage = false;  // streams: the usage event
-  bool usage = true;           // no-usage: false, no usage object in the body or the stream
-  bool empty = false;          // empty-response: a stream's only content event is the role-only one
+  bool include_usage = false;       // streams: the usage event
+  bool usage = true;                // no-usage: false, no usage object in the body or the stream
+  bool empty = false;               // empty-response: a stream's only content event is the role-only one
 };
 ReplyHeader make_reply_header(Endpoint endpoint, const TextRequest& request, std::int64_t output_tokens_cap,
                               std::uint64_t serial, std::int64_t created_unix_s);

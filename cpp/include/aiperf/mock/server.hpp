@@ -14,12 +14,12 @@ namespace aiperf {
 
 struct MockServerConfig {
   std::string host = "127.0.0.1";
-  int port = 0;              // 0 = pick a free port
-  double ttft_ms = 20.0;     // time to first token (AIPerf's mock default)
-  double itl_ms = 5.0;       // inter-token latency (AIPerf's mock default)
-  int output_tokens = 128;   // tokens per completion when the request does not ask for fewer
-  int threads = 1;           // event-loop threads, each with its own SO_REUSEPORT listener
-  double image_latency_ms = 100.0;  // /v1/images/*: request arrival to the reply (or to the completed events)
+  int port = 0;                         // 0 = pick a free port
+  double ttft_ms = 20.0;                // time to first token (AIPerf's mock default)
+  double itl_ms = 5.0;                  // inter-token latency (AIPerf's mock default)
+  int output_tokens = 128;              // tokens per completion when the request does not ask for fewer
+  int threads = 1;                      // event-loop threads, each with its own SO_REUSEPORT listener
+  double image_latency_ms = 100.0;      // /v1/images/*: request arrival to the reply (or to the completed events)
   std::vector<mock::FaultRule> faults;  // which fraction of the inference requests gets which fault
   std::uint64_t seed = 0;               // chooses the faulty requests (see mock::choose_fault)
   std::int64_t huge_response_bytes = std::int64_t{1} << 30;  // size of a huge-response reply
