@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiperf.config import ProfileConfig
-from aiperf.inputs.dataset import Turn
+from aiperf.inputs.dataset.types import Turn
 from aiperf.inputs.endpoints import Endpoint
 
 __all__ = ["EDIT_RESERVED_FIELDS", "EncodedBodies", "MultipartForm", "build_payload", "encode_bodies",
