@@ -1,6 +1,6 @@
 """Profile configuration: the options (`options.py`, each declared once), the config a run reads
 (`profile_config.py`) and its validation (`validate.py`), before the tokenizer, the dataset or the engine are
-touched. Imports only the standard library, so `aiperf --help` stays fast."""
+touched. Imports neither numpy nor the engine, so `aiperf --help` stays fast."""
 from __future__ import annotations
 
 from aiperf.config.options import (

@@ -2,8 +2,8 @@
 annotation), default, flags, help, group, choices and bounds. The CLI parser, `aiperf.profile(**options)`,
 docs/options.md and `validate()` all read `OPTIONS`, the rows built from these fields.
 
-Names, aliases and defaults follow NVIDIA AIPerf. This module imports only the standard library (`aiperf --help`
-must stay fast).
+Names, aliases and defaults follow NVIDIA AIPerf. The choices of endpoint, dataset type and image format come from
+the input modules that define them. Nothing here imports numpy or the engine (`aiperf --help` must stay fast).
 """
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Literal, Protocol
 
+from aiperf.inputs.dataset.types import DATASET_TYPES
 from aiperf.inputs.endpoints import ENDPOINTS
+from aiperf.inputs.input_images import IMAGE_FORMATS
 
 __all__ = [
     "ARRIVAL_PATTERNS",
@@ -42,10 +44,8 @@ OPEN_LOOP_MAX_IN_FLIGHT = 100_000  # --request-rate without --concurrency: no pr
 ENDPOINT_TYPES = tuple(ENDPOINTS)
 CONTENT_TYPES = ("application/json", "multipart/form-data")
 KERNEL_TIMESTAMPS = ("auto", "on", "off")
-IMAGE_FORMATS = ("png", "jpeg", "random")
 EXPORT_LEVELS = ("summary", "records", "raw")
 UI_TYPES = ("dashboard", "simple", "none")
-DATASET_TYPES = ("single_turn", "multi_turn", "random_pool", "mooncake_trace")
 ARRIVAL_PATTERNS = ("constant", "poisson", "gamma", "concurrency_burst")
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "NOTICE", "WARNING", "SUCCESS", "ERROR", "CRITICAL")
 
