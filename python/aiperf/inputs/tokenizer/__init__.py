@@ -1,48 +1,47 @@
 """Tokenizers for counting and synthesising tokens: HF `tokenizers` behind one small facade.
 
 `load_tokenizer(name_or_path)` looks, in order, at a local folder or file, the HF hub cache, the hub itself
-(only when the network is allowed) and, for `gpt2`, the offline copy made by `make tokenizer-assets`
-(tools/fetch_gpt2_tokenizer.py). `tokenizers` is imported lazily so that `import aiperf.inputs.tokenizer` stays
-cheap.
+(only when the network is allowed; `hub.py`) and, for `gpt2`, the offline copy made by `make tokenizer-assets`
+(tools/fetch_gpt2_tokenizer.py, converted by `gpt2_asset.py`). `tokenizers` is imported lazily so that
+`import aiperf.inputs.tokenizer` stays cheap.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import json
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiperf.errors import TokenizerError
+from aiperf.inputs.tokenizer.gpt2_asset import GPT2_TIKTOKEN_FILE, gpt2_tiktoken_to_tokenizer_json
+from aiperf.inputs.tokenizer.hub import (
+    TOKENIZER_JSON,
+    hub_cache_dir,
+    hub_cache_lookup,
+    hub_download,
+    hub_offline,
+    looks_like_hub_id,
+)
 
 if TYPE_CHECKING:
     import numpy as np
+    from tokenizers import Tokenizer as HFTokenizer
 
 __all__ = [
-    "GPT2_EOT_ID",
-    "GPT2_EOT_TOKEN",
     "GPT2_NAMES",
-    "GPT2_PATTERN",
+    "TOKENIZER_JSON",
     "Tokenizer",
     "TokenizerError",
     "aiperf_cache_dir",
     "gpt2_asset_dir",
-    "gpt2_tiktoken_to_tokenizer_json",
     "load_tokenizer",
+    "tokenize_in_calling_thread",
 ]
 
-# GPT-2's pre-tokenisation regex (the one HF's ByteLevel pre-tokenizer uses with use_regex=True).
-GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 GPT2_NAMES = ("gpt2", "openai-community/gpt2")
-GPT2_EOT_TOKEN = "<|endoftext|>"
-GPT2_EOT_ID = 50256
-GPT2_TIKTOKEN_FILE = "gpt2.tiktoken"
-TOKENIZER_JSON = "tokenizer.json"
-HUB_TIMEOUT_S = 10
 
 
 _PARALLELISM_ENV = "TOKENIZERS_PARALLELISM"
@@ -76,8 +75,8 @@ class Tokenizer:
     `name`, `source` and `fingerprint` never load it.
     """
 
-    def __init__(self, backend: Any, name: str, source: Path | None = None,
-                 loader: Callable[[], Any] | None = None) -> None:
+    def __init__(self, backend: HFTokenizer | None, name: str, source: Path | None = None,
+                 loader: Callable[[], HFTokenizer] | None = None) -> None:
         if backend is None and loader is None:
             raise ValueError("Tokenizer needs a backend or a loader")
         self._loaded_backend = backend  # a tokenizers.Tokenizer, or None until `loader` has run
@@ -106,10 +105,8 @@ class Tokenizer:
             return None
 
         def run() -> None:
-            try:
+            with contextlib.suppress(TokenizerError):  # raised again by the next use, in the caller's thread
                 self.load()
-            except TokenizerError:
-                pass  # raised again by the next use, in the caller's thread
 
         thread = threading.Thread(target=run, name="aiperf-tokenizer-load", daemon=True)
         thread.start()
@@ -125,9 +122,10 @@ class Tokenizer:
         return marker is not None and marker.is_file()
 
     @property
-    def _backend(self) -> Any:
-        backend = self._loaded_backend
-        return backend if backend is not None else self.load()._loaded_backend
+    def _backend(self) -> HFTokenizer:
+        backend = self._loaded_backend if self._loaded_backend is not None else self.load()._loaded_backend
+        assert backend is not None
+        return backend
 
     @property
     def fingerprint(self) -> str | None:
@@ -183,31 +181,6 @@ def gpt2_asset_dir() -> Path:
     return aiperf_cache_dir() / "tokenizers" / "gpt2"
 
 
-def _hf_hub_cache_dir() -> Path:
-    if os.environ.get("HF_HUB_CACHE"):
-        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
-    if os.environ.get("HUGGINGFACE_HUB_CACHE"):
-        return Path(os.environ["HUGGINGFACE_HUB_CACHE"]).expanduser()
-    if os.environ.get("HF_HOME"):
-        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "huggingface" / "hub"
-
-
-def _hub_offline() -> bool:
-    return any(
-        os.environ.get(v, "").strip().lower() in ("1", "true", "yes", "on")
-        for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
-    )
-
-
-def _looks_like_hub_id(name: str) -> bool:
-    parts = name.split("/")
-    return (
-        1 <= len(parts) <= 2 and all(p and p not in (".", "..") for p in parts) and not name.startswith("~")
-    )
-
-
 # ---------------------------------------------------------------------------------------------------- loading
 
 
@@ -249,16 +222,16 @@ def load_tokenizer(
         return _from_file(file, name, lazy)
     tried.append(f"no local file or folder {str(path)!r}")
 
-    if _looks_like_hub_id(name):
-        cached = _hub_cache_lookup(name, revision)
+    if looks_like_hub_id(name):
+        cached = hub_cache_lookup(name, revision)
         if cached is not None:
             return _from_file(cached, name, lazy)
-        tried.append(f"not in the Hugging Face hub cache ({_hf_hub_cache_dir()})")
+        tried.append(f"not in the Hugging Face hub cache ({hub_cache_dir()})")
 
-        if _hub_offline():
+        if hub_offline():
             tried.append("hub download skipped (HF_HUB_OFFLINE is set)")
         else:
-            backend, problem = _hub_download(name, revision)
+            backend, problem = hub_download(name, revision)
             if backend is not None:
                 return Tokenizer(backend, name)
             tried.append(f"hub download failed ({problem})")
@@ -273,7 +246,7 @@ def load_tokenizer(
 
 
 def _from_file(file: Path, name: str, lazy: bool = False) -> Tokenizer:
-    def load() -> Any:
+    def load() -> HFTokenizer:
         from tokenizers import Tokenizer as HFTokenizer
 
         try:
@@ -281,7 +254,7 @@ def _from_file(file: Path, name: str, lazy: bool = False) -> Tokenizer:
         except Exception as e:
             raise TokenizerError(f"--tokenizer {name!r}: cannot load {file}: {e}") from None
 
-    def load_and_remember() -> Any:
+    def load_and_remember() -> HFTokenizer:
         backend = load()
         marker = _loaded_marker(tokenizer.fingerprint)
         if marker is not None and not marker.is_file():
@@ -314,74 +287,6 @@ def _from_json_text(text: str, name: str, source: str) -> Tokenizer:
         raise TokenizerError(f"--tokenizer {name!r}: cannot load {source}: {e}") from None
 
 
-def _hub_cache_lookup(repo_id: str, revision: str) -> Path | None:
-    """tokenizer.json of `repo_id` at `revision` in the local HF hub cache, without any network access."""
-    repo_dir = _hf_hub_cache_dir() / ("models--" + repo_id.replace("/", "--"))
-    if not repo_dir.is_dir():  # cheap exit: importing huggingface_hub alone costs ~0.25 s of start-up
-        return None
-    snapshots = repo_dir / "snapshots"
-    ref_file = repo_dir / "refs" / revision
-    if ref_file.is_file():
-        candidate = snapshots / ref_file.read_text().strip() / TOKENIZER_JSON
-        if candidate.is_file():
-            return candidate
-    candidate = snapshots / revision / TOKENIZER_JSON  # revision given as a commit hash
-    if candidate.is_file():
-        return candidate
-    try:
-        from huggingface_hub import try_to_load_from_cache  # optional: knows layouts we do not
-    except ImportError:
-        pass
-    else:
-        try:
-            found = try_to_load_from_cache(repo_id, TOKENIZER_JSON, revision=revision)
-        except Exception:
-            found = None
-        if isinstance(found, str) and Path(found).is_file():
-            return Path(found)
-    if revision == "main" and snapshots.is_dir():  # no ref recorded: any snapshot will do, newest first
-        files = sorted(snapshots.glob(f"*/{TOKENIZER_JSON}"), key=lambda p: p.stat().st_mtime, reverse=True)
-        if files:
-            return files[0]
-    return None
-
-
-def _hub_download(repo_id: str, revision: str) -> tuple[Any, str]:
-    """(backend, "") on success, (None, why) otherwise. Bounded by HUB_TIMEOUT_S so offline never hangs."""
-    import socket
-    import threading
-
-    # Fail fast when the hub host does not even resolve or accept a connection (the usual offline case).
-    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
-    host = endpoint.split("://", 1)[-1].split("/", 1)[0]
-    hostname, _, port = host.partition(":")
-    try:
-        socket.create_connection(
-            (hostname, int(port or (443 if endpoint.startswith("https") else 80))), timeout=3
-        ).close()
-    except OSError as e:
-        return None, f"{hostname} unreachable: {e}"
-
-    result: dict[str, Any] = {}
-
-    def fetch() -> None:
-        try:
-            from tokenizers import Tokenizer as HFTokenizer
-
-            result["backend"] = HFTokenizer.from_pretrained(repo_id, revision=revision)
-        except Exception as e:
-            result["error"] = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-
-    worker = threading.Thread(target=fetch, name="aiperf-tokenizer-download", daemon=True)
-    worker.start()
-    worker.join(HUB_TIMEOUT_S)
-    if worker.is_alive():
-        return None, f"timed out after {HUB_TIMEOUT_S} s"
-    if "backend" in result:
-        return result["backend"], ""
-    return None, result.get("error", "unknown error")
-
-
 def _load_gpt2_asset(name: str, lazy: bool = False) -> Tokenizer | None:
     asset_dir = gpt2_asset_dir()
     json_file = asset_dir / TOKENIZER_JSON
@@ -393,99 +298,3 @@ def _load_gpt2_asset(name: str, lazy: bool = False) -> Tokenizer | None:
     return None
 
 
-# ------------------------------------------------------------------------------------------------- conversion
-
-
-def _bytes_to_unicode() -> dict[int, str]:
-    """GPT-2's reversible map from bytes to printable characters (byte-level BPE's alphabet)."""
-    printable = (
-        list(range(ord("!"), ord("~") + 1))
-        + list(range(ord("¡"), ord("¬") + 1))
-        + list(range(ord("®"), ord("ÿ") + 1))
-    )
-    codes = printable[:]
-    extra = 0
-    for b in range(256):
-        if b not in printable:
-            printable.append(b)
-            codes.append(256 + extra)
-            extra += 1
-    return {b: chr(c) for b, c in zip(printable, codes)}
-
-
-def load_tiktoken_ranks(path: Path) -> dict[bytes, int]:
-    """Read a `.tiktoken` file: one `<base64 token> <rank>` per line."""
-    ranks: dict[bytes, int] = {}
-    for line_number, line in enumerate(Path(path).read_bytes().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            token, rank = line.split()
-            ranks[base64.b64decode(token)] = int(rank)
-        except ValueError as e:
-            raise TokenizerError(
-                f"--tokenizer: {path}:{line_number}: not a tiktoken rank line ({e})"
-            ) from None
-    return ranks
-
-
-def _bpe_parts(ranks: dict[bytes, int], token: bytes, max_rank: int) -> list[bytes]:
-    """Byte-pair-merge `token` using only merges whose result ranks below `max_rank`."""
-    parts = [bytes([b]) for b in token]
-    while True:
-        best_index, best_rank = -1, max_rank
-        for i in range(len(parts) - 1):
-            rank = ranks.get(parts[i] + parts[i + 1])
-            if rank is not None and rank < best_rank:
-                best_index, best_rank = i, rank
-        if best_index < 0:
-            return parts
-        parts[best_index : best_index + 2] = [parts[best_index] + parts[best_index + 1]]
-
-
-def _merges_from_ranks(ranks: dict[bytes, int]) -> list[tuple[bytes, bytes]]:
-    """The merge list that reproduces tiktoken's ranks: for every multi-byte token, the two parts that BPE
-    with all lower-ranked merges leaves, in the order of the resulting token's rank."""
-    merges: list[tuple[int, bytes, bytes]] = []
-    for token, rank in ranks.items():
-        if len(token) < 2:
-            continue
-        parts = _bpe_parts(ranks, token, rank)
-        if len(parts) != 2:  # unreachable by merges: tiktoken never produces it either
-            continue
-        merges.append((rank, parts[0], parts[1]))
-    merges.sort()
-    return [(a, b) for _, a, b in merges]
-
-
-def gpt2_tiktoken_to_tokenizer_json(tiktoken_file: Path | str, ranks: dict[bytes, int] | None = None) -> str:
-    """Convert GPT-2's `gpt2.tiktoken` ranks into a HF byte-level BPE `tokenizer.json` (as a string)."""
-    from tokenizers import AddedToken, decoders, models, pre_tokenizers, processors
-    from tokenizers import Tokenizer as HFTokenizer
-
-    if ranks is None:
-        ranks = load_tiktoken_ranks(Path(tiktoken_file))
-    byte_map = _bytes_to_unicode()
-
-    def to_unicode(token: bytes) -> str:
-        return "".join(byte_map[b] for b in token)
-
-    vocab = {to_unicode(token): rank for token, rank in ranks.items()}
-    merges = [(to_unicode(a), to_unicode(b)) for a, b in _merges_from_ranks(ranks)]
-    eot_id = max(max(ranks.values()) + 1, GPT2_EOT_ID) if ranks else GPT2_EOT_ID
-    vocab[GPT2_EOT_TOKEN] = eot_id
-    backend = HFTokenizer(models.BPE(vocab=vocab, merges=merges, fuse_unk=False))
-    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
-    backend.decoder = decoders.ByteLevel()
-    backend.post_processor = processors.ByteLevel(trim_offsets=False)
-    backend.add_special_tokens([AddedToken(GPT2_EOT_TOKEN, special=True, normalized=False)])
-    return backend.to_str()
-
-
-def write_gpt2_tokenizer_json(tiktoken_file: Path, out_file: Path) -> None:
-    """Convert and write atomically (a concurrent reader never sees half a file)."""
-    text = gpt2_tiktoken_to_tokenizer_json(tiktoken_file)
-    json.loads(text)  # sanity: valid JSON
-    tmp = out_file.with_name(out_file.name + f".tmp{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, out_file)
