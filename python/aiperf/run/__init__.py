@@ -155,15 +155,16 @@ def build_request_inputs(config: ProfileConfig, endpoint: Endpoint, conversation
     With `count_tokens=False` the counts are None: run_profile counts them with count_input_tokens() while
     the engine runs, so the tokenizer need not be loaded before the first request.
     """
-    from aiperf.inputs.payloads import build_payload, encode_bodies, payload_description
+    from aiperf.inputs.payloads import BodySpec, build_payload, encode_bodies, payload_description
     from aiperf.results.export import RequestInputs
 
+    body_spec = BodySpec.from_config(config)
     payloads: list = []
     session_ids: list[str] = []
     turn_indices: list[int] = []
     for conversation in conversations:
         for turn_index, turn in enumerate(conversation.turns):
-            payloads.append(build_payload(endpoint, turn, config, history=conversation.turns[:turn_index]))
+            payloads.append(build_payload(endpoint, turn, body_spec, history=conversation.turns[:turn_index]))
             session_ids.append(conversation.session_id)
             turn_indices.append(turn_index)
     if not payloads:

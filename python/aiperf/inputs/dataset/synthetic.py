@@ -253,7 +253,7 @@ def _corpus(tokenizer: Tokenizer) -> tuple[np.ndarray, list[str] | None, np.ndar
         try:
             files[0].parent.mkdir(parents=True, exist_ok=True)
             suffix = f".{os.getpid()}.tmp"
-            extra = None if pieces is None else {
+            extra = None if pieces is None or safe is None or words is None else {
                 "pieces": pieces, "safe_starts": _bits(safe), "word_starts": _bits(words)}
             tmp_extra = files[1].with_name(files[1].name + suffix)
             tmp_extra.write_text(json.dumps(extra), encoding="utf-8")
