@@ -87,14 +87,15 @@ def _prompt(payload: Any) -> str | None:
     """The prompt of an image request (generation or edit), or the last user text of a chat request."""
     if not isinstance(payload, dict):
         return None
-    if isinstance(payload.get("prompt"), str):
-        return payload["prompt"]
+    prompt = payload.get("prompt")
+    if isinstance(prompt, str):
+        return prompt
     for message in reversed(payload.get("messages") or []):
         content = message.get("content") if isinstance(message, dict) else None
         if isinstance(content, str):
             return content
         if isinstance(content, list):
-            texts = [p.get("text") for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)]
+            texts = [str(p["text"]) for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)]
             if texts:
                 return " ".join(texts)
     return None

@@ -122,7 +122,7 @@ METRICS: dict[str, MetricSpec] = {
 
 # error_kind (engine) -> exception-style type name shown in the error summary and exports
 ERROR_TYPES: dict[int, str] = {1: "ConnectionError", 2: "TimeoutError", 3: "HTTPError", 4: "TransportError",
-                               5: "InvalidResponse", 6: "Cancelled", 7: "ResponseTooLarge"}
+                               5: "InvalidResponse", 6: "Cancelled", 7: "ResponseTooLarge", 8: "InvalidInferenceResultError"}
 CANCELLED_CODE = 499
 
 

@@ -198,7 +198,7 @@ def test_profile_without_slice_duration_writes_an_automatic_timeline(fast_mock_s
     assert not (out / TIMESLICES_JSON).exists()
 
 
-@pytest.mark.parametrize("value, shown", [("0", "0.0"), ("-1", "-1.0"), ("nan", "nan")])
+@pytest.mark.parametrize(("value", "shown"), [("0", "0.0"), ("-1", "-1.0"), ("nan", "nan")])
 def test_a_slice_duration_that_is_not_positive_stops_the_run_before_anything_is_sent(value, shown, closed_port,
                                                                                        tmp_path, capsys):
     out = tmp_path / "run"

@@ -63,7 +63,7 @@ def test_artifact_dir_name_follows_aiperf_rule():
 
 # ---------------------------------------------------------------------------------------------- levels
 
-@pytest.mark.parametrize("level, expected", [
+@pytest.mark.parametrize(("level", "expected"), [
     ("summary", {"profile_export_aiperf.json", "profile_export_aiperf.csv", "inputs.json"}),
     ("records", {"profile_export_aiperf.json", "profile_export_aiperf.csv", "inputs.json", "profile_export.jsonl",
                  "profile_export_timeline.json", "profile_export_timeline.csv"}),
