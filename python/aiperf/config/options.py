@@ -122,6 +122,7 @@ NON_NEGATIVE = AtLeast(0)
 POSITIVE_NUMBER = NumberAtLeast(0, inclusive=False)
 NON_NEGATIVE_NUMBER = NumberAtLeast(0)
 IMAGE_SIDE = AtMost(16384, unit=" pixels")  # the C++ PNG encoder's limit per side
+PERCENTAGE = InRange(0, 100, low_inclusive=False, text="a percentage in (0, 100]")
 
 
 def float_or_inf(text: str) -> float:
@@ -340,8 +341,7 @@ class ProfileOptions:
         "--fixed-schedule-end-offset", group=LOAD, checks=(AtLeast(0, unit=" ms"),),
         help="Replay only timestamps <= this (ms).")
     request_cancellation_rate: float | None = option(
-        "--request-cancellation-rate",
-        group=LOAD, checks=(InRange(0, 100, low_inclusive=False, text="a percentage in (0, 100]"),),
+        "--request-cancellation-rate", group=LOAD, checks=(PERCENTAGE,),
         help="Percent (0-100] of requests cancelled after --request-cancellation-delay; recorded as cancelled.")
     request_cancellation_delay: float = option(
         "--request-cancellation-delay", group=LOAD, default=0.0, checks=(NON_NEGATIVE_NUMBER,),
