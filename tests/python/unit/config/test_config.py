@@ -162,3 +162,17 @@ def test_choices_are_checked_for_python_callers_too():
         make_config(model="m", kernel_timestamps="always")
     with pytest.raises(ConfigError, match="--export-level: 'all' is not one of summary, records, raw"):
         make_config(model="m", export_level="all")
+
+
+def test_a_row_whose_annotation_has_no_cli_parser_fails_at_import_time():
+    from dataclasses import fields, make_dataclass
+
+    from aiperf.config.options import _ROW, _row, flag, option
+
+    odd = make_dataclass("Odd", [("sizes", "dict[str, int]", option("--sizes", group="X", help="h")),
+                                 ("switch", "int", flag("--switch", group="X", help="h"))])
+    sizes, switch = fields(odd)
+    with pytest.raises(TypeError, match="no CLI parser"):
+        _row(sizes.name, str(sizes.type), sizes.metadata[_ROW], None)
+    with pytest.raises(TypeError, match="must be annotated"):
+        _row(switch.name, str(switch.type), switch.metadata[_ROW], False)
