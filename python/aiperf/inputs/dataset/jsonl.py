@@ -40,7 +40,7 @@ def json_lines(path: Path) -> Iterator[tuple[int, Any]]:
             raise InputFileError(path, line_number, None, f"not valid JSON: {e.msg} at column {e.colno}") from None
 
 
-def json_objects(path: Path, known_fields: tuple[str, ...], dataset_type: str) -> Iterator[tuple[int, dict]]:
+def json_objects(path: Path, known_fields: tuple[str, ...], dataset_type: str) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) of every non-blank line, each checked to be an object with only known fields."""
     for line, obj in json_lines(path):
         if not isinstance(obj, dict):

@@ -34,7 +34,7 @@ def load_mooncake_trace(path: Path, *, tokenizer: Tokenizer, osl_mean: int | Non
     for a block of 512 tokens, the same text wherever the id recurs (so prefix caches see what the trace saw),
     the last block cut to `input_length`. `output_length` is sent as the requested output length."""
     path = Path(path)
-    entries: list[tuple[int, dict]] = []
+    entries: list[tuple[int, dict[str, Any]]] = []
     for line, obj in json_objects(path, MOONCAKE_FIELDS, "mooncake_trace"):
         if "text_input" in obj:
             if not isinstance(obj["text_input"], str) or not obj["text_input"]:

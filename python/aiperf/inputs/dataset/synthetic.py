@@ -198,7 +198,8 @@ def _bits(flags: np.ndarray) -> str:
 
 
 def _from_bits(text: str) -> np.ndarray:
-    return np.frombuffer(text.encode("ascii"), dtype=np.uint8) == ord("1")
+    flags: np.ndarray = np.frombuffer(text.encode("ascii"), dtype=np.uint8) == ord("1")
+    return flags
 
 
 def _safe_starts(tokenizer: Tokenizer, tokens: np.ndarray, pieces: list[str]) -> np.ndarray:
