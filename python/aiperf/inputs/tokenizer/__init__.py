@@ -51,11 +51,9 @@ _PARALLELISM_ENV = "TOKENIZERS_PARALLELISM"
 def tokenize_in_calling_thread() -> Iterator[None]:
     """While the block runs, HF tokenizers encodes batches in the thread that calls it.
 
-    By default `encode_batch` spreads its work over a thread pool of its own (rayon), whose threads keep the priority
-    they were created with: aiperf's record thread runs under SCHED_IDLE during a run so that it never delays the
-    engine's loop threads, but its token counting ran on the pool at normal priority (bench/accuracy at 1,000 streams:
-    ~30 ms of it every batch, during which no socket was read and one token's arrival time merged into the next's).
-    The library reads TOKENIZERS_PARALLELISM at every call; the previous value is put back afterwards."""
+    By default `encode_batch` uses a thread pool of its own (rayon) at normal priority, so token counting in the
+    SCHED_IDLE record thread would still compete with the engine's loop threads. The library reads
+    TOKENIZERS_PARALLELISM at every call; the previous value is put back afterwards."""
     previous = os.environ.get(_PARALLELISM_ENV)
     os.environ[_PARALLELISM_ENV] = "false"
     try:
@@ -190,7 +188,7 @@ def load_tokenizer(
     """Find and load a tokenizer by local path, HF hub cache, HF hub download or (gpt2) the offline asset.
 
     A tokenizer that cannot be found is a TokenizerError at once. With `lazy`, a `tokenizer.json` file that
-    was found is parsed on first use (~0.17 s for GPT-2, holding the GIL) instead of here; converted and
+    was found is parsed on first use (parsing holds the GIL) instead of here; converted and
     downloaded tokenizers are always loaded at once.
     `trust_remote_code` is accepted for compatibility; HF `tokenizers` never runs repository code.
     """

@@ -45,7 +45,7 @@ def looks_like_hub_id(name: str) -> bool:
 def hub_cache_lookup(repo_id: str, revision: str) -> Path | None:
     """tokenizer.json of `repo_id` at `revision` in the local HF hub cache, without any network access."""
     repo_dir = hub_cache_dir() / ("models--" + repo_id.replace("/", "--"))
-    if not repo_dir.is_dir():  # cheap exit: importing huggingface_hub alone costs ~0.25 s of start-up
+    if not repo_dir.is_dir():  # cheap exit: importing huggingface_hub slows start-up
         return None
     snapshots = repo_dir / "snapshots"
     ref_file = repo_dir / "refs" / revision
