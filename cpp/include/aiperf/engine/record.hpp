@@ -73,8 +73,12 @@ class RecordStore {
     AIPERF_RECORD_COLUMNS(AIPERF_RECORD_COLUMNS_SKIP, AIPERF_RECORD_COLUMNS_SKIP, AIPERF_RECORD_COLUMNS_SKIP,
                           AIPERF_TEXT_INDEX, AIPERF_TEXT_INDEX, AIPERF_TEXT_INDEX)
 #undef AIPERF_TEXT_INDEX
-    text_column_count
   };
+#define AIPERF_COUNT_TEXT(...) +1
+  static constexpr std::size_t text_column_count =
+      0 AIPERF_RECORD_COLUMNS(AIPERF_RECORD_COLUMNS_SKIP, AIPERF_RECORD_COLUMNS_SKIP, AIPERF_RECORD_COLUMNS_SKIP,
+                              AIPERF_COUNT_TEXT, AIPERF_COUNT_TEXT, AIPERF_COUNT_TEXT);
+#undef AIPERF_COUNT_TEXT
 
   // What a store holds, for sizing the next one like it.
   struct Extent {
