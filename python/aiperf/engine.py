@@ -74,6 +74,7 @@ class ErrorKind(enum.IntEnum):
     INVALID_RESPONSE = 5  # bad JSON/SSE, wrong Content-Type, text stream without [DONE]
     CANCELLED = 6
     RESPONSE_TOO_LARGE = 7  # over EngineConfig.max_response_bytes
+    EMPTY_RESPONSE = 8  # a 2xx response with no content or reasoning (or no image): EngineConfig.expect_content
 
 
 class Phase(enum.IntEnum):

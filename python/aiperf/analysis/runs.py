@@ -221,7 +221,11 @@ def records_frame(records: dict, per_record: dict, request_inputs: Any, anchor_w
     if "intended_ns" in records:  # open-loop schedules and think times (engine clock, -1: none)
         columns["intended_start_ns"] = wall(records["intended_ns"])
     columns.update(error_columns(records))
+    from aiperf.results.metrics import METRICS
+
     for tag, values in per_record.items():
+        if tag in METRICS and METRICS[tag].kind != "record":  # counters are summed, never per record
+            continue
         if isinstance(values, np.ndarray) and values.ndim == 1 and len(values) == n and values.dtype != object:
             columns[tag] = values
     return pd.DataFrame(columns)

@@ -6,19 +6,22 @@ and raw bodies never accumulate, so a run of millions of requests stays flat in 
 """
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from aiperf.engine import trim_memory
+from aiperf.engine import ErrorKind, Phase, trim_memory
 from aiperf.redaction import redact_records
 from aiperf.results.metrics import ErrorGroups, RunMetrics, SessionHistory, record_metrics, summarize
 
 if TYPE_CHECKING:
     from aiperf.inputs.endpoints import Endpoint
     from aiperf.results.export import RecordsWriter
+
+log = logging.getLogger("aiperf")
 
 __all__ = ["KEPT_COLUMNS", "RecordCollector"]
 
@@ -37,8 +40,10 @@ class RecordCollector:
                  input_tokens: Callable[[], np.ndarray], writer: RecordsWriter, secrets: Iterable[str] = (),
                  last_turn_of_body: np.ndarray | None = None, server_token_counts: bool = False) -> None:
         """`input_tokens()` gives the input tokens per body (called once, at the first batch: it may wait for a
-        tokenizer loading in another thread). `server_token_counts`: --use-server-token-count. `last_turn_of_body`: for multi-turn runs, whether each body is its
-        conversation's last turn (the conversation's history is dropped after it); None for single-turn runs."""
+        tokenizer loading in another thread). `server_token_counts`: --use-server-token-count.
+        `last_turn_of_body`: for multi-turn runs, whether each body is its conversation's last turn (the
+        conversation's history is dropped after it); None for single-turn runs. The output tokens each request
+        asked for come from the writer's request inputs."""
         self._endpoint = endpoint
         self._streaming = streaming
         self._tokenizer = tokenizer
@@ -50,6 +55,7 @@ class RecordCollector:
         self._server_token_counts = server_token_counts
         self._history = SessionHistory() if last_turn_of_body is not None else None
         self._errors = ErrorGroups()
+        self._requested_output_tokens = writer.request_inputs.requested_output_tokens()
         self._images_seen = False
         self._reasoning_seen = False
         self._batches: list[dict[str, np.ndarray]] = []
@@ -69,14 +75,15 @@ class RecordCollector:
         measured = record_metrics(batch, endpoint=self._endpoint, streaming=self._streaming,
                                   input_tokens_per_body=self._input_tokens, tokenizer=self._tokenizer,
                                   history=self._history, reasoning_seen=self._reasoning_seen,
-                                  server_token_counts=self._server_token_counts)
+                                  server_token_counts=self._server_token_counts,
+                                  requested_output_tokens=self._requested_output_tokens)
         self._images_seen |= measured.images_seen
         self._reasoning_seen |= measured.reasoning_seen
         self._writer.write(batch, measured.per_record, measured.per_record_lists, self._history)
         if self._history is not None and self._last_turn_of_body is not None:
             bodies = np.asarray(batch["body_index"], dtype=np.int64)
             self._history.forget(batch["session_num"], batch["turn_index"], self._last_turn_of_body[bodies])
-        failed = np.flatnonzero((np.asarray(batch["phase"]) == 1) & (np.asarray(batch["error_kind"]) != 0))
+        failed = np.flatnonzero((batch["phase"] == Phase.PROFILING) & (batch["error_kind"] != ErrorKind.OK))
         self._errors.add(batch, failed)
         kept = {name: np.array(batch[name]) for name in KEPT_COLUMNS if name in batch}  # copies: the batch goes
         kept["response_end_ns"] = np.array(measured.response_end_ns, dtype=np.int64)  # a copy: may view the batch
@@ -134,7 +141,10 @@ class RecordCollector:
         metrics = summarize(per_record, columns, endpoint=self._endpoint, streaming=self._streaming,
                             anchor_wall_ns=anchor_wall_ns, anchor_mono_ns=anchor_mono_ns,
                             images_seen=self._images_seen, reasoning_seen=self._reasoning_seen,
-                            errors=self._errors.entries(), goodput=goodput)
+                            errors=self._errors.entries(), goodput=goodput,
+                            server_token_counts=self._server_token_counts)
+        for warning in metrics.warnings:
+            log.warning("%s: %s", warning.title, " ".join(warning.lines))
         return metrics, columns
 
 

@@ -15,35 +15,37 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
+from aiperf.engine import ErrorKind, Phase
 from aiperf.inputs.payloads import fill_history
-from aiperf.results.metrics import METRICS, RunMetrics, SessionHistory, decode_ragged, error_code, error_type_name
+from aiperf.results.columns import decode_ragged
+
+# artifact_dir_name, RAW_JSONL and RECORDS_JSONL are imported from here by run/ and analysis/
+from aiperf.results.formats import (
+    INPUTS_JSON,
+    RAW_JSONL,
+    RECORDS_JSONL,
+    SCHEMA_VERSION,
+    STAT_KEYS,
+    SUMMARY_CSV,
+    SUMMARY_JSON,
+    artifact_dir_name,
+    json_number,
+    metric_json_block,
+)
+from aiperf.results.metrics import METRICS, RunMetrics, SessionHistory, error_code, error_type_name
 
 __all__ = [
-    "INPUTS_JSON",
     "RAW_JSONL",
     "RECORDS_JSONL",
-    "SCHEMA_VERSION",
-    "STAT_KEYS",
-    "SUMMARY_CSV",
-    "SUMMARY_JSON",
     "RecordsWriter",
     "RequestInputs",
     "artifact_dir_name",
     "error_columns",
-    "metric_json_block",
-    "write_exports",
     "write_summary_files",
 ]
 
-SCHEMA_VERSION = "1.5"
-SUMMARY_JSON = "profile_export_aiperf.json"
-SUMMARY_CSV = "profile_export_aiperf.csv"
-RECORDS_JSONL = "profile_export.jsonl"
-RAW_JSONL = "profile_export_raw.jsonl"
-INPUTS_JSON = "inputs.json"
-STAT_KEYS = ("avg", "min", "max", "p1", "p5", "p10", "p25", "p50", "p75", "p90", "p95", "p99", "std")
-_JSON_STAT_KEYS = (*STAT_KEYS, "count", "sum")
 _BATCH = 8192  # lines written per write() call
 _SSE_DONE = "[DONE]"
 
@@ -57,22 +59,14 @@ class RequestInputs:
     turn_indices: list[int]
     request_headers: dict[str, str] = field(default_factory=dict)  # sent with every request, secrets redacted
 
-
-def artifact_dir_name(model: str, endpoint_type: str, *, concurrency: int | None, request_rate: float | None,
-                      fixed_schedule: bool = False) -> str:
-    """AIPerf's folder name: `<model, '/'→'_'>-openai-<endpoint_type>-<stimulus>`."""
-    if fixed_schedule:
-        stimulus = ["fixed_schedule"]
-    else:
-        stimulus = []
-        if concurrency is not None:
-            stimulus.append(f"concurrency{int(concurrency)}")
-        if request_rate is not None:
-            stimulus.append(f"request_rate{float(request_rate)}")
-    parts = [model.replace("/", "_"), "openai", endpoint_type]
-    if stimulus:
-        parts.append("-".join(stimulus))
-    return "-".join(parts)
+    def requested_output_tokens(self) -> npt.NDArray[np.float64]:
+        """Per body: the output tokens the request asked for (max_completion_tokens or max_tokens), NaN where none."""
+        asked = np.full(len(self.payloads), np.nan)
+        for i, payload in enumerate(self.payloads):
+            value = payload.get("max_completion_tokens", payload.get("max_tokens"))
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                asked[i] = value
+        return asked
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -80,12 +74,6 @@ def artifact_dir_name(model: str, endpoint_type: str, *, concurrency: int | None
 def _wall(mono_ns: np.ndarray, anchor_wall_ns: int, anchor_mono_ns: int) -> np.ndarray:
     mono_ns = np.asarray(mono_ns, dtype=np.int64)
     return np.where(mono_ns >= 0, mono_ns - anchor_mono_ns + anchor_wall_ns, -1)
-
-
-def _json_number(value: float) -> Any:
-    """A float for JSON: whole numbers stay floats, NaN/inf become null (JSON has no NaN)."""
-    value = float(value)
-    return value if np.isfinite(value) else None
 
 
 def _int_or_null_strings(values: np.ndarray) -> list[str]:
@@ -129,7 +117,7 @@ def error_columns(records: dict[str, np.ndarray]) -> dict[str, Any]:
     code = np.full(n, None, dtype=object)
     etype = np.full(n, None, dtype=object)
     message = np.full(n, None, dtype=object)
-    failed = np.flatnonzero(kinds != 0)
+    failed = np.flatnonzero(kinds != ErrorKind.OK)
     if failed.size:
         statuses = np.asarray(records["status"])[failed].tolist()
         fkinds = kinds[failed].tolist()
@@ -143,7 +131,7 @@ def _error_json(records: dict[str, np.ndarray]) -> list[str]:
     """JSON text of each record's `error` field ("null" when it succeeded)."""
     columns = error_columns(records)
     out = ["null"] * len(columns["error_code"])
-    for i in np.flatnonzero(np.asarray(records["error_kind"]) != 0).tolist():
+    for i in np.flatnonzero(records["error_kind"] != ErrorKind.OK).tolist():
         out[i] = json.dumps({"code": columns["error_code"][i], "type": columns["error_type"][i],
                              "message": columns["error_message"][i]})
     return out
@@ -167,7 +155,7 @@ def _metadata_json(records: dict[str, np.ndarray], request_inputs: RequestInputs
     cancelled = np.asarray(records["was_cancelled"], dtype=bool)
     cancel_time = _int_or_null_strings(np.where(cancelled, end_wall, -1))
     worker = np.asarray(records["worker_id"], dtype=np.int64).tolist()
-    phase = np.where(np.asarray(records["phase"]) == 1, '"profiling"', '"warmup"').tolist()
+    phase = np.where(records["phase"] == Phase.PROFILING, '"profiling"', '"warmup"').tolist()
     cancelled_text = np.where(cancelled, "true", "false").tolist()
     prefix = json.dumps(request_id_prefix)[1:-1].replace("%", "%%")
     x_request_ids = [f"{i:012x}" for i in request_index]
@@ -202,7 +190,7 @@ def _metrics_json(per_record: dict[str, np.ndarray], per_record_lists: dict[str,
     for tag in tags:
         columns[tag] = _float_strings(per_record[tag], METRICS[tag].integer)
     masks = np.unique(present).tolist()
-    out: list[str] | np.ndarray = [] if len(masks) == 1 else np.empty(n, dtype=object)
+    out = np.empty(n if len(masks) > 1 else 0, dtype=object)  # the single-mask case returns below
     for mask in masks:
         chosen = [tag for bit, tag in enumerate(all_tags) if mask >> bit & 1]
         template = "{" + ",".join(
@@ -242,17 +230,6 @@ def _parse_header_block(block: str, redact: Callable[[dict[str, str]], dict[str,
 
 # ------------------------------------------------------------------------------------------------ files
 
-def metric_json_block(tag: str, stats: dict[str, float]) -> dict[str, Any]:
-    """One metric of a summary as AIPerf writes it: `unit` and the statistics (record metrics), or `unit` and
-    `avg` (counts, totals, throughputs)."""
-    block: dict[str, Any] = {"unit": stats.get("unit", METRICS[tag].unit if tag in METRICS else "")}
-    keys = _JSON_STAT_KEYS if METRICS.get(tag) and METRICS[tag].kind == "record" else ("avg",)
-    for key in keys:
-        if key in stats:
-            block[key] = int(stats[key]) if key == "count" else _json_number(stats[key])
-    return block
-
-
 def _summary_json(metrics: RunMetrics, input_config: dict, aiperf_version: str, was_cancelled: bool) -> dict:
     doc: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
@@ -268,7 +245,7 @@ def _summary_json(metrics: RunMetrics, input_config: dict, aiperf_version: str, 
     for tag, stats in metrics.summary.items():
         doc[tag] = metric_json_block(tag, stats)
     if "benchmark_duration" not in doc:
-        doc["benchmark_duration"] = {"unit": "sec", "avg": _json_number(metrics.benchmark_duration_s)}
+        doc["benchmark_duration"] = {"unit": "sec", "avg": json_number(metrics.benchmark_duration_s)}
     return doc
 
 
@@ -397,6 +374,11 @@ class RecordsWriter:
                 self.paths.append(artifact_dir / RAW_JSONL)
                 self._raw_file = self.paths[-1].open("w", encoding="utf-8")
 
+    @property
+    def request_inputs(self) -> RequestInputs:
+        """What was sent, by body index."""
+        return self._inputs
+
     def write(self, records: dict[str, np.ndarray], per_record: dict[str, np.ndarray],
               per_record_lists: dict[str, tuple[np.ndarray, np.ndarray]],
               history: SessionHistory | None = None) -> None:
@@ -441,34 +423,3 @@ def write_summary_files(artifact_dir: Path, *, metrics: RunMetrics, request_inpu
     inputs_path = artifact_dir / INPUTS_JSON
     _write_inputs(inputs_path, request_inputs)
     return [summary_path, csv_path, inputs_path]
-
-
-def write_exports(artifact_dir: Path, *, export_level: str, metrics: RunMetrics, records: dict[str, np.ndarray],
-                  request_inputs: RequestInputs, input_config: dict, aiperf_version: str, was_cancelled: bool,
-                  anchor_wall_ns: int, anchor_mono_ns: int, request_id_prefix: str,
-                  redact_headers: Callable[[dict[str, str]], dict[str, str]] | None = None) -> list[Path]:
-    """Write the artifact files for `export_level` ("summary" | "records" | "raw") of a run held in memory as one
-    set of records; returns the paths written. (A run streamed in batches uses RecordsWriter per batch and
-    write_summary_files() at the end, which is what this does in one go.)
-
-    `redact_headers`, when given, is applied to the request headers and to every response's headers.
-    """
-    writer = RecordsWriter(artifact_dir, export_level=export_level, request_inputs=request_inputs,
-                           anchor_wall_ns=anchor_wall_ns, anchor_mono_ns=anchor_mono_ns,
-                           request_id_prefix=request_id_prefix, redact_headers=redact_headers)
-    try:
-        turns = np.asarray(records.get("turn_index", np.zeros(0, dtype=np.int32)))
-        writer.write(records, metrics.per_record, metrics.per_record_lists,
-                     SessionHistory() if (turns > 0).any() else None)
-    finally:
-        paths = writer.close()
-    summary, csv_path, inputs = write_summary_files(artifact_dir, metrics=metrics, request_inputs=request_inputs,
-                                                    input_config=input_config, aiperf_version=aiperf_version,
-                                                    was_cancelled=was_cancelled)
-    from aiperf.results.timeslices import time_columns, write_time_exports  # imports this module
-
-    times = write_time_exports(artifact_dir, columns=time_columns(records), per_record=metrics.per_record,
-                               slice_duration_s=input_config.get("slice_duration"), export_level=export_level,
-                               anchor_wall_ns=anchor_wall_ns, anchor_mono_ns=anchor_mono_ns,
-                               goodput=input_config.get("goodput_slos"), input_config=input_config)
-    return [summary, csv_path, *paths, inputs, *times]

@@ -129,7 +129,7 @@ def compute_timeline(start_ns: npt.ArrayLike, end_ns: npt.ArrayLike, *, ok: npt.
         bin_s = nice_bin_s(duration_s, target_bins=min(60, max(10, int((end > 0).sum()) // 5)))
     if not bin_s > 0:
         raise ValueError(f"bin_s must be > 0 (got {bin_s})")
-    bins = max(int(math.ceil(duration_s / bin_s - 1e-9)), 1)
+    bins = max(math.ceil(duration_s / bin_s - 1e-9), 1)
     edges_ns = origin_ns + np.round(np.arange(bins + 1) * bin_s * NS_PER_S).astype(np.int64)
     # rates are per second of the bin that the run covered: the last bin usually ends after the run
     covered_s = np.diff(np.minimum(edges_ns, max(run_end_ns, origin_ns + 1))) / NS_PER_S
@@ -151,7 +151,7 @@ def compute_timeline(start_ns: npt.ArrayLike, end_ns: npt.ArrayLike, *, ok: npt.
         tokens = token_counts / covered_s
 
     step_times, in_flight = concurrency_steps(start, end, run_end_ns)
-    covered_edges = np.append(edges_ns[:-1], edges_ns[:-1][-1] + int(round(covered_s[-1] * NS_PER_S)))
+    covered_edges = np.append(edges_ns[:-1], edges_ns[:-1][-1] + round(covered_s[-1] * NS_PER_S))
     mean_concurrency, max_concurrency = _bin_steps(step_times, in_flight, covered_edges)
 
     intended_rate = lag = None
@@ -164,7 +164,8 @@ def compute_timeline(start_ns: npt.ArrayLike, end_ns: npt.ArrayLike, *, ok: npt.
         with np.errstate(invalid="ignore", divide="ignore"):
             lag = np.where(lag_count > 0, lag_sum / np.maximum(lag_count, 1), np.nan)
 
-    return Timeline(origin_ns=int(origin_ns), bin_s=float(bin_s), time_s=np.arange(bins) * float(bin_s),
+    time_s = np.arange(bins, dtype=np.float64) * float(bin_s)
+    return Timeline(origin_ns=int(origin_ns), bin_s=float(bin_s), time_s=time_s,
                     request_throughput=completed / covered_s, error_rate=failed / covered_s,
                     send_rate=sends / covered_s, concurrency=mean_concurrency, max_concurrency=max_concurrency,
                     output_token_throughput=tokens, intended_rate=intended_rate, send_lag_ms=lag, covered_s=covered_s,

@@ -24,7 +24,15 @@ from typing import Any
 
 import numpy as np
 
-from aiperf.results.export import STAT_KEYS, metric_json_block
+from aiperf.engine import ErrorKind, Phase
+from aiperf.results.formats import (
+    STAT_KEYS,
+    TIMELINE_CSV,
+    TIMELINE_JSON,
+    TIMESLICES_CSV,
+    TIMESLICES_JSON,
+    metric_json_block,
+)
 from aiperf.results.metrics import METRICS, NS_PER_S, measurement_window, response_end_times, summary_stats
 from aiperf.results.timeline import Timeline, compute_timeline
 
@@ -40,10 +48,6 @@ __all__ = [
     "write_time_exports",
 ]
 
-TIMESLICES_JSON = "profile_export_aiperf_timeslices.json"
-TIMESLICES_CSV = "profile_export_aiperf_timeslices.csv"
-TIMELINE_JSON = "profile_export_timeline.json"
-TIMELINE_CSV = "profile_export_timeline.csv"
 _CSV_STATS = (*STAT_KEYS, "count")
 
 
@@ -76,9 +80,9 @@ def compute_timeslices(columns: Mapping[str, np.ndarray], per_record: Mapping[st
     """AIPerf's time slices of the profiling requests (see the module docstring); empty slices are left out."""
     if not (slice_duration_s > 0 and math.isfinite(slice_duration_s)):
         raise ValueError(f"--slice-duration: must be a finite number > 0 (got {slice_duration_s})")
-    slice_ns = max(int(round(slice_duration_s * NS_PER_S)), 1)
+    slice_ns = max(round(slice_duration_s * NS_PER_S), 1)
     start = np.asarray(columns["start_ns"], dtype=np.int64)
-    rows = np.flatnonzero((np.asarray(columns["phase"]) == 1) & (start >= 0))
+    rows = np.flatnonzero((columns["phase"] == Phase.PROFILING) & (start >= 0))
     start_wall = start[rows] - anchor_mono_ns + anchor_wall_ns
     slot = start_wall // slice_ns
     order = np.argsort(slot, kind="stable")
@@ -89,7 +93,7 @@ def compute_timeslices(columns: Mapping[str, np.ndarray], per_record: Mapping[st
     groups = zip(np.split(rows, bounds), slot[np.concatenate(([0], bounds))].tolist())
     # goodput SLOs on metrics this run has none of are reported once, by the run summary
     slos = {tag: value for tag, value in (goodput or {}).items() if tag in per_record} or None
-    ok = np.asarray(columns["error_kind"]) == 0
+    ok = columns["error_kind"] == ErrorKind.OK
     response_end = np.asarray(columns["response_end_ns"], dtype=np.int64)
     end = np.asarray(columns["end_ns"], dtype=np.int64)
     slices = []
@@ -109,14 +113,14 @@ def compute_timeslices(columns: Mapping[str, np.ndarray], per_record: Mapping[st
 def timeline_of(columns: Mapping[str, np.ndarray], per_record: Mapping[str, np.ndarray], *, anchor_wall_ns: int,
                 anchor_mono_ns: int, bin_s: float | None = None) -> Timeline:
     """Concurrency and throughput per bucket of the profiling phase, on the wall clock (what Run.timeline shows)."""
-    profiling = np.asarray(columns["phase"]) == 1
+    profiling = columns["phase"] == Phase.PROFILING
 
     def wall(name: str) -> np.ndarray:
         mono = np.asarray(columns[name], dtype=np.int64)[profiling]
         return np.where(mono >= 0, mono - anchor_mono_ns + anchor_wall_ns, -1)
 
     tokens = per_record.get("output_sequence_length")
-    return compute_timeline(wall("start_ns"), wall("end_ns"), ok=np.asarray(columns["error_kind"])[profiling] == 0,
+    return compute_timeline(wall("start_ns"), wall("end_ns"), ok=columns["error_kind"][profiling] == ErrorKind.OK,
                             output_tokens=None if tokens is None else np.asarray(tokens)[profiling],
                             intended_start_ns=wall("intended_ns"), bin_s=bin_s)
 

@@ -11,14 +11,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_metrics import ANCHOR_MONO, ANCHOR_WALL, MS, Req, make_records, run, streaming_requests
 
+from aiperf.engine import ErrorKind
 from aiperf.inputs.endpoints import Endpoint
 from aiperf.redaction import redact_headers
-from aiperf.results.export import RequestInputs, artifact_dir_name, error_columns, write_exports
+from aiperf.results.export import RequestInputs, error_columns
+from aiperf.results.formats import artifact_dir_name
+from helpers import ANCHOR_MONO, ANCHOR_WALL, MS, PREFIX, Req, make_records, process_records, streaming_requests
 
 EXTRACT_IMAGES = Path("/work/shared/compat/extract_images.py")
-PREFIX = "0123abcd-prefix-"
 
 
 def inputs() -> RequestInputs:
@@ -29,14 +30,11 @@ def inputs() -> RequestInputs:
 
 
 def export(tmp_path, reqs=None, level="raw", endpoint="chat", streaming=True, request_inputs=None, **kw):
-    reqs = streaming_requests() if reqs is None else reqs
-    records = make_records(reqs)
-    metrics = run(reqs, endpoint=endpoint, streaming=streaming)
-    files = write_exports(tmp_path, export_level=level, metrics=metrics, records=records,
-                          request_inputs=request_inputs or inputs(), input_config={"model": ["m"], "streaming": True},
-                          aiperf_version="0.1.0", was_cancelled=False, anchor_wall_ns=ANCHOR_WALL,
-                          anchor_mono_ns=ANCHOR_MONO, request_id_prefix=PREFIX, **kw)
-    return files, metrics
+    """The files a run of these records writes (the production path)."""
+    processed = process_records(make_records(streaming_requests() if reqs is None else reqs), tmp_path,
+                                endpoint=endpoint, streaming=streaming, export_level=level,
+                                request_inputs=request_inputs or inputs(), **kw)
+    return processed.files, processed.metrics
 
 
 def wall(ms: float) -> int:
@@ -63,7 +61,7 @@ def test_artifact_dir_name_follows_aiperf_rule():
 
 # ---------------------------------------------------------------------------------------------- levels
 
-@pytest.mark.parametrize("level, expected", [
+@pytest.mark.parametrize(("level", "expected"), [
     ("summary", {"profile_export_aiperf.json", "profile_export_aiperf.csv", "inputs.json"}),
     ("records", {"profile_export_aiperf.json", "profile_export_aiperf.csv", "inputs.json", "profile_export.jsonl",
                  "profile_export_timeline.json", "profile_export_timeline.csv"}),
@@ -136,7 +134,8 @@ def test_records_jsonl_lines_carry_metadata_metrics_and_errors(tmp_path):
     assert list(good) == ["metadata", "metrics", "error"]
     meta = good["metadata"]
     assert meta == {"session_num": 1, "x_request_id": PREFIX + "000000000001", "x_correlation_id": "s-0",
-                    "conversation_id": "s-0", "turn_index": 0, "intended_start_ns": None, "request_start_ns": wall(1000),
+                    "conversation_id": "s-0", "turn_index": 0, "intended_start_ns": None,
+                    "request_start_ns": wall(1000),
                     "request_ack_ns": wall(1010), "request_end_ns": wall(1050), "worker_id": 0,
                     "record_processor_id": 0, "benchmark_phase": "profiling", "was_cancelled": False,
                     "cancellation_time_ns": None}
@@ -159,7 +158,8 @@ def test_records_jsonl_lines_carry_metadata_metrics_and_errors(tmp_path):
 
 def test_cancelled_record_has_cancellation_time_and_code_499(tmp_path):
     export(tmp_path, reqs=[Req(0, [(5, "c")], content="x"),
-                           Req(1, end_ms=9, error_kind=6, status=0, message="cancelled by user")], level="records")
+                           Req(1, end_ms=9, error_kind=ErrorKind.CANCELLED, status=0, message="cancelled by user")],
+           level="records")
     line = read_jsonl(tmp_path / "profile_export.jsonl")[1]
     assert line["metadata"]["was_cancelled"] is True
     assert line["metadata"]["cancellation_time_ns"] == wall(9)
@@ -209,7 +209,7 @@ def test_error_columns_name_errors_per_record():
 
 def test_json_strings_are_escaped(tmp_path):
     reqs = [Req(0, [(5, 'line "one"\nline\ttwo \\ é')], content="x"),
-            Req(0, end_ms=3, error_kind=5, status=200, message='bad "json" \\ here')]
+            Req(0, end_ms=3, error_kind=ErrorKind.INVALID_RESPONSE, status=200, message='bad "json" \\ here')]
     request_inputs = RequestInputs(payloads=[{"q": 'quote " and \\'}], session_ids=['s"x'], turn_indices=[0])
     export(tmp_path, reqs=reqs, streaming=False, request_inputs=request_inputs)
     lines = read_jsonl(tmp_path / "profile_export_raw.jsonl")
