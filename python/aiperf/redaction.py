@@ -36,7 +36,7 @@ def secret_values(api_key: str | None, headers: dict[str, str], url: str | None 
     for name, value in headers.items():
         if is_secret_header(name) and value.strip():
             values.add(value.strip())
-            scheme, _, credential = value.strip().partition(" ")
+            _, _, credential = value.strip().partition(" ")
             if credential.strip():
                 values.add(credential.strip())
     if url:

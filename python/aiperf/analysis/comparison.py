@@ -72,7 +72,7 @@ def compare(runs: Sequence[Run | str | Path], *, stats: Sequence[str] = DEFAULT_
     for tag in chosen:
         blocks = [run.summary.get(tag) or {} for run in loaded]
         tag_stats = [s for s in stats if any(s in block for block in blocks)] or ["avg"]
-        unit = next((block.get("unit") for block in blocks if block.get("unit")), "")
+        unit = str(next((block.get("unit") for block in blocks if block.get("unit")), ""))
         for stat in tag_stats:
             index.append((tag, stat))
             units.append(unit)

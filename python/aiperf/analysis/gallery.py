@@ -94,7 +94,7 @@ def _prompt(payload: Any) -> str | None:
         if isinstance(content, str):
             return content
         if isinstance(content, list):
-            texts = [p.get("text") for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)]
+            texts = [str(p["text"]) for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)]
             if texts:
                 return " ".join(texts)
     return None

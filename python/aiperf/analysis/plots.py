@@ -80,7 +80,7 @@ def figure_png(figure: Figure, dpi: int = _DPI) -> bytes:
 def _runs(runs: RunsLike) -> list[Run]:
     from aiperf.analysis.comparison import as_runs
 
-    return as_runs(runs)  # type: ignore[arg-type]
+    return as_runs(runs)
 
 
 def _labels(runs: list[Run]) -> list[str]:

@@ -79,8 +79,8 @@ class Run:
         records = self.records
         if not include_warmup:
             records = records[records["benchmark_phase"] == "profiling"]
-        intended = records["intended_start_ns"] if "intended_start_ns" in records else None
-        tokens = records["output_sequence_length"] if "output_sequence_length" in records else None
+        intended = records.get("intended_start_ns")
+        tokens = records.get("output_sequence_length")
         timeline = compute_timeline(
             _ns_array(records["request_start_ns"]), _end_ns(records), ok=records["error_type"].isna().to_numpy(),
             output_tokens=None if tokens is None else tokens.to_numpy(dtype=float, na_value=np.nan),

@@ -211,7 +211,8 @@ def join(client: dict[str, ClientRequest], server: dict[str, ServerRequest], *, 
     values: dict[str, list[float]] = {key: [] for key, _, _ in DIFFERENCES}
     server_values: dict[str, list[float]] = {"time_to_first_token": [], "inter_token_latency": []}
     counts = {"client_requests": len(client), "matched_requests": 0, "client_without_server": 0,
-              "server_without_client": 0, "client_warmup": 0, "client_failed": 0, "server_unfinished": 0, "matched_events": 0, "server_queued_events": 0,
+              "server_without_client": 0, "client_warmup": 0, "client_failed": 0, "server_unfinished": 0,
+              "matched_events": 0, "server_queued_events": 0,
               "client_events_without_server": 0, "server_events_without_client": 0}
     for request_id, c in client.items():
         s = server.get(request_id)
@@ -278,9 +279,9 @@ def analyze_accuracy(artifact_dir: str | Path, server_log: str | Path, *, write:
 
 def plot_accuracy(report: AccuracyReport, path: str | Path) -> Path:
     """One CDF per difference (microseconds, log scale where every value is positive) into a PNG."""
-    import matplotlib
+    import matplotlib as mpl
 
-    matplotlib.use("Agg")
+    mpl.use("Agg")
     import matplotlib.pyplot as plt
 
     shown = [(key, label) for key, label, _ in DIFFERENCES if report.differences_us[key].size]

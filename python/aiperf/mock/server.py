@@ -306,7 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KIND:FRACTION",
         help="fail this fraction (0-1) of the inference requests in this way (repeatable; fractions add up to at "
         "most 1): http-500, http-429, http-400, reset-before-response, reset-mid-stream, no-done, bad-json, "
-        "bad-sse, huge-response, hang, trickle, wrong-content-type, bad-base64 (see docs/reliability.md)",
+        "bad-sse, huge-response, hang, trickle, wrong-content-type, bad-base64, empty-response, no-usage, "
+        "ignore-max-tokens (see docs/reliability.md)",
     )
     parser.add_argument(
         "--seed",

@@ -3,6 +3,7 @@ requests (the mock server says which, from their X-Request-ID) must be error rec
 message; the others must be measured as usual; the console error summary and the exports must count them."""
 from __future__ import annotations
 
+import http.client
 import json
 import re
 import subprocess
@@ -11,6 +12,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from io import StringIO
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -79,11 +81,15 @@ CASES = [
          r"invalid response: b64_json is not valid base64 \(\d+ characters\)"),
     Case("bad-base64", "image_generation", True, "InvalidResponse", 200,
          r"invalid response: b64_json is not valid base64 \(\d+ characters\)"),
+    Case("empty-response", "image_generation", False, "InvalidResponse", 200,
+         r"invalid response: no image in the response"),
 ]
+# Faults whose replies are well formed: aiperf measures them (tests below), it does not record errors.
+MEASURED_FAULTS = {"no-usage", "ignore-max-tokens"}
 
 
 def test_every_fault_kind_has_a_profile_test():
-    assert {case.fault for case in CASES} == set(fault_kinds())
+    assert {case.fault for case in CASES} | MEASURED_FAULTS == set(fault_kinds())
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
@@ -204,3 +210,120 @@ def test_mock_server_cli_rejects_a_bad_fault_with_exit_code_2():
                           capture_output=True, text=True, timeout=30)
     assert done.returncode == 2
     assert "--fault http-418: unknown kind" in done.stderr
+
+
+# ---- faults that change what a 200 carries (issue 22: what real servers do), checked on the wire ----
+
+
+def post(server: MockServer, path: str, body: dict[str, Any]) -> tuple[int, str, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        conn.request("POST", path, body=json.dumps(body), headers={"Content-Type": "application/json"})
+        response = conn.getresponse()
+        return response.status, response.getheader("Content-Type", ""), response.read()
+    finally:
+        conn.close()
+
+
+def sse_data(body: bytes) -> list[str]:
+    """The data of each event of an SSE body, which must be nothing but `data: …` events."""
+    text = body.decode()
+    assert text.endswith("\n\n")
+    events = text[:-2].split("\n\n")
+    assert all(event.startswith("data: ") and "\n" not in event for event in events), text
+    return [event[len("data: "):] for event in events]
+
+
+CHAT = "/v1/chat/completions"
+MESSAGES = [{"role": "user", "content": "hi"}]
+WITH_USAGE = {"stream": True, "stream_options": {"include_usage": True}}
+
+
+def test_empty_response_streams_only_the_role_then_the_usual_end_as_llama_cpp_sheds_load():
+    with MockServer(ttft_ms=0, itl_ms=0, output_tokens=6, image_latency_ms=0, faults=["empty-response:1"]) as server:
+        for asked_usage in (False, True):
+            status, content_type, body = post(server, CHAT, {"messages": MESSAGES, "stream": True,
+                                                              "stream_options": {"include_usage": asked_usage}})
+            assert (status, content_type) == (200, "text/event-stream")
+            *events, done = sse_data(body)
+            assert done == "[DONE]"
+            chunks = [json.loads(event) for event in events]
+            assert [chunk["choices"][0]["delta"] for chunk in chunks[:2]] == [{"role": "assistant"}, {}]
+            assert [chunk["choices"][0]["finish_reason"] for chunk in chunks[:2]] == [None, "stop"]
+            if asked_usage:
+                assert len(chunks) == 3 and chunks[2]["choices"] == []
+                assert chunks[2]["usage"]["completion_tokens"] == 0
+            else:
+                assert len(chunks) == 2
+        _, _, body = post(server, "/v1/completions", {"prompt": "hi", "stream": True})
+        *events, done = sse_data(body)
+        assert [json.loads(event)["choices"][0]["text"] for event in events] == ["", ""]
+        _, _, body = post(server, CHAT, {"messages": MESSAGES})
+        reply = json.loads(body)
+        assert reply["choices"][0]["message"] == {"role": "assistant", "content": ""}
+        assert reply["usage"]["completion_tokens"] == 0
+        _, _, body = post(server, "/v1/completions", {"prompt": "hi"})
+        assert json.loads(body)["choices"][0]["text"] == ""
+        _, _, body = post(server, "/v1/images/generations", {"prompt": "x", "size": "16x16"})
+        assert json.loads(body)["data"] == []
+        _, _, body = post(server, "/v1/images/generations", {"prompt": "x", "size": "16x16", "stream": True})
+        assert body == b"data: [DONE]\n\n"
+        _, _, body = post(server, "/v1/embeddings", {"input": ["a", "b"]})
+        assert json.loads(body)["data"] == []
+        assert server.stats()["fault_empty_response"] == 8
+
+
+def test_no_usage_leaves_usage_out_of_streams_and_bodies_even_when_asked():
+    with MockServer(ttft_ms=0, itl_ms=0, output_tokens=5, image_latency_ms=0, faults=["no-usage:1"]) as server:
+        for path, body in [(CHAT, {"messages": MESSAGES}), ("/v1/completions", {"prompt": "hi"})]:
+            *events, done = sse_data(post(server, path, {**body, **WITH_USAGE})[2])
+            assert done == "[DONE]" and len(events) == 5 + 1  # the tokens and the finish event
+            assert all("usage" not in json.loads(event) for event in events)
+            reply = json.loads(post(server, path, body)[2])
+            assert "usage" not in reply and reply["choices"][0]["finish_reason"] == "stop"
+        reply = json.loads(post(server, "/v1/embeddings", {"input": "a"})[2])
+        assert "usage" not in reply and len(reply["data"]) == 1
+        reply = json.loads(post(server, "/v1/images/generations", {"prompt": "x", "size": "16x16"})[2])
+        assert "usage" not in reply and len(reply["data"]) == 1
+        body = post(server, "/v1/images/generations", {"prompt": "x", "size": "16x16", "stream": True})[2]
+        assert b"usage" not in body and b"image_generation.completed" in body
+
+
+def test_ignore_max_tokens_sends_the_configured_output_tokens_whatever_was_asked():
+    with MockServer(ttft_ms=0, itl_ms=0, output_tokens=7, faults=["ignore-max-tokens:1"]) as server:
+        for limit in ({"max_tokens": 2}, {"max_completion_tokens": 3}, {"max_tokens": 100}, {}):
+            reply = json.loads(post(server, CHAT, {"messages": MESSAGES, **limit})[2])
+            assert reply["usage"]["completion_tokens"] == 7, limit
+            assert reply["choices"][0]["message"]["content"] == " the of and to in a is"
+            assert reply["choices"][0]["finish_reason"] == "stop"
+        *events, _ = sse_data(post(server, "/v1/completions", {"prompt": "hi", "max_tokens": 1, **WITH_USAGE})[2])
+        chunks = [json.loads(event) for event in events]
+        assert "".join(chunk["choices"][0]["text"] for chunk in chunks if chunk["choices"]) == " the of and to in a is"
+        assert chunks[-1]["usage"]["completion_tokens"] == 7
+        # The limit still holds for embeddings and images, where the fault does not apply.
+        post(server, "/v1/embeddings", {"input": "a"})
+        assert server.stats()["fault_ignore_max_tokens"] == 5
+
+
+def _profile(server: MockServer, tmp_path, **options: Any):
+    config = make_config(model="m", url=server.url, tokenizer="gpt2", request_count=REQUESTS, concurrency=4,
+                         artifact_dir=str(tmp_path / "run"), ui_type="none", **options)
+    return run_profile(config, print_table=False)
+
+
+def test_a_server_ignoring_max_tokens_is_measured_with_the_tokens_it_sent(tmp_path):
+    with MockServer(ttft_ms=0, itl_ms=0, output_tokens=OUTPUT_TOKENS, faults=["ignore-max-tokens:0.5"],
+                    seed=3) as server:
+        result = _profile(server, tmp_path, streaming=True, output_tokens_mean=2)
+        ignored = [server.fault_for(rid) == "ignore-max-tokens" for rid in result.records["x_request_id"]]
+    assert 0 < sum(ignored) < REQUESTS and result.error_summary == []
+    lengths = result.records["output_sequence_length"].tolist()
+    assert lengths == [OUTPUT_TOKENS if was_ignored else 2 for was_ignored in ignored]
+
+
+def test_a_server_without_usage_is_measured_with_the_tokenizers_counts(tmp_path):
+    with MockServer(ttft_ms=0, itl_ms=0, output_tokens=OUTPUT_TOKENS, faults=["no-usage:0.5"], seed=3) as server:
+        result = _profile(server, tmp_path, streaming=True)
+        missing = [server.fault_for(rid) == "no-usage" for rid in result.records["x_request_id"]]
+    assert 0 < sum(missing) < REQUESTS and result.error_summary == []
+    assert result.records["output_sequence_length"].tolist() == [OUTPUT_TOKENS] * REQUESTS
