@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from aiperf.engine import ErrorKind, Phase
+from aiperf.engine import ErrorKind, Phase, Records
 from aiperf.inputs.payloads import fill_history
 from aiperf.results.columns import decode_ragged
 
@@ -57,7 +58,6 @@ class RequestInputs:
     payloads: list[dict]  # the JSON body (payload description) per body index
     session_ids: list[str]
     turn_indices: list[int]
-    request_headers: dict[str, str] = field(default_factory=dict)  # sent with every request, secrets redacted
 
     def requested_output_tokens(self) -> npt.NDArray[np.float64]:
         """Per body: the output tokens the request asked for (max_completion_tokens or max_tokens), NaN where none."""
@@ -216,11 +216,16 @@ def _write_lines(f: Any, lines: Any) -> None:
         f.write("\n".join(batch) + "\n")
 
 
+# the first line of a request or response head: "POST /v1/chat/completions HTTP/1.1", "HTTP/1.1 200 OK"
+_START_LINE = re.compile(r"HTTP/\S+ \d{3}\b|[A-Z]+ \S+ HTTP/\S+$")
+
+
 def _parse_header_block(block: str, redact: Callable[[dict[str, str]], dict[str, str]] | None) -> dict[str, str]:
-    """Headers of the last response in a raw header block (skips 1xx interim responses)."""
+    """Headers of the last head in a raw header block: the last response (after 1xx interim ones), or the last
+    request libcurl sent (after a redirect or a retry); the start line is not a header."""
     headers: dict[str, str] = {}
     for line in block.replace("\r\n", "\n").split("\n"):
-        if line.startswith("HTTP/"):
+        if _START_LINE.match(line):
             headers = {}
         elif ":" in line:
             name, _, value = line.partition(":")
@@ -306,8 +311,6 @@ def _raw_lines(records: dict[str, np.ndarray], request_inputs: RequestInputs, me
     answers of the earlier turns, from `history` (which learns this batch's answers here)."""
     n = len(records["request_index"])
     payload_json: dict[int, str] = {}  # each body serialised once
-    headers = dict(request_inputs.request_headers)
-    request_headers_json = json.dumps(redact(headers) if redact else headers)
     body = np.asarray(records["body_index"], dtype=np.int64).tolist()
     start = np.asarray(records["start_ns"], dtype=np.int64).tolist()
     status = np.asarray(records["status"], dtype=np.int64).tolist()
@@ -317,10 +320,8 @@ def _raw_lines(records: dict[str, np.ndarray], request_inputs: RequestInputs, me
     raw = np.asarray(records.get("raw", np.zeros(0, dtype=np.uint8)), dtype=np.uint8).tobytes()
     has_raw = len(raw_offsets) == len(chunk_ns) + 1
     raw_bounds = raw_offsets.tolist()
-    header_offsets = np.asarray(records.get("response_header_offsets", np.zeros(n + 1, dtype=np.int64)),
-                                dtype=np.int64).tolist()
-    header_bytes = np.asarray(records.get("response_headers", np.zeros(0, dtype=np.uint8)),
-                              dtype=np.uint8).tobytes()
+    response_heads = _header_blocks(records, "response_header_offsets", "response_headers", redact)
+    request_heads = _header_blocks(records, "request_header_offsets", "request_headers", redact)
     sessions = np.asarray(records.get("session_num", records["request_index"]), dtype=np.int64)
     turns = np.asarray(records.get("turn_index", np.zeros(n, dtype=np.int32)), dtype=np.int64)
     if history is not None:
@@ -341,14 +342,23 @@ def _raw_lines(records: dict[str, np.ndarray], request_inputs: RequestInputs, me
                 if text.strip() == _SSE_DONE:  # the SSE end sentinel is not JSON; readers json.loads every text
                     continue
                 responses.append(f'{{"perf_ns":{chunk_ns[c]},"text":{json.dumps(text, ensure_ascii=False)}}}')
-        if len(header_offsets) == n + 1 and header_offsets[i + 1] > header_offsets[i]:
-            block = header_bytes[header_offsets[i]:header_offsets[i + 1]].decode("latin-1")
-            response_headers = json.dumps(_parse_header_block(block, redact), ensure_ascii=False)
-        else:
-            response_headers = "{}"
         yield (f'{{"metadata":{metadata[i]},"start_perf_ns":{start[i]},"payload":{payload},'
-               f'"request_headers":{request_headers_json},"status":{status[i] if status[i] > 0 else "null"},'
-               f'"response_headers":{response_headers},"responses":[{",".join(responses)}],"error":{errors[i]}}}')
+               f'"request_headers":{request_heads[i]},"status":{status[i] if status[i] > 0 else "null"},'
+               f'"response_headers":{response_heads[i]},"responses":[{",".join(responses)}],"error":{errors[i]}}}')
+
+
+def _header_blocks(records: Records, offsets: str, blob: str,
+                   redact: Callable[[dict[str, str]], dict[str, str]] | None) -> list[str]:
+    """JSON text of each record's headers from a raw header-block column ("{}" where it holds none: the request
+    was never sent, or the engine kept no raw data)."""
+    n = len(records["request_index"])
+    bounds = np.asarray(records.get(offsets, np.zeros(1, dtype=np.int64)), dtype=np.int64)
+    if len(bounds) != n + 1:
+        return ["{}"] * n
+    data = np.asarray(records[blob], dtype=np.uint8).tobytes()
+    starts, ends = bounds[:-1].tolist(), bounds[1:].tolist()
+    return [json.dumps(_parse_header_block(data[s:e].decode("latin-1"), redact), ensure_ascii=False) if e > s
+            else "{}" for s, e in zip(starts, ends)]
 
 
 class RecordsWriter:

@@ -184,18 +184,8 @@ def build_request_inputs(config: ProfileConfig, endpoint: Endpoint, conversation
     except (ValueError, TypeError) as e:
         raise ConfigError(f"--extra-inputs: payload cannot be written as JSON: {e}") from None
     inputs = RequestInputs(payloads=[payload_description(p) for p in payloads], session_ids=session_ids,
-                           turn_indices=turn_indices, request_headers=_request_headers(config, encoded.content_type))
+                           turn_indices=turn_indices)
     return inputs, input_tokens, encoded
-
-
-def _request_headers(config: ProfileConfig, content_type: str) -> dict[str, str]:
-    """Headers of every request, as exports show them (secrets redacted)."""
-    from aiperf.redaction import redact_headers
-
-    headers = {"Content-Type": content_type}
-    headers.update({k: v for k, v in config.headers.items() if k.lower() != "content-type"
-                    or not content_type.startswith("multipart/")})
-    return redact_headers(headers)
 
 
 def _turn_line(conversation: Any) -> str:
@@ -353,6 +343,8 @@ def _engine_config(config: ProfileConfig, endpoint: Endpoint, content_type: str,
     ec.verify_tls = not config.no_ssl_verify
     ec.request_id_prefix = request_id_prefix
     ec.expect_images = endpoint.produces_images
+    # a 2xx answer with no text, reasoning or image is an error (AIPerf's); embeddings carry vectors only
+    ec.expect_content = endpoint.produces_tokens or endpoint.produces_images
     ec.kernel_timestamps = config.kernel_timestamps == "on" or (config.kernel_timestamps == "auto" and streaming)
     ec.max_response_bytes = config.max_response_bytes
     return ec

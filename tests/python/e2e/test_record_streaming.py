@@ -19,7 +19,8 @@ from helpers import process_records
 
 # ragged columns: offsets -> the data they index
 _RAGGED = {"error_message_offsets": "error_message", "chunk_offsets": "chunk_ns", "content_offsets": "content",
-           "reasoning_offsets": "reasoning", "raw_offsets": "raw", "response_header_offsets": "response_headers"}
+           "reasoning_offsets": "reasoning", "raw_offsets": "raw", "response_header_offsets": "response_headers",
+           "request_header_offsets": "request_headers"}
 
 
 def concat_batches(batches: list[dict]) -> dict:

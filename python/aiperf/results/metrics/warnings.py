@@ -64,8 +64,8 @@ def run_warnings(summary: Mapping[str, Mapping[str, float]], *, endpoint: Endpoi
         counted = int(summary[tag].get("count", 0)) if tag is not None and tag in summary else 0
         if tag is not None and counted < requests:
             missing = requests - counted
-            lost = ("output sequence length, output token throughput, inter-token latency"
-                    if endpoint.produces_tokens else "input sequence length")
+            lost = ("sequence lengths, token throughputs, inter-token latency" if endpoint.produces_tokens
+                    else "input sequence length")
             scope = ("are left out" if counted == 0 else
                      f"cover only the {counted:,} responses with usage")
             warnings.append(RunWarning("Server Token Counts Missing", (

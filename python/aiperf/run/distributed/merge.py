@@ -17,6 +17,7 @@ RAGGED_COLUMNS = {
     "reasoning_offsets": "reasoning",
     "raw_offsets": "raw",
     "response_header_offsets": "response_headers",
+    "request_header_offsets": "request_headers",
 }
 # Indexed per chunk rather than per record.
 CHUNK_COLUMNS = ("chunk_ns", "chunk_content_bytes")

@@ -25,8 +25,7 @@ EXTRACT_IMAGES = Path("/work/shared/compat/extract_images.py")
 def inputs() -> RequestInputs:
     payloads = [{"model": "m", "messages": [{"role": "user", "content": "first"}], "stream": True},
                 {"model": "m", "messages": [{"role": "user", "content": "second"}], "stream": True}]
-    return RequestInputs(payloads=payloads, session_ids=["s-0", "s-1"], turn_indices=[0, 0],
-                         request_headers={"Content-Type": "application/json", "Authorization": "<redacted>"})
+    return RequestInputs(payloads=payloads, session_ids=["s-0", "s-1"], turn_indices=[0, 0])
 
 
 def export(tmp_path, reqs=None, level="raw", endpoint="chat", streaming=True, request_inputs=None, **kw):
@@ -166,8 +165,15 @@ def test_cancelled_record_has_cancellation_time_and_code_499(tmp_path):
     assert line["error"]["code"] == 499 and line["error"]["type"] == "Cancelled"
 
 
+SENT_HEAD = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nAccept: */*\r\n"
+             b"Content-Type: application/json\r\nAuthorization: Bearer sk-secret-key\r\n"
+             b"X-Request-ID: 0123abcd-prefix-000000000001\r\nContent-Length: 60\r\n\r\n")
+
+
 def test_raw_jsonl_keeps_payload_headers_and_responses_without_done(tmp_path):
-    export(tmp_path, level="raw", redact_headers=redact_headers)
+    reqs = streaming_requests()
+    reqs[1].request_headers = SENT_HEAD
+    export(tmp_path, reqs=reqs, level="raw", redact_headers=redact_headers)
     lines = read_jsonl(tmp_path / "profile_export_raw.jsonl")
     assert len(lines) == 6
     good = lines[1]
@@ -176,7 +182,11 @@ def test_raw_jsonl_keeps_payload_headers_and_responses_without_done(tmp_path):
     assert good["metadata"]["x_request_id"] == PREFIX + "000000000001"
     assert good["start_perf_ns"] == 1000 * MS
     assert good["payload"] == inputs().payloads[0]
-    assert good["request_headers"] == {"Content-Type": "application/json", "Authorization": "<redacted>"}
+    # the header block the engine sent, as sent (the request line is not a header), credentials redacted
+    assert good["request_headers"] == {"Host": "127.0.0.1:8000", "Accept": "*/*", "Content-Type": "application/json",
+                                       "Authorization": "<redacted>", "X-Request-ID": PREFIX + "000000000001",
+                                       "Content-Length": "60"}
+    assert lines[5]["request_headers"] == {}  # nothing was recorded as sent
     assert good["status"] == 200
     assert good["response_headers"] == {"Content-Type": "text/event-stream", "Set-Cookie": "<redacted>"}
     assert good["responses"] == [{"perf_ns": 1010 * MS, "text": '{"role":"assistant"}'},
@@ -189,6 +199,14 @@ def test_raw_jsonl_keeps_payload_headers_and_responses_without_done(tmp_path):
     assert lines[2]["payload"] == inputs().payloads[1]
     assert lines[5]["status"] is None and lines[5]["responses"] == []
     assert lines[3]["error"]["code"] == 500
+
+
+def test_only_the_last_request_libcurl_sent_is_shown(tmp_path):
+    reqs = [Req(0, [(5, "c")], content="x",
+                request_headers=b"POST /old HTTP/1.1\r\nX-First: 1\r\n\r\n" + SENT_HEAD)]
+    export(tmp_path, reqs=reqs, level="raw")
+    [line] = read_jsonl(tmp_path / "profile_export_raw.jsonl")
+    assert "X-First" not in line["request_headers"] and line["request_headers"]["Accept"] == "*/*"
 
 
 def test_inputs_json_groups_payloads_by_session_in_turn_order(tmp_path):

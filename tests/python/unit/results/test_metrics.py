@@ -17,6 +17,7 @@ from helpers import (
     Processed,
     Req,
     WordTokenizer,
+    chat_inputs,
     make_records,
     process_records,
     streaming_requests,
@@ -232,3 +233,88 @@ def test_server_token_counts_use_usage_and_split_out_reasoning():
     assert np.isnan(per["output_sequence_length"][2]) and np.isnan(per["inter_token_latency"][2])
     assert per["error_isl"][3] == 103  # failed requests keep the server's prompt count
     assert metrics.summary["output_sequence_length"]["count"] == 1
+
+
+# ---- issue 22: empty answers, output lengths, the server's usage -------------------------------------------------
+
+
+def test_an_empty_answer_is_an_error_named_as_aiperf_and_not_measured():
+    empty = "No responses with actual content were received from the server (only usage/metadata, null/empty data, " \
+            "or [DONE] markers)"
+    m = run([Req(0, [(10, '{"c":"a"}'), (20, "[DONE]")], content="a"),
+             Req(0, [(5, '{"role":"assistant"}'), (6, "[DONE]")], content_bytes=[0, 0],
+                 error_kind=ErrorKind.EMPTY_RESPONSE, message=empty)])
+    assert m.errors == [{"code": None, "type": "InvalidInferenceResultError", "message": empty, "count": 1}]
+    assert m.summary["request_count"]["avg"] == 1 and m.summary["error_request_count"]["avg"] == 1
+    assert m.summary["request_latency"]["count"] == 1 and m.summary["time_to_first_token"]["count"] == 1
+    assert np.isnan(m.per_record["request_latency"][1])
+
+
+def _answers(words: list[int]) -> list[Req]:
+    return [Req(i, [(i + 1, "c"), (i + 2, "[DONE]")], content=" ".join(["w"] * n)) for i, n in enumerate(words)]
+
+
+def test_output_length_mismatch_uses_aiperfs_threshold_of_5_percent_capped_at_50_tokens():
+    # asked 100: 96 is within 5 tokens, 94 is not; asked 2000: 1951 is within the 50-token cap, 1949 is not
+    asked = chat_inputs(4)
+    for payload, tokens in zip(asked.payloads, (100, 100, 2000, 2000)):
+        payload["max_completion_tokens"] = tokens
+    reqs = _answers([96, 94, 1951, 1949])
+    for i, r in enumerate(reqs):
+        r.body_index = i
+    m = run(reqs, request_inputs=asked, input_tokens=np.zeros(4))
+    assert m.per_record["osl_mismatch_diff_pct"].tolist() == pytest.approx([-4.0, -6.0, -2.45, -2.55])
+    assert m.summary["osl_mismatch_count"] == {"unit": "requests", "avg": 2.0}
+    assert m.summary["osl_mismatch_diff_pct"]["avg"] == pytest.approx(-3.75)
+    [warning] = m.warnings
+    assert warning.title == "Output Sequence Length Mismatch Warning"
+    assert warning.lines[0].startswith("2 of 4 requests (50.0%) have output length differing from requested")
+    assert "Average mismatch: -3.8%" in warning.text()
+
+
+def test_no_length_check_without_a_limit_and_max_tokens_counts_too():
+    m = run(_answers([5, 5]))
+    assert "osl_mismatch_diff_pct" not in m.per_record and "osl_mismatch_count" not in m.summary
+    assert m.warnings == []
+    asked = chat_inputs(2, max_tokens=5)  # --use-legacy-max-tokens, or completions
+    m = run(_answers([5, 5]), request_inputs=asked)
+    assert m.summary["osl_mismatch_count"]["avg"] == 0 and m.warnings == []
+
+
+def test_usage_counts_more_than_10_percent_off_the_clients_get_aiperfs_discrepancy_warning():
+    records = make_records(_answers([10, 10, 10]))  # ISL 10 (body 0), OSL 10
+    records["usage_prompt_tokens"] = np.array([10, 11, 10])  # 10% off is not more than 10%
+    records["usage_completion_tokens"] = np.array([10, 10, 12])  # 20% off
+    m = run(records)
+    assert m.per_record["usage_prompt_tokens_diff_pct"].tolist() == pytest.approx([0.0, 10.0, 0.0])
+    assert m.per_record["usage_completion_tokens_diff_pct"].tolist() == pytest.approx([0.0, 0.0, 20.0])
+    assert m.summary["usage_discrepancy_count"] == {"unit": "requests", "avg": 1.0}
+    [warning] = m.warnings
+    assert warning.title == "Token Count Discrepancy Warning"
+    assert warning.lines[0].startswith("1 of 3 requests (33.3%) show a difference exceeding 10%")
+    # with the server's counts there is nothing to compare
+    m = run(records, server_token_counts=True)
+    assert not any(tag.startswith("usage_") for tag in m.summary) and m.warnings == []
+
+
+def test_server_token_counts_without_usage_leave_the_token_metrics_out_with_a_warning():
+    m = run(streaming_requests(), server_token_counts=True)  # no record carries usage
+    for tag in ("output_sequence_length", "input_sequence_length", "inter_token_latency",
+                "output_token_throughput_per_user", "output_token_throughput", "total_osl", "total_isl",
+                "total_output_tokens", "total_token_throughput"):
+        assert tag not in m.summary, tag
+    assert m.summary["request_count"]["avg"] == 2 and m.summary["time_to_first_token"]["count"] == 2
+    [warning] = m.warnings
+    assert warning.title == "Server Token Counts Missing"
+    assert "2 of 2 successful responses carried no usage token counts" in warning.lines[0]
+    assert "are left out" in warning.lines[0]
+
+
+def test_server_token_counts_from_some_responses_are_reported_for_those_with_a_warning():
+    records = make_records(streaming_requests())
+    records["usage_completion_tokens"][1] = 3
+    records["usage_prompt_tokens"][1] = 10
+    m = run(records, server_token_counts=True)
+    assert m.summary["output_sequence_length"]["count"] == 1 and m.summary["total_osl"]["avg"] == 3
+    [warning] = m.warnings
+    assert "1 of 2 successful responses" in warning.lines[0] and "cover only the 1 responses" in warning.lines[0]
