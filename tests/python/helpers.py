@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from aiperf.engine import ErrorKind, Phase, Records
+from aiperf.engine import ClockAnchor, ErrorKind, Phase, Records
 from aiperf.inputs.endpoints import Endpoint, get_endpoint
 from aiperf.results.collect import RecordCollector
 from aiperf.results.export import RecordsWriter, RequestInputs, write_summary_files
@@ -22,6 +22,7 @@ from aiperf.results.timeslices import write_time_exports
 MS = 1_000_000  # ns
 ANCHOR_MONO = 500 * MS
 ANCHOR_WALL = 1_700_000_000_000_000_000
+ANCHOR = ClockAnchor(wall_ns=ANCHOR_WALL, mono_ns=ANCHOR_MONO)
 PREFIX = "0123abcd-prefix-"
 INPUT_TOKENS = np.array([10, 20], dtype=np.int64)
 
@@ -143,7 +144,7 @@ def process_records(records: Records | Sequence[Records], artifact_dir: Path, *,
                     input_tokens: np.ndarray = INPUT_TOKENS, request_inputs: RequestInputs | None = None,
                     export_level: str = "records", goodput: dict[str, float] | None = None,
                     server_token_counts: bool = False, input_config: dict[str, Any] | None = None,
-                    anchor_wall_ns: int = ANCHOR_WALL, anchor_mono_ns: int = ANCHOR_MONO,
+                    anchor: ClockAnchor = ANCHOR,
                     request_id_prefix: str = PREFIX, redact_headers: Any = None,
                     last_turn_of_body: np.ndarray | None = None) -> Processed:
     """Records (one batch, or several as the engine hands them over) through a run's collector and writers."""
@@ -161,8 +162,8 @@ def process_records(records: Records | Sequence[Records], artifact_dir: Path, *,
         last_turn_of_body = np.array([turn == last[session] for session, turn in
                                       zip(request_inputs.session_ids, request_inputs.turn_indices)])
     writer = RecordsWriter(artifact_dir, export_level=export_level, request_inputs=request_inputs,
-                           anchor_wall_ns=anchor_wall_ns, anchor_mono_ns=anchor_mono_ns,
-                           request_id_prefix=request_id_prefix, redact_headers=redact_headers or default_redaction)
+                           anchor=anchor, request_id_prefix=request_id_prefix,
+                           redact_headers=redact_headers or default_redaction)
     collector = RecordCollector(endpoint=ep, streaming=streaming, tokenizer=tokenizer or WordTokenizer(),
                                 input_tokens=lambda: input_tokens, writer=writer,
                                 server_token_counts=server_token_counts, last_turn_of_body=last_turn_of_body)
@@ -171,15 +172,13 @@ def process_records(records: Records | Sequence[Records], artifact_dir: Path, *,
             collector.add(batch)
     finally:
         record_files = writer.close()
-    metrics, columns = collector.finish(anchor_wall_ns=anchor_wall_ns, anchor_mono_ns=anchor_mono_ns,
-                                        goodput=goodput)
+    metrics, columns = collector.finish(anchor=anchor, goodput=goodput)
     summary_json, summary_csv, inputs_json = write_summary_files(
         artifact_dir, metrics=metrics, request_inputs=request_inputs, input_config=input_config,
         aiperf_version="0.1.0", was_cancelled=False)
     times = write_time_exports(artifact_dir, columns=columns, per_record=metrics.per_record,
                                slice_duration_s=input_config.get("slice_duration"), export_level=export_level,
-                               anchor_wall_ns=anchor_wall_ns, anchor_mono_ns=anchor_mono_ns, goodput=goodput,
-                               input_config=input_config)
+                               anchor=anchor, goodput=goodput, input_config=input_config)
     return Processed(metrics=metrics, columns=columns, artifact_dir=Path(artifact_dir),
                      files=[summary_json, summary_csv, *record_files, inputs_json, *times])
 

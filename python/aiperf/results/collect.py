@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from aiperf.engine import ErrorKind, Phase, trim_memory
+from aiperf.engine import ClockAnchor, ErrorKind, Phase, trim_memory
 from aiperf.redaction import redact_records
+from aiperf.results.columns import int64
 from aiperf.results.metrics import ErrorGroups, RunMetrics, SessionHistory, record_metrics, summarize
 
 if TYPE_CHECKING:
@@ -81,13 +82,13 @@ class RecordCollector:
         self._reasoning_seen |= measured.reasoning_seen
         self._writer.write(batch, measured.per_record, measured.per_record_lists, self._history)
         if self._history is not None and self._last_turn_of_body is not None:
-            bodies = np.asarray(batch["body_index"], dtype=np.int64)
+            bodies = int64(batch, "body_index")
             self._history.forget(batch["session_num"], batch["turn_index"], self._last_turn_of_body[bodies])
         failed = np.flatnonzero((batch["phase"] == Phase.PROFILING) & (batch["error_kind"] != ErrorKind.OK))
         self._errors.add(batch, failed)
         kept = {name: np.array(batch[name]) for name in KEPT_COLUMNS if name in batch}  # copies: the batch goes
         kept["response_end_ns"] = np.array(measured.response_end_ns, dtype=np.int64)  # a copy: may view the batch
-        offsets = np.asarray(batch["error_message_offsets"], dtype=np.int64)
+        offsets = int64(batch, "error_message_offsets")
         kept["error_message_offsets"] = offsets - offsets[0]
         kept["error_message"] = np.array(np.asarray(batch["error_message"])[offsets[0]:offsets[-1]])
         self._batches.append(kept)
@@ -133,13 +134,13 @@ class RecordCollector:
         self._merge()
         return dict(self._metrics[0]) if self._metrics else {}
 
-    def finish(self, *, anchor_wall_ns: int, anchor_mono_ns: int,
+    def finish(self, *, anchor: ClockAnchor,
                goodput: dict[str, float] | None = None) -> tuple[RunMetrics, dict[str, np.ndarray]]:
         """The run's metrics and kept columns; closes nothing (the caller closes the writer)."""
         columns = self.columns()
         per_record = self.per_record()
         metrics = summarize(per_record, columns, endpoint=self._endpoint, streaming=self._streaming,
-                            anchor_wall_ns=anchor_wall_ns, anchor_mono_ns=anchor_mono_ns,
+                            anchor=anchor,
                             images_seen=self._images_seen, reasoning_seen=self._reasoning_seen,
                             errors=self._errors.entries(), goodput=goodput,
                             server_token_counts=self._server_token_counts)

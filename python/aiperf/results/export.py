@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from aiperf.engine import ErrorKind, Phase, Records
+from aiperf.engine import ClockAnchor, ErrorKind, Phase, Records
 from aiperf.inputs.payloads import fill_history
-from aiperf.results.columns import decode_ragged
+from aiperf.results.columns import decode_ragged, int64
 
 # artifact_dir_name, RAW_JSONL and RECORDS_JSONL are imported from here by run/ and analysis/
 from aiperf.results.formats import (
@@ -71,9 +71,8 @@ class RequestInputs:
 
 # ------------------------------------------------------------------------------------------------ helpers
 
-def _wall(mono_ns: np.ndarray, anchor_wall_ns: int, anchor_mono_ns: int) -> np.ndarray:
-    mono_ns = np.asarray(mono_ns, dtype=np.int64)
-    return np.where(mono_ns >= 0, mono_ns - anchor_mono_ns + anchor_wall_ns, -1)
+def _wall(mono_ns: npt.ArrayLike, anchor: ClockAnchor) -> npt.NDArray[np.int64]:
+    return anchor.to_wall_ns(np.asarray(mono_ns, dtype=np.int64))
 
 
 def _int_or_null_strings(values: np.ndarray) -> list[str]:
@@ -137,24 +136,24 @@ def _error_json(records: dict[str, np.ndarray]) -> list[str]:
     return out
 
 
-def _metadata_json(records: dict[str, np.ndarray], request_inputs: RequestInputs, anchor_wall_ns: int,
-                   anchor_mono_ns: int, request_id_prefix: str) -> list[str]:
+def _metadata_json(records: Records, request_inputs: RequestInputs, anchor: ClockAnchor,
+                   request_id_prefix: str) -> list[str]:
     """JSON text of each record's `metadata` object, built from columns."""
-    request_index = np.asarray(records["request_index"], dtype=np.int64).tolist()
+    request_index = int64(records, "request_index").tolist()
     n = len(request_index)
-    session_num = np.asarray(records.get("session_num", records["request_index"]), dtype=np.int64).tolist()
+    session_num = int64(records, "session_num").tolist()
     intended = _int_or_null_strings(_wall(records.get("intended_ns", np.full(n, -1, dtype=np.int64)),
-                                          anchor_wall_ns, anchor_mono_ns))
-    body = np.asarray(records["body_index"], dtype=np.int64)
+                                          anchor))
+    body = int64(records, "body_index")
     session_ids = [json.dumps(s) for s in request_inputs.session_ids]
     turn_indices = [str(int(t)) for t in request_inputs.turn_indices]
-    start = _int_or_null_strings(_wall(records["start_ns"], anchor_wall_ns, anchor_mono_ns))
-    ack = _int_or_null_strings(_wall(records["ack_ns"], anchor_wall_ns, anchor_mono_ns))
-    end_wall = _wall(records["end_ns"], anchor_wall_ns, anchor_mono_ns)
+    start = _int_or_null_strings(_wall(records["start_ns"], anchor))
+    ack = _int_or_null_strings(_wall(records["ack_ns"], anchor))
+    end_wall = _wall(records["end_ns"], anchor)
     end = _int_or_null_strings(end_wall)
     cancelled = np.asarray(records["was_cancelled"], dtype=bool)
     cancel_time = _int_or_null_strings(np.where(cancelled, end_wall, -1))
-    worker = np.asarray(records["worker_id"], dtype=np.int64).tolist()
+    worker = int64(records, "worker_id").tolist()
     phase = np.where(records["phase"] == Phase.PROFILING, '"profiling"', '"warmup"').tolist()
     cancelled_text = np.where(cancelled, "true", "false").tolist()
     prefix = json.dumps(request_id_prefix)[1:-1].replace("%", "%%")
@@ -311,19 +310,19 @@ def _raw_lines(records: dict[str, np.ndarray], request_inputs: RequestInputs, me
     answers of the earlier turns, from `history` (which learns this batch's answers here)."""
     n = len(records["request_index"])
     payload_json: dict[int, str] = {}  # each body serialised once
-    body = np.asarray(records["body_index"], dtype=np.int64).tolist()
-    start = np.asarray(records["start_ns"], dtype=np.int64).tolist()
-    status = np.asarray(records["status"], dtype=np.int64).tolist()
-    chunk_offsets = np.asarray(records["chunk_offsets"], dtype=np.int64).tolist()
-    chunk_ns = np.asarray(records["chunk_ns"], dtype=np.int64).tolist()
+    body = int64(records, "body_index").tolist()
+    start = int64(records, "start_ns").tolist()
+    status = int64(records, "status").tolist()
+    chunk_offsets = int64(records, "chunk_offsets").tolist()
+    chunk_ns = int64(records, "chunk_ns").tolist()
     raw_offsets = np.asarray(records.get("raw_offsets", np.zeros(1, dtype=np.int64)), dtype=np.int64)
     raw = np.asarray(records.get("raw", np.zeros(0, dtype=np.uint8)), dtype=np.uint8).tobytes()
     has_raw = len(raw_offsets) == len(chunk_ns) + 1
     raw_bounds = raw_offsets.tolist()
     response_heads = _header_blocks(records, "response_header_offsets", "response_headers", redact)
     request_heads = _header_blocks(records, "request_header_offsets", "request_headers", redact)
-    sessions = np.asarray(records.get("session_num", records["request_index"]), dtype=np.int64)
-    turns = np.asarray(records.get("turn_index", np.zeros(n, dtype=np.int32)), dtype=np.int64)
+    sessions = int64(records, "session_num")
+    turns = int64(records, "turn_index", default=0)
     if history is not None:
         history.remember_texts(sessions, turns, decode_ragged(records["content_offsets"], records["content"]))
     session_list, turn_list = sessions.tolist(), turns.tolist()
@@ -365,12 +364,12 @@ class RecordsWriter:
     """profile_export.jsonl and, at export level raw, profile_export_raw.jsonl, written batch by batch while the
     run goes on (nothing per record is kept once its lines are written)."""
 
-    def __init__(self, artifact_dir: Path, *, export_level: str, request_inputs: RequestInputs, anchor_wall_ns: int,
-                 anchor_mono_ns: int, request_id_prefix: str,
+    def __init__(self, artifact_dir: Path, *, export_level: str, request_inputs: RequestInputs, anchor: ClockAnchor,
+                 request_id_prefix: str,
                  redact_headers: Callable[[dict[str, str]], dict[str, str]] | None = None) -> None:
         _check_export_level(export_level)
         self._inputs = request_inputs
-        self._anchors = (anchor_wall_ns, anchor_mono_ns)
+        self._anchor = anchor
         self._prefix = request_id_prefix
         self._redact = redact_headers
         self.paths: list[Path] = []
@@ -398,7 +397,7 @@ class RecordsWriter:
         n = len(records["request_index"])
         if n == 0:
             return
-        metadata = _metadata_json(records, self._inputs, *self._anchors, self._prefix)
+        metadata = _metadata_json(records, self._inputs, self._anchor, self._prefix)
         errors = _error_json(records)
         _write_lines(self._records_file, map('{"metadata":%s,"metrics":%s,"error":%s}'.__mod__,
                                              zip(metadata, _metrics_json(per_record, per_record_lists, n), errors)))

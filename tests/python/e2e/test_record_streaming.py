@@ -95,12 +95,10 @@ def test_streamed_run_equals_the_same_records_processed_at_once(mock_server, tmp
     endpoint = get_endpoint("chat")
     tokenizer = collector._tokenizer
     inputs, input_tokens = writer._inputs, collector._input_tokens
-    anchor_wall, anchor_mono = writer._anchors
     at_once = tmp_path / "at_once"
     metrics = process_records(records, at_once, endpoint=endpoint, streaming=True, tokenizer=tokenizer,
                               input_tokens=input_tokens, request_inputs=inputs, export_level="raw",
-                              anchor_wall_ns=anchor_wall, anchor_mono_ns=anchor_mono,
-                              request_id_prefix=writer._prefix).metrics
+                              anchor=writer._anchor, request_id_prefix=writer._prefix).metrics
     assert _lines(at_once / "profile_export.jsonl") == lines
     assert _lines(at_once / "profile_export_raw.jsonl") == _lines(streamed / "profile_export_raw.jsonl")
     assert set(result.summary) == set(metrics.summary)

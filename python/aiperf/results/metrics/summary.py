@@ -11,8 +11,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from aiperf.engine import ErrorKind, Phase, Records, compute_stats
+from aiperf.engine import ClockAnchor, ErrorKind, Phase, Records, compute_stats
 from aiperf.inputs.endpoints import Endpoint
+from aiperf.results.columns import int64
 from aiperf.results.metrics.errors import ErrorEntry
 from aiperf.results.metrics.registry import METRICS, applies
 from aiperf.results.metrics.spec import NS_PER_S, PerRecord, Window
@@ -45,8 +46,8 @@ def _stats(values: npt.NDArray[np.float64]) -> dict[str, float]:
     return dict(compute_stats(np.ascontiguousarray(values, dtype=np.float64)))
 
 
-def summarize(per_record: PerRecord, columns: Records, *, endpoint: Endpoint, streaming: bool, anchor_wall_ns: int,
-              anchor_mono_ns: int, images_seen: bool, reasoning_seen: bool, errors: list[ErrorEntry],
+def summarize(per_record: PerRecord, columns: Records, *, endpoint: Endpoint, streaming: bool, anchor: ClockAnchor,
+              images_seen: bool, reasoning_seen: bool, errors: list[ErrorEntry],
               goodput: Mapping[str, float] | None = None,
               per_record_lists: dict[str, RaggedMetric] | None = None,
               server_token_counts: bool = False) -> RunMetrics:
@@ -55,10 +56,10 @@ def summarize(per_record: PerRecord, columns: Records, *, endpoint: Endpoint, st
     phase = columns["phase"]
     ok = columns["error_kind"] == ErrorKind.OK
     profiling = phase == Phase.PROFILING
-    start_ns = np.asarray(columns["start_ns"], dtype=np.int64)
-    end_ns = np.asarray(columns["end_ns"], dtype=np.int64)
-    response_end_ns = np.asarray(columns["response_end_ns"], dtype=np.int64)
-    intended_ns = np.asarray(columns.get("intended_ns", np.full(len(phase), -1)), dtype=np.int64)
+    start_ns = int64(columns, "start_ns")
+    end_ns = int64(columns, "end_ns")
+    response_end_ns = int64(columns, "response_end_ns")
+    intended_ns = int64(columns, "intended_ns")
     applicable = {tag: applies(spec, endpoint, streaming=streaming, images_seen=images_seen,
                                reasoning_seen=reasoning_seen, goodput=bool(goodput),
                                scheduled=bool(((intended_ns >= 0) & profiling).any()),
@@ -68,10 +69,10 @@ def summarize(per_record: PerRecord, columns: Records, *, endpoint: Endpoint, st
 
     # ---- profiling window: first request start to last response end, failed requests included
     window_start, window_end = measurement_window(start_ns, response_end_ns, end_ns, profiling,
-                                                  default_ns=anchor_mono_ns)
+                                                  default_ns=anchor.mono_ns)
     duration_s = (window_end - window_start) / NS_PER_S
-    start_wall_ns = anchor_wall_ns + (window_start - anchor_mono_ns)
-    end_wall_ns = anchor_wall_ns + (window_end - anchor_mono_ns)
+    start_wall_ns = anchor.wall_ns + (window_start - anchor.mono_ns)
+    end_wall_ns = anchor.wall_ns + (window_end - anchor.mono_ns)
     summary = summary_stats(per_record, ok & profiling, profiling & ~ok, duration_s=duration_s,
                             start_wall_ns=start_wall_ns, end_wall_ns=end_wall_ns, goodput=goodput,
                             applicable=applicable)
