@@ -381,4 +381,6 @@ def test_server_token_counts_from_a_server_without_usage_are_left_out_with_one_w
                 "total_osl", "total_isl", "total_output_tokens", "total_token_throughput"):
         assert tag not in exported, tag
     assert exported["request_count"]["avg"] == REQUESTS and exported["time_to_first_token"]["count"] == REQUESTS
+    timeline = json.loads((result.artifact_dir / "profile_export_timeline.json").read_text())
+    assert all("output_token_throughput" not in bucket for bucket in timeline["buckets"])
     assert "Server Token Counts Missing" in (result.artifact_dir / "logs" / "aiperf.log").read_text()

@@ -1,6 +1,7 @@
 """Metric computation from hand-built columnar records (no engine run): every metric against hand-computed values."""
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 
@@ -297,8 +298,13 @@ def test_usage_counts_more_than_10_percent_off_the_clients_get_aiperfs_discrepan
     assert not any(tag.startswith("usage_") for tag in m.summary) and m.warnings == []
 
 
-def test_server_token_counts_without_usage_leave_the_token_metrics_out_with_a_warning():
-    m = run(streaming_requests(), server_token_counts=True)  # no record carries usage
+def test_server_token_counts_without_usage_leave_the_token_metrics_out_with_a_warning(tmp_path):
+    processed = run_with_lines(tmp_path, streaming_requests(), server_token_counts=True)  # no record has usage
+    m = processed.metrics
+    timeline = json.loads((tmp_path / "profile_export_timeline.json").read_text())
+    assert all("output_tokens" not in b and "output_token_throughput" not in b for b in timeline["buckets"])
+    summary = json.loads((tmp_path / "profile_export_aiperf.json").read_text())
+    assert "output_token_throughput" not in summary and "total_osl" not in summary
     for tag in ("output_sequence_length", "input_sequence_length", "inter_token_latency",
                 "output_token_throughput_per_user", "output_token_throughput", "total_osl", "total_isl",
                 "total_output_tokens", "total_token_throughput"):
