@@ -64,7 +64,7 @@ Records = dict[str, "npt.NDArray[Any]"]
 
 
 class ErrorKind(enum.IntEnum):
-    """Why a request failed (`error_kind` of a record), cpp/include/aiperf/record.hpp's ErrorKind."""
+    """Why a request failed (`error_kind` of a record); the C++ enum of the same name, checked below."""
 
     OK = 0
     CONNECT = 1
@@ -74,52 +74,31 @@ class ErrorKind(enum.IntEnum):
     INVALID_RESPONSE = 5  # bad JSON/SSE, wrong Content-Type, text stream without [DONE]
     CANCELLED = 6
     RESPONSE_TOO_LARGE = 7  # over EngineConfig.max_response_bytes
-    EMPTY_RESPONSE = 8  # a 2xx response with no content or reasoning (or no image): EngineConfig.expect_content
+    EMPTY_RESPONSE = 8  # a 2xx response without content, reasoning or image (EngineConfig.expect_content)
 
 
 class Phase(enum.IntEnum):
-    """`phase` of a record."""
+    """`phase` of a record; the C++ enum of the same name, checked below."""
 
     WARMUP = 0
     PROFILING = 1
 
 
-# name, numpy dtype, and how rows map to records: "record" (one value per record), "offsets" (n+1 offsets into a
-# blob or the chunks), "chunk" (one value per chunk), "blob" (bytes addressed by an offsets column); raw-only
-# columns are empty unless the engine keeps raw responses.
-RECORD_SCHEMA: tuple[tuple[str, str, str], ...] = (
-    ("request_index", "int64", "record"),
-    ("body_index", "int32", "record"),
-    ("worker_id", "int32", "record"),
-    ("phase", "int8", "record"),
-    ("session_num", "int64", "record"),
-    ("turn_index", "int32", "record"),
-    ("intended_ns", "int64", "record"),
-    ("start_ns", "int64", "record"),
-    ("ack_ns", "int64", "record"),
-    ("end_ns", "int64", "record"),
-    ("status", "int32", "record"),
-    ("error_kind", "int8", "record"),
-    ("was_cancelled", "bool", "record"),
-    ("error_message_offsets", "int64", "offsets"),
-    ("error_message", "uint8", "blob"),
-    ("chunk_offsets", "int64", "offsets"),
-    ("chunk_ns", "int64", "chunk"),
-    ("chunk_content_bytes", "int32", "chunk"),
-    ("content_offsets", "int64", "offsets"),
-    ("content", "uint8", "blob"),
-    ("reasoning_offsets", "int64", "offsets"),
-    ("reasoning", "uint8", "blob"),
-    ("usage_prompt_tokens", "int64", "record"),
-    ("usage_completion_tokens", "int64", "record"),
-    ("usage_reasoning_tokens", "int64", "record"),
-    ("num_images", "int32", "record"),
-    ("response_bytes", "int64", "record"),
-    ("raw_offsets", "int64", "raw_offsets"),
-    ("raw", "uint8", "raw_blob"),
-    ("response_header_offsets", "int64", "raw_offsets"),
-    ("response_headers", "uint8", "raw_blob"),
-)
+def _check_same(python_enum: type[enum.IntEnum], native_enum: Any) -> None:
+    # Spelled out here so type checkers and readers see the members; a rebuilt engine that renumbers them fails
+    # at import instead of mislabelling records.
+    native = {name.upper(): int(value) for name, value in native_enum.__members__.items()}
+    ours = {member.name: member.value for member in python_enum}
+    if native != ours:
+        raise ImportError(f"aiperf._engine.{python_enum.__name__} {native} differs from aiperf.engine's {ours}")
+
+
+_check_same(ErrorKind, _engine.ErrorKind)
+_check_same(Phase, _engine.Phase)
+
+# (column name, numpy dtype, kind) of every record column, in order: record, offsets, chunk, blob, raw_offsets,
+# raw_blob (_engine.pyi says what each means).
+RECORD_SCHEMA: tuple[tuple[str, str, str], ...] = tuple(_engine.RECORD_SCHEMA)
 
 
 def empty_records() -> Records:

@@ -87,8 +87,9 @@ def _prompt(payload: Any) -> str | None:
     """The prompt of an image request (generation or edit), or the last user text of a chat request."""
     if not isinstance(payload, dict):
         return None
-    if isinstance(payload.get("prompt"), str):
-        return payload["prompt"]
+    prompt = payload.get("prompt")
+    if isinstance(prompt, str):
+        return prompt
     for message in reversed(payload.get("messages") or []):
         content = message.get("content") if isinstance(message, dict) else None
         if isinstance(content, str):

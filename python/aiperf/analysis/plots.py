@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, Union
 from aiperf.errors import PlotError
 
 if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
     from matplotlib.figure import Figure
 
     from aiperf.analysis.runs import Run
@@ -39,7 +41,8 @@ _STREAMING_HINT = "profile a chat or completions endpoint with --streaming"
 
 # ---------------------------------------------------------------------------------------------- helpers
 
-def _figure(rows: int = 1, cols: int = 1, *, width: float = 8.0, height: float = 4.5, **subplot_kw: Any):
+def _figure(rows: int = 1, cols: int = 1, *, width: float = 8.0, height: float = 4.5,
+            **subplot_kw: Any) -> tuple[Figure, Any]:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -97,20 +100,21 @@ def _metric_name(tag: str) -> tuple[str, str]:
     return (spec.header, spec.unit) if spec else (tag.replace("_", " ").capitalize(), "")
 
 
-def _profiled(run: Run):
+def _profiled(run: Run) -> pd.DataFrame:
     """Successful profiling-phase requests."""
     records = run.records
     return records[(records["benchmark_phase"] == "profiling") & records["error_type"].isna()]
 
 
-def _values(run: Run, tag: str):
+def _values(run: Run, tag: str) -> np.ndarray:
     import numpy as np
 
     records = _profiled(run)
     if tag not in records:
         return np.zeros(0)
-    values = records[tag].to_numpy(dtype=float)
-    return values[np.isfinite(values)]
+    values = np.asarray(records[tag].to_numpy(dtype=float), dtype=np.float64)
+    finite: np.ndarray = values[np.isfinite(values)]
+    return finite
 
 
 def _require(runs: list[Run], labels: list[str], tag: str, hint: str) -> list[tuple[str, Any]]:
@@ -311,7 +315,7 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
 def image_latency_by_size(runs: RunsLike) -> Figure:
     """Request latency of image generation/edit requests, grouped by the size of the image returned (box plot;
     needs the raw export for the images)."""
-    from aiperf.analysis.runs import ArtifactError
+    from aiperf.errors import ArtifactError
 
     loaded = _runs(runs)
     labels = _labels(loaded)
@@ -385,7 +389,7 @@ PLOTS: dict[str, tuple[str, Callable[..., Any], bool]] = {
 def all_plots(runs: RunsLike) -> list[PlotOutcome]:
     """Every plot that applies to the runs (latency vs throughput only for several runs); the others carry the
     reason they were skipped."""
-    from aiperf.analysis.runs import ArtifactError
+    from aiperf.errors import ArtifactError
 
     loaded = _runs(runs)
     outcomes = []

@@ -15,7 +15,16 @@ import numpy as np
 from aiperf.errors import ArtifactError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import pandas as pd
+
     from aiperf.analysis.gallery import GeneratedImage
+    from aiperf.config import ProfileConfig
+    from aiperf.engine import Records
+    from aiperf.inputs.endpoints import Endpoint
+    from aiperf.results.export import RequestInputs
+    from aiperf.results.metrics import RunMetrics
 
 SUMMARY_FILE = "profile_export_aiperf.json"
 RECORDS_FILE = "profile_export.jsonl"
@@ -38,16 +47,16 @@ class Run:
     was_cancelled: bool = False
     error_summary: list[dict[str, Any]] = field(default_factory=list)
     name: str | None = None  # label in comparisons and plots; default: the artifact folder's name
-    _records_builder: Any = field(default=None, repr=False)
-    _records_cache: Any = field(default=None, repr=False)
-    _timeline_cache: Any = field(default=None, repr=False)
+    _records_builder: Callable[[], pd.DataFrame] | None = field(default=None, repr=False)
+    _records_cache: pd.DataFrame | None = field(default=None, repr=False)
+    _timeline_cache: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def label(self) -> str:
         return self.name or Path(self.artifact_dir).name
 
     @property
-    def records(self):  # -> pandas.DataFrame
+    def records(self) -> pd.DataFrame:
         """One row per request (warm-up included, see `benchmark_phase`), times in ms, errors as columns.
 
         Columns: RECORD_COLUMNS (ids, phase, epoch-ns timestamps, `start_ms`/`end_ms` since the benchmark start,
@@ -61,13 +70,13 @@ class Run:
         return self._records_cache
 
     @property
-    def timeline(self):  # -> pandas.DataFrame
+    def timeline(self) -> pd.DataFrame:
         """Throughput and concurrency over time of the profiling phase (see `timeline_frame()`)."""
         if self._timeline_cache is None:
             self._timeline_cache = self.timeline_frame()
         return self._timeline_cache
 
-    def timeline_frame(self, bin_s: float | None = None, include_warmup: bool = False):  # -> pandas.DataFrame
+    def timeline_frame(self, bin_s: float | None = None, include_warmup: bool = False) -> pd.DataFrame:
         """Per time bin: `time_s` (bin start, seconds since the benchmark start), `request_throughput`,
         `error_rate`, `send_rate` (requests/s), `concurrency` (mean in flight), `max_concurrency`,
         `output_token_throughput` (tokens/s, when the run counted output tokens) and, for runs with a send
@@ -101,7 +110,7 @@ class Run:
         """One summary statistic, e.g. run.metric("time_to_first_token", "p99")."""
         if tag not in self.summary:
             raise KeyError(f"{self.label}: no metric {tag!r} (this run has: {', '.join(self.summary)})")
-        return self.summary[tag][stat]
+        return float(self.summary[tag][stat])
 
     def __repr__(self) -> str:
         count = self.summary.get("request_count", {}).get("avg")
@@ -109,10 +118,10 @@ class Run:
 
     # ---- construction -------------------------------------------------------------------------------------
     @classmethod
-    def from_run(cls, *, config: Any, endpoint: Any, metrics: Any, records: dict, request_inputs: Any,
-                 artifact_dir: Path, was_cancelled: bool, anchor_wall_ns: int, anchor_mono_ns: int,
-                 request_id_prefix: str) -> Run:
-        def build():
+    def from_run(cls, *, config: ProfileConfig, endpoint: Endpoint, metrics: RunMetrics, records: Records,
+                 request_inputs: RequestInputs, artifact_dir: Path, was_cancelled: bool, anchor_wall_ns: int,
+                 anchor_mono_ns: int, request_id_prefix: str) -> Run:
+        def build() -> pd.DataFrame:
             return records_frame(records, metrics.per_record, request_inputs, anchor_wall_ns, anchor_mono_ns,
                                  request_id_prefix)
 
@@ -130,19 +139,19 @@ RECORD_COLUMNS = ("x_request_id", "session_num", "conversation_id", "turn_index"
 _NS_COLUMNS = ("request_start_ns", "request_ack_ns", "request_end_ns", "intended_start_ns", "cancellation_time_ns")
 
 
-def _ns_array(column) -> np.ndarray:
+def _ns_array(column: pd.Series) -> np.ndarray:
     """A nullable ns column as int64 with -1 for missing."""
-    return column.astype("Int64").fillna(-1).to_numpy(dtype=np.int64)
+    return np.asarray(column.astype("Int64").fillna(-1).to_numpy(dtype=np.int64))
 
 
-def _end_ns(records) -> np.ndarray:
+def _end_ns(records: pd.DataFrame) -> np.ndarray:
     """When each request stopped occupying a slot: its end, or its cancellation time."""
     end = _ns_array(records["request_end_ns"])
     cancelled = _ns_array(records["cancellation_time_ns"])
     return np.where(end > 0, end, cancelled)
 
 
-def _origin_ns(records) -> int | None:
+def _origin_ns(records: pd.DataFrame) -> int | None:
     """Benchmark start: the first profiling request's start (or scheduled start, if earlier)."""
     import pandas as pd
 
@@ -154,7 +163,7 @@ def _origin_ns(records) -> int | None:
     return min(firsts) if firsts else None
 
 
-def _finish_records(frame):
+def _finish_records(frame: pd.DataFrame) -> pd.DataFrame:
     """Shared last step of both builders: nullable ns columns, derived ms columns, one column order."""
     import pandas as pd
 
@@ -170,7 +179,7 @@ def _finish_records(frame):
     origin = _origin_ns(frame)
     origin = 0 if origin is None else origin
 
-    def since_start_ms(column: str):
+    def since_start_ms(column: str) -> pd.Series:
         return (frame[column] - origin).astype("Float64").astype(float) / 1e6
 
     frame["start_ms"] = since_start_ms("request_start_ns")
@@ -186,17 +195,19 @@ def _finish_records(frame):
     return frame[list(RECORD_COLUMNS) + metric_columns].reset_index(drop=True)
 
 
-def records_frame(records: dict, per_record: dict, request_inputs: Any, anchor_wall_ns: int, anchor_mono_ns: int,
-                  request_id_prefix: str):
+def records_frame(records: Records, per_record: dict[str, np.ndarray], request_inputs: RequestInputs,
+                  anchor_wall_ns: int, anchor_mono_ns: int, request_id_prefix: str) -> pd.DataFrame:
     """Per-request DataFrame from the engine's columnar records (no per-record Python objects but the ids)."""
     import pandas as pd
 
+    from aiperf.engine import Phase
     from aiperf.results.export import error_columns
+    from aiperf.results.metrics import METRICS
 
     n = len(records["request_index"])
     body = records["body_index"].astype(np.int64)
 
-    def wall(mono):
+    def wall(mono: np.ndarray) -> pd.arrays.IntegerArray:
         mono = np.asarray(mono, dtype=np.int64)
         return pd.arrays.IntegerArray(np.where(mono >= 0, mono - anchor_mono_ns + anchor_wall_ns, 0), mono < 0)
 
@@ -210,7 +221,7 @@ def records_frame(records: dict, per_record: dict, request_inputs: Any, anchor_w
         "session_num": (records["session_num"].astype(np.int64) if "session_num" in records
                         else records["request_index"].astype(np.int64)),
         "turn_index": turn_indices[body] if n else np.array([], dtype=np.int64),
-        "benchmark_phase": np.where(records["phase"] == 1, "profiling", "warmup"),
+        "benchmark_phase": np.where(records["phase"] == Phase.PROFILING, "profiling", "warmup"),
         "worker_id": records["worker_id"].astype(np.int64),
         "request_start_ns": wall(records["start_ns"]),
         "request_ack_ns": wall(records["ack_ns"]),
@@ -221,8 +232,6 @@ def records_frame(records: dict, per_record: dict, request_inputs: Any, anchor_w
     if "intended_ns" in records:  # open-loop schedules and think times (engine clock, -1: none)
         columns["intended_start_ns"] = wall(records["intended_ns"])
     columns.update(error_columns(records))
-    from aiperf.results.metrics import METRICS
-
     for tag, values in per_record.items():
         if tag in METRICS and METRICS[tag].kind != "record":  # counters are summed, never per record
             continue
@@ -287,7 +296,7 @@ _METADATA_FIELDS = ("x_request_id", "session_num", "conversation_id", "turn_inde
 _REQUIRED_METADATA = ("benchmark_phase", "request_start_ns", "request_end_ns")
 
 
-def _records_from_jsonl(path: Path):
+def _records_from_jsonl(path: Path) -> pd.DataFrame:
     """The records frame from profile_export.jsonl, one column list per field (no per-row dicts kept)."""
     import pandas as pd
 

@@ -343,8 +343,7 @@ def _engine_config(config: ProfileConfig, endpoint: Endpoint, content_type: str,
     ec.verify_tls = not config.no_ssl_verify
     ec.request_id_prefix = request_id_prefix
     ec.expect_images = endpoint.produces_images
-    # a 2xx answer with no text, reasoning or image is an error (AIPerf's); embeddings carry vectors only
-    ec.expect_content = endpoint.produces_tokens or endpoint.produces_images
+    ec.expect_content = endpoint.produces_tokens or endpoint.produces_images  # embeddings carry no content
     ec.kernel_timestamps = config.kernel_timestamps == "on" or (config.kernel_timestamps == "auto" and streaming)
     ec.max_response_bytes = config.max_response_bytes
     return ec

@@ -81,14 +81,12 @@ CASES = [
          r"invalid response: b64_json is not valid base64 \(\d+ characters\)"),
     Case("bad-base64", "image_generation", True, "InvalidResponse", 200,
          r"invalid response: b64_json is not valid base64 \(\d+ characters\)"),
-    Case("empty-response", "chat", True, "InvalidInferenceResultError", None,
-         r"No responses with actual content were received from the server \(only usage/metadata, null/empty data, "
-         r"or \[DONE\] markers\)"),
-    Case("empty-response", "completions", False, "InvalidInferenceResultError", None,
-         r"No responses with actual content were received from the server \(only usage/metadata, null/empty data, "
-         r"or \[DONE\] markers\)"),
     Case("empty-response", "image_generation", False, "InvalidInferenceResultError", None,
          r"No responses with actual content were received from the server \(no image in the response\)"),
+    *[Case("empty-response", endpoint_type, streaming, "InvalidInferenceResultError", None,
+           r"No responses with actual content were received from the server \(only usage/metadata, null/empty "
+           r"data, or \[DONE\] markers\)")
+      for endpoint_type in ("chat", "completions") for streaming in (False, True)],
 ]
 # Faults whose replies are well formed: aiperf measures them (tests below), it does not record errors.
 MEASURED_FAULTS = {"no-usage", "ignore-max-tokens"}
@@ -204,7 +202,7 @@ def test_mock_server_cli_serves_the_faults_it_is_given():
             except urllib.error.HTTPError as e:
                 statuses.append(e.code)
                 if e.code == 429:
-                    assert e.headers["Retry-After"] == "1"
+                    assert e.headers["Retry-After"] == "1"  # noqa: PT017 (the error response is what is tested)
         assert statuses == expected and {500, 429, 200} <= set(statuses)
     finally:
         proc.terminate()

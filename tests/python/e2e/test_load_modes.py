@@ -7,6 +7,7 @@ import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -209,7 +210,7 @@ def test_bad_load_options_name_the_option(options, message):
 class _Recorder(BaseHTTPRequestHandler):
     """Answers chat requests with 'answer-<n>' and keeps every request body."""
 
-    bodies: list[dict] = []
+    bodies: ClassVar[list[dict]] = []
     lock = threading.Lock()
 
     def do_POST(self):
@@ -316,7 +317,7 @@ def test_mooncake_trace_shares_prefix_blocks_and_replays_its_timestamps(fast_moc
     lines = _jsonl(tmp_path / "mc" / "profile_export_raw.jsonl")
     first, second = (line["payload"] for line in lines)
     text_a, text_b = first["messages"][0]["content"], second["messages"][0]["content"]
-    assert len(os.path.commonprefix([text_a, text_b])) > 1000  # the first 512-token block (hash id 1) is shared
+    assert len(os.path.commonprefix([text_a, text_b])) > 1000  # noqa: RUF071 (a character prefix is meant)  # the first 512-token block (hash id 1) is shared
     assert (first["max_completion_tokens"], second["max_completion_tokens"]) == (7, 9)
     intended = [line["metadata"]["intended_start_ns"] for line in lines]
     assert intended[1] - intended[0] == 30_000_000  # a timestamped trace replays its schedule by default

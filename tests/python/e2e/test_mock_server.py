@@ -302,7 +302,7 @@ def test_stop_is_idempotent_and_closes_the_port() -> None:
     server.stop()
     server.stop()
     assert server.wait(0.0)
-    with pytest.raises(OSError):
+    with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
 
 

@@ -32,7 +32,7 @@ def test_the_three_notebooks_are_committed_without_outputs():
         assert not _outputs(notebook), f"{name}: clear the outputs before committing"
 
 
-@pytest.mark.parametrize("name, figures, gallery_images", [
+@pytest.mark.parametrize(("name", "figures", "gallery_images"), [
     ("01_quick_start.ipynb", 4, 0),
     ("02_compare_configurations.ipynb", 3, 0),
     ("03_images.ipynb", 2, 6 + 1 + 8),

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from typing import TypedDict
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -26,13 +26,8 @@ ERROR_TYPES: dict[ErrorKind, str] = {
 CANCELLED_CODE = 499
 
 
-class ErrorEntry(TypedDict):
-    """One group of the error summary."""
-
-    code: int | None
-    type: str
-    message: str
-    count: int
+# one group of the error summary: {"code": int | None, "type": str, "message": str, "count": int}
+ErrorEntry = dict[str, Any]
 
 
 def error_type_name(kind: int) -> str:
@@ -79,4 +74,4 @@ class ErrorGroups:
 
     def entries(self) -> list[ErrorEntry]:
         """Most frequent first."""
-        return sorted((ErrorEntry(**e) for e in self._groups.values()), key=lambda e: -e["count"])
+        return sorted((dict(e) for e in self._groups.values()), key=lambda e: -e["count"])

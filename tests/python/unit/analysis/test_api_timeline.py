@@ -79,6 +79,7 @@ def test_values_from_a_dataframe_with_missing_entries_are_accepted():
         compute_timeline([S], [2 * S], bin_s=0)
 
 
-@pytest.mark.parametrize("duration_s, expected", [(60.0, 1.0), (6.0, 0.1), (130.0, 5.0), (0.012, 0.001), (0.0, 1.0)])
+@pytest.mark.parametrize(("duration_s", "expected"),
+                         [(60.0, 1.0), (6.0, 0.1), (130.0, 5.0), (0.012, 0.001), (0.0, 1.0)])
 def test_bins_are_round_numbers(duration_s, expected):
     assert nice_bin_s(duration_s, target_bins=60) == pytest.approx(expected)

@@ -145,7 +145,7 @@ def test_bad_input_exits_2_with_a_specific_message_and_sends_nothing(case, liste
     for name, content in case.files.items():
         path = tmp_path / name
         path.write_bytes(content) if isinstance(content, bytes) else path.write_text(content)
-    url = "127.0.0.1:%d" % listening_socket.getsockname()[1]
+    url = f"127.0.0.1:{listening_socket.getsockname()[1]}"
     args = [a.replace("{tmp}", str(tmp_path)) for a in case.args]
     argv = ["profile", *(["--model", "m"] if case.model else []), *(["--url", url] if case.url else []),
             "--tokenizer", "gpt2", "--request-count", "1", "--ui-type", "none",
@@ -170,7 +170,7 @@ def test_a_listening_socket_sees_a_valid_run(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         s.listen(4)
-        code = main(["profile", "--model", "m", "--url", "127.0.0.1:%d" % s.getsockname()[1], "--tokenizer",
+        code = main(["profile", "--model", "m", "--url", f"127.0.0.1:{s.getsockname()[1]}", "--tokenizer",
                      "gpt2", "--request-count", "1", "--request-timeout-seconds", "0.5", "--ui-type", "none",
                      "--artifact-dir", str(tmp_path)])
         assert code == 0

@@ -82,7 +82,7 @@ def test_build_json_writes_bool_as_bool_not_int() -> None:
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf, {"x": [1.0, math.nan]}])
 def test_build_json_rejects_nan_and_infinity(bad: Any) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"build_json: -?(nan|inf) is not allowed in JSON"):
         _engine.build_json(bad)
 
 

@@ -107,11 +107,11 @@ def test_encode_png_rgb_round_trips_exact_pixels_at_every_level() -> None:
 
 
 def test_encode_png_rgb_rejects_wrong_sizes() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"expected 2\*2\*3 bytes, got 10"):
         _engine.encode_png_rgb(b"\x00" * 10, width=2, height=2)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="width and height are required"):
         _engine.encode_png_rgb(b"\x00" * 12)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="an HxWx3 array is expected"):
         _engine.encode_png_rgb(np.zeros((2, 2, 4), dtype=np.uint8))
 
 
@@ -179,5 +179,5 @@ def test_multipart_accepts_bytearray_memoryview_and_numpy() -> None:
 
 
 def test_multipart_rejects_malformed_file_tuples() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"each file is \(name, filename, data, content_type or None\)"):
         _engine.multipart_encode([], [("image", "image.png", b"x")])
