@@ -11,7 +11,7 @@ from aiperf.results.metrics.streaming import STREAMING_METRICS
 from aiperf.results.metrics.timing import TIMING_METRICS
 from aiperf.results.metrics.tokens import TOKEN_METRICS
 
-__all__ = ["METRICS", "applies", "console_metrics"]
+__all__ = ["METRICS", "MetricSpec", "applies", "console_metrics"]  # MetricSpec lives in spec.py (families import it)
 
 _ROWS = (*TIMING_METRICS, *STREAMING_METRICS, *TOKEN_METRICS, *IMAGE_METRICS)
 
