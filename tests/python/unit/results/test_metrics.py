@@ -324,3 +324,11 @@ def test_server_token_counts_from_some_responses_are_reported_for_those_with_a_w
     assert m.summary["output_sequence_length"]["count"] == 1 and m.summary["total_osl"]["avg"] == 3
     [warning] = m.warnings
     assert "1 of 2 successful responses" in warning.lines[0] and "cover only the 1 responses" in warning.lines[0]
+
+
+def test_every_error_kind_has_a_type_name():
+    from aiperf.results.metrics import ERROR_TYPES, error_type_name
+
+    assert set(ERROR_TYPES) == set(ErrorKind) - {ErrorKind.OK}
+    assert error_type_name(ErrorKind.EMPTY_RESPONSE) == "InvalidInferenceResultError"
+    assert error_type_name(99) == "Error"  # a kind newer than the table still gets a name
