@@ -9,17 +9,18 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from aiperf.engine import ClockAnchor, ErrorKind, Phase, trim_memory
+from aiperf.engine import ClockAnchor, ErrorKind, Phase, Records, trim_memory
 from aiperf.redaction import redact_records
 from aiperf.results.columns import int64
-from aiperf.results.metrics import ErrorGroups, RunMetrics, SessionHistory, record_metrics, summarize
+from aiperf.results.metrics import ErrorGroups, PerRecord, RunMetrics, SessionHistory, record_metrics, summarize
 
 if TYPE_CHECKING:
     from aiperf.inputs.endpoints import Endpoint
+    from aiperf.inputs.tokenizer import Tokenizer
     from aiperf.results.export import RecordsWriter
 
 log = logging.getLogger("aiperf")
@@ -37,7 +38,7 @@ class RecordCollector:
     kept columns (same layout as Engine.records() for those columns, plus `response_end_ns`), in the order the
     batches arrived, which is the order of the lines in profile_export.jsonl."""
 
-    def __init__(self, *, endpoint: Endpoint, streaming: bool, tokenizer: Any,
+    def __init__(self, *, endpoint: Endpoint, streaming: bool, tokenizer: Tokenizer,
                  input_tokens: Callable[[], np.ndarray], writer: RecordsWriter, secrets: Iterable[str] = (),
                  last_turn_of_body: np.ndarray | None = None, server_token_counts: bool = False) -> None:
         """`input_tokens()` gives the input tokens per body (called once, at the first batch: it may wait for a
@@ -59,13 +60,13 @@ class RecordCollector:
         self._requested_output_tokens = writer.request_inputs.requested_output_tokens()
         self._images_seen = False
         self._reasoning_seen = False
-        self._batches: list[dict[str, np.ndarray]] = []
-        self._metrics: list[dict[str, np.ndarray]] = []
+        self._batches: list[Records] = []
+        self._metrics: list[PerRecord] = []
         self.count = 0  # records taken so far
         self.batches = 0  # non-empty batches taken
         self.busy_s = 0.0  # time spent on batches (metrics, export lines)
 
-    def add(self, batch: dict[str, np.ndarray]) -> None:
+    def add(self, batch: Records) -> None:
         n = len(batch["request_index"])
         if n == 0:
             return
@@ -105,7 +106,7 @@ class RecordCollector:
             return
         batches, metrics, self._batches, self._metrics = self._batches, self._metrics, [], []
         sizes = [len(b["request_index"]) for b in batches]
-        merged: dict[str, np.ndarray] = {}
+        merged: Records = {}
         texts = [len(b["error_message"]) for b in batches]
         bases = np.concatenate(([0], np.cumsum(texts)[:-1])).astype(np.int64)
         merged["error_message_offsets"] = np.concatenate(
@@ -117,25 +118,25 @@ class RecordCollector:
         tags: list[str] = []
         for m in metrics:
             tags.extend(tag for tag in m if tag not in tags)
-        merged_metrics: dict[str, np.ndarray] = {}
+        merged_metrics: PerRecord = {}
         for tag in tags:
             merged_metrics[tag] = np.concatenate([m.pop(tag) if tag in m else np.full(size, np.nan)
                                                   for m, size in zip(metrics, sizes)])
             trim_memory()
         self._batches, self._metrics = [merged], [merged_metrics]
 
-    def columns(self) -> dict[str, np.ndarray]:
+    def columns(self) -> Records:
         """The kept columns of every record taken so far (the batches are merged into one)."""
         self._merge()
         return dict(self._batches[0]) if self._batches else _empty_columns()
 
-    def per_record(self) -> dict[str, np.ndarray]:
+    def per_record(self) -> PerRecord:
         """Each record metric over every record taken so far (NaN for batches that did not have it)."""
         self._merge()
         return dict(self._metrics[0]) if self._metrics else {}
 
     def finish(self, *, anchor: ClockAnchor,
-               goodput: dict[str, float] | None = None) -> tuple[RunMetrics, dict[str, np.ndarray]]:
+               goodput: dict[str, float] | None = None) -> tuple[RunMetrics, Records]:
         """The run's metrics and kept columns; closes nothing (the caller closes the writer)."""
         columns = self.columns()
         per_record = self.per_record()
@@ -149,7 +150,7 @@ class RecordCollector:
         return metrics, columns
 
 
-def _empty_columns() -> dict[str, np.ndarray]:
+def _empty_columns() -> Records:
     from aiperf.engine import empty_records
 
     empty = empty_records()

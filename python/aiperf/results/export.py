@@ -35,7 +35,7 @@ from aiperf.results.formats import (
     json_number,
     metric_json_block,
 )
-from aiperf.results.metrics import METRICS, RunMetrics, SessionHistory, error_code, error_type_name
+from aiperf.results.metrics import METRICS, PerRecord, RunMetrics, SessionHistory, error_code, error_type_name
 
 __all__ = [
     "RAW_JSONL",
@@ -109,7 +109,7 @@ def _iso(epoch_ns: int) -> str:
     return datetime.fromtimestamp(epoch_ns / 1e9, tz=timezone.utc).isoformat()
 
 
-def error_columns(records: dict[str, np.ndarray]) -> dict[str, Any]:
+def error_columns(records: Records) -> dict[str, Any]:
     """error_code / error_type / error_message per record (None when the request succeeded)."""
     kinds = np.asarray(records["error_kind"])
     n = len(kinds)
@@ -126,7 +126,7 @@ def error_columns(records: dict[str, np.ndarray]) -> dict[str, Any]:
     return {"error_code": code, "error_type": etype, "error_message": message}
 
 
-def _error_json(records: dict[str, np.ndarray]) -> list[str]:
+def _error_json(records: Records) -> list[str]:
     """JSON text of each record's `error` field ("null" when it succeeded)."""
     columns = error_columns(records)
     out = ["null"] * len(columns["error_code"])
@@ -168,7 +168,7 @@ def _metadata_json(records: Records, request_inputs: RequestInputs, anchor: Cloc
                                           end, worker, phase, cancelled_text, cancel_time)))
 
 
-def _metrics_json(per_record: dict[str, np.ndarray], per_record_lists: dict[str, tuple[np.ndarray, np.ndarray]],
+def _metrics_json(per_record: PerRecord, per_record_lists: dict[str, tuple[np.ndarray, np.ndarray]],
                   n: int) -> list[str]:
     """JSON text of each record's `metrics` object: the record metrics that have a value for it."""
     tags = [tag for tag, values in per_record.items()
@@ -303,7 +303,7 @@ def _write_inputs(path: Path, request_inputs: RequestInputs) -> None:
 _HOLE_MARK = '"\\u0000aiperf-turn:'
 
 
-def _raw_lines(records: dict[str, np.ndarray], request_inputs: RequestInputs, metadata: list[str],
+def _raw_lines(records: Records, request_inputs: RequestInputs, metadata: list[str],
                errors: list[str], redact: Callable[[dict[str, str]], dict[str, str]] | None,
                history: SessionHistory | None):
     """profile_export_raw.jsonl lines. A later turn of a conversation shows the history as it was sent: the
@@ -388,7 +388,7 @@ class RecordsWriter:
         """What was sent, by body index."""
         return self._inputs
 
-    def write(self, records: dict[str, np.ndarray], per_record: dict[str, np.ndarray],
+    def write(self, records: Records, per_record: PerRecord,
               per_record_lists: dict[str, tuple[np.ndarray, np.ndarray]],
               history: SessionHistory | None = None) -> None:
         """The lines of one batch. `history`: answers of earlier turns (multi-turn runs), shared across batches."""
