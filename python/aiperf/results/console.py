@@ -131,7 +131,7 @@ def print_summary(metrics: RunMetrics, *, endpoint: Endpoint, console: Any = Non
         console.print(Text(f"Log File: {log_file}"))
 
 
-def schedule_line(lag: dict, intended_latency: dict | None) -> str:
+def schedule_line(lag: dict[str, Any], intended_latency: dict[str, Any] | None) -> str:
     """How far behind its schedule the client sent (open loop), and what latency is when timed from the schedule."""
     def ms(value: float) -> str:
         return f"{value * 1000:,.0f} us" if abs(value) < 1 else f"{value:,.2f} ms"

@@ -9,7 +9,7 @@ import csv
 import json
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -55,7 +55,7 @@ _SSE_DONE = "[DONE]"
 class RequestInputs:
     """What was sent, indexed by records["body_index"]."""
 
-    payloads: list[dict]  # the JSON body (payload description) per body index
+    payloads: list[dict[str, Any]]  # the JSON body (payload description) per body index
     session_ids: list[str]
     turn_indices: list[int]
 
@@ -234,7 +234,8 @@ def _parse_header_block(block: str, redact: Callable[[dict[str, str]], dict[str,
 
 # ------------------------------------------------------------------------------------------------ files
 
-def _summary_json(metrics: RunMetrics, input_config: dict, aiperf_version: str, was_cancelled: bool) -> dict:
+def _summary_json(metrics: RunMetrics, input_config: dict[str, Any], aiperf_version: str, was_cancelled: bool
+                  ) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "aiperf_version": aiperf_version,
@@ -289,7 +290,7 @@ def _write_summary_csv(path: Path, metrics: RunMetrics) -> None:
 
 
 def _write_inputs(path: Path, request_inputs: RequestInputs) -> None:
-    sessions: dict[str, list[tuple[int, dict]]] = {}
+    sessions: dict[str, list[tuple[int, dict[str, Any]]]] = {}
     for payload, session, turn in zip(request_inputs.payloads, request_inputs.session_ids,
                                       request_inputs.turn_indices):
         sessions.setdefault(session, []).append((turn, payload))
@@ -305,7 +306,7 @@ _HOLE_MARK = '"\\u0000aiperf-turn:'
 
 def _raw_lines(records: Records, request_inputs: RequestInputs, metadata: list[str],
                errors: list[str], redact: Callable[[dict[str, str]], dict[str, str]] | None,
-               history: SessionHistory | None):
+               history: SessionHistory | None) -> Iterator[str]:
     """profile_export_raw.jsonl lines. A later turn of a conversation shows the history as it was sent: the
     answers of the earlier turns, from `history` (which learns this batch's answers here)."""
     n = len(records["request_index"])
@@ -418,7 +419,7 @@ def _check_export_level(export_level: str) -> None:
 
 
 def write_summary_files(artifact_dir: Path, *, metrics: RunMetrics, request_inputs: RequestInputs,
-                        input_config: dict, aiperf_version: str, was_cancelled: bool) -> list[Path]:
+                        input_config: dict[str, Any], aiperf_version: str, was_cancelled: bool) -> list[Path]:
     """profile_export_aiperf.json, profile_export_aiperf.csv and inputs.json; returns the paths written."""
     artifact_dir = Path(artifact_dir)
     artifact_dir.mkdir(parents=True, exist_ok=True)

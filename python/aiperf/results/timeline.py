@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -42,7 +43,7 @@ class Timeline:
     failed: npt.NDArray[np.int64]  # failed requests that ended in the bin
     output_tokens: npt.NDArray[np.float64] | None  # output tokens of the successful requests that ended in the bin
 
-    def columns(self) -> dict[str, npt.NDArray]:
+    def columns(self) -> dict[str, npt.NDArray[Any]]:
         """The series by name (what `Run.timeline` turns into a DataFrame); absent series are left out."""
         names = ("time_s", "request_throughput", "error_rate", "send_rate", "concurrency", "max_concurrency",
                  "output_token_throughput", "intended_rate", "send_lag_ms")
@@ -135,7 +136,7 @@ def compute_timeline(start_ns: npt.ArrayLike, end_ns: npt.ArrayLike, *, ok: npt.
     covered_s = np.diff(np.minimum(edges_ns, max(run_end_ns, origin_ns + 1))) / NS_PER_S
     covered_s = np.where(covered_s > 0, covered_s, bin_s)
 
-    def per_bin(times: npt.NDArray[np.int64], weights: npt.NDArray | None = None) -> npt.NDArray:
+    def per_bin(times: npt.NDArray[np.int64], weights: npt.NDArray[np.float64] | None = None) -> npt.NDArray[Any]:
         counts, _ = np.histogram(times, bins=edges_ns, weights=weights)
         return counts
 

@@ -132,7 +132,7 @@ def timeline_of(columns: Mapping[str, np.ndarray], per_record: Mapping[str, np.n
 def write_time_exports(artifact_dir: Path, *, columns: Mapping[str, np.ndarray],
                        per_record: Mapping[str, np.ndarray], slice_duration_s: float | None, export_level: str,
                        anchor: ClockAnchor, goodput: Mapping[str, float] | None = None,
-                       input_config: dict | None = None) -> list[Path]:
+                       input_config: dict[str, Any] | None = None) -> list[Path]:
     """Write the timeslice files (with a slice duration) and the timeline files (export levels records and raw);
     returns the paths written.
 
@@ -170,7 +170,7 @@ def write_time_exports(artifact_dir: Path, *, columns: Mapping[str, np.ndarray],
 
 # ------------------------------------------------------------------------------------------------ files
 
-def _write_json(path: Path, doc: dict) -> Path:
+def _write_json(path: Path, doc: dict[str, Any]) -> Path:
     with path.open("w", encoding="utf-8") as f:
         json.dump(doc, f, indent=2, ensure_ascii=False, allow_nan=False, default=str)
         f.write("\n")
