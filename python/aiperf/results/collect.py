@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from aiperf.engine import ClockAnchor, ErrorKind, Phase, Records, trim_memory
+from aiperf.engine import ClockAnchor, ErrorKind, Phase, Records, empty_records, trim_memory
 from aiperf.redaction import redact_records
 from aiperf.results.columns import int64
 from aiperf.results.metrics import ErrorGroups, PerRecord, RunMetrics, SessionHistory, record_metrics, summarize
@@ -151,8 +151,6 @@ class RecordCollector:
 
 
 def _empty_columns() -> Records:
-    from aiperf.engine import empty_records
-
     empty = empty_records()
     out = {name: empty[name] for name in (*KEPT_COLUMNS, "error_message_offsets", "error_message")}
     out["response_end_ns"] = np.zeros(0, dtype=np.int64)

@@ -14,7 +14,7 @@ import numpy.typing as npt
 
 from aiperf.engine import Records
 from aiperf.inputs.endpoints import Endpoint
-from aiperf.results.columns import int64, row_lengths
+from aiperf.results.columns import decode_ragged, int64, row_lengths
 from aiperf.results.metrics.history import SessionHistory
 from aiperf.results.metrics.spec import MetricSpec, PerRecord, Window, metric
 
@@ -89,8 +89,6 @@ def _usage(records: Records, column: str) -> npt.NDArray[np.float64]:
 def _count_tokens(tokenizer: Tokenizer, records: Records, text: str, rows: npt.NDArray[np.int64]
                   ) -> npt.NDArray[np.float64]:
     """Token count per record of a text column (0 outside `rows` and for empty texts), in one batch call."""
-    from aiperf.results.columns import decode_ragged
-
     offsets = f"{text}_offsets"
     counts = np.zeros(len(records[offsets]) - 1, dtype=np.float64)
     rows = rows[row_lengths(records, offsets)[rows] > 0]
