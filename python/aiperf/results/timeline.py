@@ -103,8 +103,9 @@ def compute_timeline(start_ns: npt.ArrayLike, end_ns: npt.ArrayLike, *, ok: npt.
     """Bin a run's requests over time.
 
     `ok` marks successful requests (default: all); `output_tokens` (per request, NaN allowed) adds the output
-    token throughput; `intended_start_ns` (open-loop schedules: when each request should have been sent) adds
-    the intended rate and the send lag. Time 0 is `origin_ns` (default: the first intended or actual start).
+    token throughput, unless successful requests have no count at all; `intended_start_ns` (open-loop schedules:
+    when each request should have been sent) adds the intended rate and the send lag. Time 0 is `origin_ns`
+    (default: the first intended or actual start).
     """
     start = _as_ns(start_ns)
     end = _as_ns(end_ns)
@@ -148,8 +149,9 @@ def compute_timeline(start_ns: npt.ArrayLike, end_ns: npt.ArrayLike, *, ok: npt.
     if output_tokens is not None:
         counts = np.asarray(output_tokens, dtype=np.float64)
         use = finished & ok_mask & np.isfinite(counts)
-        token_counts = per_bin(end[use], counts[use]).astype(np.float64)
-        tokens = token_counts / covered_s
+        if use.any() or not (finished & ok_mask).any():  # successes without any count (no usage): no zeros series
+            token_counts = per_bin(end[use], counts[use]).astype(np.float64)
+            tokens = token_counts / covered_s
 
     step_times, in_flight = concurrency_steps(start, end, run_end_ns)
     covered_edges = np.append(edges_ns[:-1], edges_ns[:-1][-1] + round(covered_s[-1] * NS_PER_S))

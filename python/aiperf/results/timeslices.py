@@ -119,13 +119,9 @@ def timeline_of(columns: Mapping[str, np.ndarray], per_record: Mapping[str, np.n
         mono = int64(columns, name)[profiling]
         return anchor.to_wall_ns(mono)
 
-    ok = columns["error_kind"][profiling] == ErrorKind.OK
     tokens = per_record.get("output_sequence_length")
-    if tokens is not None:
-        tokens = np.asarray(tokens)[profiling]
-        if ok.any() and not np.isfinite(tokens[ok]).any():  # nothing counted (no usage): no series of zeros
-            tokens = None
-    return compute_timeline(wall("start_ns"), wall("end_ns"), ok=ok, output_tokens=tokens,
+    return compute_timeline(wall("start_ns"), wall("end_ns"), ok=columns["error_kind"][profiling] == ErrorKind.OK,
+                            output_tokens=None if tokens is None else np.asarray(tokens)[profiling],
                             intended_start_ns=wall("intended_ns"), bin_s=bin_s)
 
 

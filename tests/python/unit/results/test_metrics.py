@@ -11,6 +11,7 @@ import pytest
 from aiperf.engine import ErrorKind, Phase, Records
 from aiperf.inputs.endpoints import Endpoint
 from aiperf.results.metrics import METRICS, RunMetrics, console_metrics
+from aiperf.results.timeline import compute_timeline
 from helpers import (
     ANCHOR_MONO,
     ANCHOR_WALL,
@@ -305,6 +306,8 @@ def test_server_token_counts_without_usage_leave_the_token_metrics_out_with_a_wa
     assert all("output_tokens" not in b and "output_token_throughput" not in b for b in timeline["buckets"])
     summary = json.loads((tmp_path / "profile_export_aiperf.json").read_text())
     assert "output_token_throughput" not in summary and "total_osl" not in summary
+    assert compute_timeline(np.array([1, 2]), np.array([3, 4]), output_tokens=np.full(2, np.nan)).output_tokens \
+        is None  # what Run.timeline shows too
     for tag in ("output_sequence_length", "input_sequence_length", "inter_token_latency",
                 "output_token_throughput_per_user", "output_token_throughput", "total_osl", "total_isl",
                 "total_output_tokens", "total_token_throughput"):
