@@ -129,8 +129,7 @@ def publish(plan: RunPlan, outcome: RunOutcome, *, console: Console | None, prin
     files = [summary_json, summary_csv, *outcome.record_files, inputs_json]
     files += write_time_exports(plan.artifact_dir, columns=outcome.records, per_record=metrics.per_record,
                                 slice_duration_s=config.slice_duration, export_level=config.export_level,
-                                anchor_wall_ns=anchor.wall_ns, anchor_mono_ns=anchor.mono_ns,
-                                goodput=config.goodput_slos or None, input_config=config.to_dict())
+                                anchor=anchor, goodput=config.goodput_slos or None, input_config=config.to_dict())
     log.info("%d records taken in %d batches (%.3f s of metrics and export lines during the run); summary "
              "and exports finished %.3f s after the run", outcome.records_taken, outcome.batches,
              outcome.batch_busy_s, time.monotonic() - outcome.engine_finished_s)

@@ -207,18 +207,8 @@ def build_request_inputs(config: ProfileConfig, endpoint: Endpoint, conversation
     except (ValueError, TypeError) as e:
         raise ConfigError(f"--extra-inputs: payload cannot be written as JSON: {e}") from None
     inputs = RequestInputs(payloads=[payload_description(p) for p in payloads], session_ids=session_ids,
-                           turn_indices=turn_indices, request_headers=request_headers(config, encoded.content_type))
+                           turn_indices=turn_indices)
     return inputs, input_tokens, encoded
-
-
-def request_headers(config: ProfileConfig, content_type: str) -> dict[str, str]:
-    """Headers of every request, as exports show them (secrets redacted)."""
-    from aiperf.redaction import redact_headers
-
-    headers = {"Content-Type": content_type}
-    headers.update({k: v for k, v in config.headers.items() if k.lower() != "content-type"
-                    or not content_type.startswith("multipart/")})
-    return redact_headers(headers)
 
 
 def _turn_line(conversation: Conversation) -> str:

@@ -97,8 +97,8 @@ class RunSession:
         plan, config, anchor = self._plan, self._plan.config, self.anchor
         self._token_counter.start()
         self._writer = RecordsWriter(plan.artifact_dir, export_level=config.export_level, request_inputs=plan.inputs,
-                                     anchor_wall_ns=anchor.wall_ns, anchor_mono_ns=anchor.mono_ns,
-                                     request_id_prefix=plan.request_id_prefix, redact_headers=redact_headers)
+                                     anchor=anchor, request_id_prefix=plan.request_id_prefix,
+                                     redact_headers=redact_headers)
         self._collector = RecordCollector(
             endpoint=plan.endpoint, streaming=plan.streaming, tokenizer=plan.tokenizer,
             input_tokens=self._token_counter.result, writer=self._writer, secrets=config.secret_values,
@@ -114,6 +114,4 @@ class RunSession:
 
     def finish(self) -> tuple[RunMetrics, Records]:
         """The run's metrics and the records' kept columns."""
-        anchor = self.anchor
-        return self.collector.finish(anchor_wall_ns=anchor.wall_ns, anchor_mono_ns=anchor.mono_ns,
-                                     goodput=self._plan.config.goodput_slos or None)
+        return self.collector.finish(anchor=self.anchor, goodput=self._plan.config.goodput_slos or None)
