@@ -96,7 +96,7 @@ def test_a_server_that_sheds_every_stream_exits_3(tmp_path, capsys):
         assert _profile(server.url, tmp_path, "--streaming") == 3
     assert [e["error_details"]["type"] for e in _exported(tmp_path)["error_summary"]] == [
         "InvalidInferenceResultError"]
-    assert "6 of them InvalidInferenceResultError 200" in capsys.readouterr().err
+    assert "6 of them InvalidInferenceResultError: No responses with actual content" in capsys.readouterr().err
 
 
 def test_one_success_among_failures_exits_0(one_success_server, tmp_path):
