@@ -168,9 +168,13 @@ def test_case1_shed_load_empty_streams_are_errors(profile):
     assert empty, "the server shed no load this time: the check proves nothing\n" + run.explain()
     for raw in empty:
         assert sse_chunks(raw), "an empty stream here still has the role delta"
-        assert raw.get("error") is not None, \
+        err = raw.get("error")
+        assert err is not None, \
             f"{raw['metadata']['x_request_id']}: a 2xx stream with no content is recorded as a success\n" \
             + run.explain()
+        # Named as AIPerf names it: InvalidInferenceResultError, "No responses with actual content were received".
+        assert "InvalidInferenceResult" in str(err.get("type")) or "No responses with actual content" in \
+            str(err.get("message")), err
     for raw in full:
         assert raw.get("error") is None, raw.get("error")
     by_id = run.record_by_id()
@@ -181,6 +185,7 @@ def test_case1_shed_load_empty_streams_are_errors(profile):
     assert _counter(run, "request_count") == len(full), (len(full), run.summary.get("request_count"))
     errors = run.summary.get("error_summary") or []
     assert sum(e.get("count", 0) for e in errors) == len(empty), errors
+    assert _counter(run, "error_request_count") == len(empty), run.summary.get("error_request_count")
     # Exit code as AIPerf's: 0 when at least one request succeeded, else non-zero.
     assert (run.returncode == 0) == bool(full), run.explain()
 
