@@ -8,11 +8,11 @@ CPP_BUILD ?= build/cpp
 APT_PACKAGES := g++ pkg-config libcurl4-openssl-dev libsimdjson-dev libpng-dev zlib1g-dev libgtest-dev libevent-dev chromium openssl
 # Only for `make fuzz`: clang with libFuzzer and its sanitizer runtimes.
 FUZZ_APT_PACKAGES := clang libclang-rt-14-dev
-PY_DEV_PACKAGES := scikit-build-core pybind11 cmake ninja numpy rich tokenizers pandas pytest tiktoken openai matplotlib nbformat nbclient ipykernel ipywidgets websocket-client ray
+PY_DEV_PACKAGES := scikit-build-core pybind11 cmake ninja numpy rich tokenizers pandas pytest tiktoken openai matplotlib nbformat nbclient ipykernel ipywidgets websocket-client ray ruff mypy
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_PORT ?= 8471
 
-.PHONY: all deps system-deps fuzz-deps venv tokenizer-assets build cpp-test py-test test test-asan fuzz demo clean \
+.PHONY: all deps system-deps fuzz-deps venv tokenizer-assets build cpp-test py-test lint test test-asan fuzz demo clean \
 	real-server-deps test-real-server
 
 all: build
@@ -57,6 +57,11 @@ cpp-test: system-deps venv
 
 py-test: build
 	$(PY) -m pytest -q tests/python
+
+# Static checks: ruff (rules in pyproject.toml) over the Python sources, tests and tools; mypy over the package.
+lint: venv
+	$(VENV)/bin/ruff check python tests bench tools
+	$(VENV)/bin/mypy
 
 test: build cpp-test py-test
 

@@ -19,10 +19,10 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-# Run from a source checkout before the package is installed: use the in-tree aiperf.tokenizer.
+# Run from a source checkout before the package is installed: use the in-tree aiperf.inputs.tokenizer.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "python"))
 
-from aiperf.tokenizer import (
+from aiperf.inputs.tokenizer import (
     GPT2_TIKTOKEN_FILE,
     TOKENIZER_JSON,
     gpt2_asset_dir,

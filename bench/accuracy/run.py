@@ -30,10 +30,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import aiperf
 import numpy as np
 
-from aiperf.accuracy import DIFFERENCES, AccuracyReport, analyze_accuracy, read_client, read_timing_log
+import aiperf
+from aiperf.analysis.timing_accuracy import DIFFERENCES, AccuracyReport, analyze_accuracy, read_client, read_timing_log
 
 TTFT_MS = 10.0
 ITL_MS = 10.0
@@ -94,7 +94,7 @@ def stop_mock(process: subprocess.Popen) -> None:
 
 
 def run_ours(setting: Setting, url: str, folder: Path, kernel_timestamps: str = "auto") -> None:
-    options = dict(model="m", tokenizer="gpt2", url=url, endpoint_type="chat", streaming=True,
+    options = dict(model="m", tokenizer="gpt2", url=url, endpoint_type="chat", streaming=True,  # noqa: C408
                    kernel_timestamps=kernel_timestamps,
                    request_count=setting.requests, warmup_request_count=setting.warmup,
                    synthetic_input_tokens_mean=100, export_level="raw", artifact_dir=str(folder), print_table=False)
@@ -152,7 +152,7 @@ def arrival_by_position(folder: Path, log: Path) -> str:
     """Event arrival (us) of a request's first 3 events, its middle ones and its last 3: the closed loop's turnover
     (every stream ending and the next starting together) shows at both ends."""
     server, _, anchor = read_timing_log(log)
-    client, _, exact = read_client(folder, anchor)
+    client, _, _ = read_client(folder, anchor)
     parts: dict[str, list[float]] = {"first 3": [], "middle": [], "last 3": []}
     for request_id, c in client.items():
         s = server.get(request_id)

@@ -22,7 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-# Read when ray is imported: keep the cluster on the loopback address (see tests/python/test_distributed.py).
+# Read when ray is imported: keep the cluster on the loopback address (see tests/python/e2e/test_distributed.py).
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 

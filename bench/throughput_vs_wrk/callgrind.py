@@ -28,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 def child(url: str, requests: int, streaming: bool, concurrency: int) -> int:
     """Runs inside valgrind: one engine run, then prints its ok/failed counts."""
     sys.path.insert(0, str(HERE))
-    import run as bench  # noqa: PLC0415 (run.py's engine set-up, so both measure the same thing)
+    import run as bench
 
     result = bench.run_engine(url, concurrency, requests, streaming, cap_s=600.0)
     records = result.records
@@ -90,8 +90,9 @@ def main() -> int:
             print(f"{tool} not found on PATH", file=sys.stderr)
             return 2
     sys.path.insert(0, str(HERE))
-    import run as bench  # noqa: PLC0415
-    from aiperf import _engine  # noqa: PLC0415
+    import run as bench
+
+    from aiperf import _engine
 
     loaded, compiled = _engine.libcurl_version()
     low, high = sorted(args.requests)

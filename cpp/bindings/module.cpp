@@ -9,6 +9,7 @@ PYBIND11_MODULE(_engine, m) {
   aiperf::bindings::register_errors(m);
   aiperf::bindings::register_json(m);
   aiperf::bindings::register_stats(m);
+  aiperf::bindings::register_records(m);
   aiperf::bindings::register_engine(m);
   aiperf::bindings::register_mock(m);
   aiperf::bindings::register_images(m);

@@ -1,4 +1,4 @@
-// Bindings of the engine: EngineConfig, Progress, Engine (records as numpy arrays over the C++ buffers), monotonic_ns,
+// Bindings of the engine: EngineConfig, Progress, Engine (its records through register_records.cpp), monotonic_ns,
 // libcurl_version.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -20,71 +20,6 @@ namespace py = pybind11;
 
 namespace aiperf::bindings {
 namespace {
-
-// A read-only numpy array viewing `data`; the capsule keeps the whole record store alive while any array does.
-template <class T>
-py::array column(const std::shared_ptr<const RecordStore>& store, const T* data, std::size_t size) {
-  auto owner = std::make_unique<std::shared_ptr<const RecordStore>>(store);
-  py::capsule base(owner.get(),
-                   [](void* pointer) { delete static_cast<std::shared_ptr<const RecordStore>*>(pointer); });
-  owner.release();
-  static const T empty{};
-  py::array array(py::dtype::of<T>(), {static_cast<py::ssize_t>(size)}, {static_cast<py::ssize_t>(sizeof(T))},
-                  size > 0 ? data : &empty, base);
-  array.attr("setflags")(py::arg("write") = false);
-  return array;
-}
-
-template <class T>
-py::array column(const std::shared_ptr<const RecordStore>& store, const std::vector<T>& values) {
-  return column(store, values.data(), values.size());
-}
-
-py::array bytes_column(const std::shared_ptr<const RecordStore>& store, const std::string& text) {
-  return column(store, reinterpret_cast<const std::uint8_t*>(text.data()), text.size());
-}
-
-py::array bool_column(const std::shared_ptr<const RecordStore>& store, const std::vector<std::uint8_t>& values) {
-  py::array array = column(store, values);
-  return array.attr("view")(py::dtype::of<bool>());
-}
-
-py::dict records_dict(const std::shared_ptr<const RecordStore>& store) {
-  const RecordStore& s = *store;
-  py::dict d;
-  d["request_index"] = column(store, s.request_index);
-  d["body_index"] = column(store, s.body_index);
-  d["worker_id"] = column(store, s.worker_id);
-  d["phase"] = column(store, s.phase);
-  d["session_num"] = column(store, s.session_num);
-  d["turn_index"] = column(store, s.turn_index);
-  d["intended_ns"] = column(store, s.intended_ns);
-  d["start_ns"] = column(store, s.start_ns);
-  d["ack_ns"] = column(store, s.ack_ns);
-  d["end_ns"] = column(store, s.end_ns);
-  d["status"] = column(store, s.status);
-  d["error_kind"] = column(store, s.error_kind);
-  d["was_cancelled"] = bool_column(store, s.was_cancelled);
-  d["error_message_offsets"] = column(store, s.error_message_offsets);
-  d["error_message"] = bytes_column(store, s.error_message);
-  d["chunk_offsets"] = column(store, s.chunk_offsets);
-  d["chunk_ns"] = column(store, s.chunk_ns);
-  d["chunk_content_bytes"] = column(store, s.chunk_content_bytes);
-  d["content_offsets"] = column(store, s.content_offsets);
-  d["content"] = bytes_column(store, s.content);
-  d["reasoning_offsets"] = column(store, s.reasoning_offsets);
-  d["reasoning"] = bytes_column(store, s.reasoning);
-  d["usage_prompt_tokens"] = column(store, s.usage_prompt_tokens);
-  d["usage_completion_tokens"] = column(store, s.usage_completion_tokens);
-  d["usage_reasoning_tokens"] = column(store, s.usage_reasoning_tokens);
-  d["num_images"] = column(store, s.num_images);
-  d["response_bytes"] = column(store, s.response_bytes);
-  d["raw_offsets"] = column(store, s.raw_offsets);
-  d["raw"] = bytes_column(store, s.raw);
-  d["response_header_offsets"] = column(store, s.response_header_offsets);
-  d["response_headers"] = bytes_column(store, s.response_headers);
-  return d;
-}
 
 using Int64Array = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>;
 using Int32Array = py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>;
@@ -141,6 +76,7 @@ void register_engine(py::module_& m) {
       .def_readwrite("verify_tls", &EngineConfig::verify_tls)
       .def_readwrite("request_id_prefix", &EngineConfig::request_id_prefix)
       .def_readwrite("expect_images", &EngineConfig::expect_images)
+      .def_readwrite("expect_content", &EngineConfig::expect_content)
       .def_readwrite("warmup_duration_s", &EngineConfig::warmup_duration_s)
       .def_readwrite("request_rate", &EngineConfig::request_rate)
       .def_readwrite("arrival_pattern", &EngineConfig::arrival_pattern)

@@ -8,7 +8,10 @@ namespace py = pybind11;
 
 namespace aiperf::bindings {
 void register_errors(py::module_& m) {
-  static py::exception<aiperf::Error> engine_error(m, "EngineError", PyExc_RuntimeError);
+  // RuntimeError as before, and aiperf.AiperfError so one handler catches every error the package raises.
+  const py::object aiperf_error = py::module_::import("aiperf.errors").attr("AiperfError");
+  const py::tuple bases = py::make_tuple(py::handle(PyExc_RuntimeError), aiperf_error);
+  static py::exception<aiperf::Error> engine_error(m, "EngineError", bases);
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);

@@ -45,6 +45,8 @@ namespace {
 constexpr std::size_t kMaxErrorBodyBytes = 64 * 1024;   // kept from an error response; the message uses 500
 constexpr std::size_t kStreamSniffBytes = 4 * 1024;     // kept from a stream to explain one without events
 constexpr std::size_t kErrorMessageBodyBytes = 500;
+// NVIDIA AIPerf's words for a success that carried nothing (its InvalidInferenceResultError), so users recognise it.
+constexpr std::string_view kEmptyResponseMessage = "No responses with actual content were received from the server";
 constexpr std::size_t kRetainedBufferBytes = 1 << 20;  // larger per-slot buffers (image bodies) are freed after use
 constexpr int kMaxEpollEvents = 64;
 // Requests started per loop pass: each costs ~15 us (libcurl writes it at once); between passes the loop reads and
@@ -264,6 +266,12 @@ void EventLoop::configure_slot(RequestSlot& slot) {
   set_option(easy, CURLOPT_NOSIGNAL, 1L);
   set_option(easy, CURLOPT_TCP_NODELAY, 1L);
   if (config.kernel_timestamps) set_option(easy, CURLOPT_SOCKOPTFUNCTION, &enable_receive_timestamps);
+  if (config.keep_raw) {
+    // The raw export's request headers are the ones libcurl wrote; its debug hook is the only place that sees them.
+    set_option(easy, CURLOPT_DEBUGFUNCTION, &EventLoop::on_debug);
+    set_option(easy, CURLOPT_DEBUGDATA, static_cast<void*>(&slot));
+    set_option(easy, CURLOPT_VERBOSE, 1L);
+  }
   set_option(easy, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
   set_option(easy, CURLOPT_PROXY, config.proxy.c_str());  // "" also ignores the *_proxy environment variables
   // Without a proxy, no_proxy cannot matter; setting it spares libcurl two getenv() scans per transfer.
@@ -298,10 +306,10 @@ RecordStore EventLoop::take_records() {
   // fault their new pages in, on the loop thread with the lock held (a 1,000-stream run measured stalls of 2-5 ms,
   // long enough for a stream's next token to arrive before the last one was read; docs/accuracy.md).
   auto with_room = [](std::size_t n) { return n + n / 4; };
+  RecordStore::Extent next{with_room(taken.records), with_room(taken.chunks), {}};
+  for (std::size_t i = 0; i < next.text_bytes.size(); ++i) next.text_bytes[i] = with_room(taken.text_bytes[i]);
   RecordStore fresh(run_.config.keep_raw);
-  fresh.reserve_touched(RecordStore::Extent{with_room(taken.records), with_room(taken.chunks),
-                                            with_room(taken.text_bytes), with_room(taken.raw_bytes),
-                                            with_room(taken.header_bytes)});
+  fresh.reserve_touched(next);
   std::lock_guard lock(store_mutex_);
   std::swap(fresh, store_);
   return fresh;
@@ -763,8 +771,19 @@ void EventLoop::classify_result(RequestSlot& slot, CURLcode result) {
     record.error_kind = ErrorKind::invalid_response;
     record.error_message = "invalid response: " + record.fields.image_error;
   } else if (run_.config.expect_images && record.fields.num_images == 0) {
-    record.error_kind = ErrorKind::invalid_response;
-    record.error_message = "invalid response: no image in the response";
+    if (run_.config.expect_content) {
+      record.error_kind = ErrorKind::empty_response;
+      record.error_message = std::string(kEmptyResponseMessage) + " (no image in the response)";
+    } else {
+      record.error_kind = ErrorKind::invalid_response;
+      record.error_message = "invalid response: no image in the response";
+    }
+  } else if (run_.config.expect_content && !run_.config.expect_images && record.fields.content.empty() &&
+             record.fields.reasoning.empty()) {
+    // A server shedding load may end a stream after only a role delta: a 2xx that measured nothing.
+    record.error_kind = ErrorKind::empty_response;
+    record.error_message =
+        std::string(kEmptyResponseMessage) + " (only usage/metadata, null/empty data, or [DONE] markers)";
   }
 }
 
@@ -940,6 +959,20 @@ size_t EventLoop::on_header(char* data, size_t size, size_t count, void* slot_po
     return 0;
   }
   return bytes;
+}
+
+// CURLOPT_DEBUGFUNCTION (keep_raw only): keeps the request header block; every other kind of trace is dropped.
+int EventLoop::on_debug(CURL*, curl_infotype type, char* data, size_t size, void* slot_pointer) {
+  if (type != CURLINFO_HEADER_OUT) return 0;
+  auto& slot = *static_cast<RequestSlot*>(slot_pointer);
+  std::string& headers = slot.record.request_headers;
+  try {
+    if (headers.ends_with("\r\n\r\n")) headers.clear();  // a new request on the same transfer (auth, redirect)
+    headers.append(data, size);
+  } catch (...) {
+    slot.write_failed = true;
+  }
+  return 0;
 }
 
 size_t EventLoop::on_write(char* data, size_t size, size_t count, void* slot_pointer) {

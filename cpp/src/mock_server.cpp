@@ -434,10 +434,12 @@ class Worker {
     const mock::Fault fault = draw_fault(request, endpoint, parsed.stream, b64_images);
     log_shape(parsed.stream, fault);
     if (serve_replacing_fault(request, fault, endpoint, parsed.stream)) return;
+    if (fault == mock::Fault::empty_response) parsed.n = parsed.partial_images = 0;  // "data": [], a bare [DONE]
+    const bool with_usage = fault != mock::Fault::no_usage;
     counters_[kImagesSent].fetch_add(parsed.n, std::memory_order_relaxed);
     const std::int64_t created = std::time(nullptr);
     if (!parsed.stream) {
-      std::string body = mock::images_body(parsed, *image, url_base(request), created);
+      std::string body = mock::images_body(parsed, *image, url_base(request), created, with_usage);
       if (fault == mock::Fault::bad_base64) mock::corrupt_base64(body);
       send_at(request, start_ns + image_latency_ns_, std::move(body), fault);
       return;
@@ -445,7 +447,7 @@ class Worker {
     PendingReply& reply = open_stream(request);
     reply.fault = fault;
     reply.events_per_image_round = static_cast<std::uint32_t>(parsed.n);
-    reply.image_events = mock::image_stream_events(endpoint, parsed, *image, created);
+    reply.image_events = mock::image_stream_events(endpoint, parsed, *image, created, with_usage);
     std::string& completed = reply.image_events.back();  // the completed events and data: [DONE]
     if (fault == mock::Fault::bad_base64) {
       for (std::string& round : reply.image_events) mock::corrupt_base64(round);
@@ -504,6 +506,7 @@ class Worker {
     log_shape(parsed.stream, fault);
     if (serve_replacing_fault(request, fault, endpoint, parsed.stream)) return;
     mock::ReplyHeader header = mock::make_reply_header(endpoint, parsed, output_tokens_, next_serial(), std::time(nullptr));
+    mock::apply_reply_fault(header, fault, output_tokens_);
     if (parsed.stream) {
       start_stream(request, std::move(header), start_ns + ttft_ns_).fault = fault;
       return;
@@ -526,7 +529,8 @@ class Worker {
     const mock::Fault fault = draw_fault(request, mock::Endpoint::embeddings, false, false);
     log_shape(false, fault);
     if (serve_replacing_fault(request, fault, mock::Endpoint::embeddings, false)) return;
-    send_at(request, start_ns + ttft_ns_, mock::embeddings_body(parsed), fault);
+    if (fault == mock::Fault::empty_response) parsed.inputs = 0;
+    send_at(request, start_ns + ttft_ns_, mock::embeddings_body(parsed, fault != mock::Fault::no_usage), fault);
   }
 
   std::uint64_t next_serial() { return (static_cast<std::uint64_t>(index_) << 48) | ++serial_; }
@@ -850,7 +854,8 @@ class Worker {
       if (total == 0 && fault == mock::Fault::bad_json) mock::break_first_event_json(fault_text_);
       if (total == 0 && fault == mock::Fault::bad_sse) mock::strip_data_fields(fault_text_);
       text_ += fault_text_;
-      events += reply.header.include_usage ? 2 : 1;  // the finish_reason event and the usage event
+      // The finish_reason event, the usage event, an empty reply's role-only event.
+      events += 1 + (reply.header.include_usage && reply.header.usage) + reply.header.empty;
     }
     if (!text_.empty()) write_stream_chunk(reply, text_, events, done);
     if (!done) {

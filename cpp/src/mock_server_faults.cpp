@@ -13,7 +13,7 @@ namespace {
 constexpr std::array<std::string_view, kFaultKinds> kFaultNames = {
     "none",      "http-500",    "http-429",     "http-400", "reset-before-response", "reset-mid-stream",
     "no-done",   "bad-json",    "bad-sse",      "huge-response", "hang", "trickle", "wrong-content-type",
-    "bad-base64"};
+    "bad-base64", "empty-response", "no-usage", "ignore-max-tokens"};
 
 constexpr std::size_t kFillerBytes = std::size_t{1} << 20;
 
@@ -109,8 +109,29 @@ bool fault_applies(Fault fault, Endpoint endpoint, bool stream, bool b64_images)
       return stream;
     case Fault::bad_base64:
       return b64_images;
+    case Fault::ignore_max_tokens:
+      return endpoint == Endpoint::chat_completions || endpoint == Endpoint::completions;
     default:
       return true;
+  }
+}
+
+void apply_reply_fault(ReplyHeader& header, Fault fault, std::int64_t output_tokens_cap) {
+  switch (fault) {
+    case Fault::empty_response:
+      header.completion_tokens = 0;
+      header.finished_by_length = false;
+      header.empty = true;
+      return;
+    case Fault::no_usage:
+      header.usage = false;
+      return;
+    case Fault::ignore_max_tokens:
+      header.completion_tokens = output_tokens_cap;
+      header.finished_by_length = false;  // a server that ignores the limit stops on its own
+      return;
+    default:
+      return;
   }
 }
 

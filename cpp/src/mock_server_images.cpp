@@ -457,7 +457,7 @@ std::shared_ptr<const MockImage> ImageCache::get(int width, int height) {
 }
 
 std::string images_body(const ImageRequest& request, const MockImage& image, std::string_view url_base,
-                        std::int64_t created_unix_s) {
+                        std::int64_t created_unix_s, bool with_usage) {
   const auto [width, height] = image_output_size(request);
   const bool as_url = request.response_format == ImageResponseFormat::url;
   std::string url;
@@ -488,15 +488,17 @@ std::string images_body(const ImageRequest& request, const MockImage& image, std
   }
   out += "],";
   append_image_settings(out, request, width, height);
-  out += ',';
-  const std::int64_t image_tokens = request.reference_images * kChatImagePartTokens;
-  append_image_usage(out, image_input_tokens(request), image_tokens, request.n * image_output_tokens(width, height));
+  if (with_usage) {
+    out += ',';
+    const std::int64_t image_tokens = request.reference_images * kChatImagePartTokens;
+    append_image_usage(out, image_input_tokens(request), image_tokens, request.n * image_output_tokens(width, height));
+  }
   out += '}';
   return out;
 }
 
 std::vector<std::string> image_stream_events(Endpoint endpoint, const ImageRequest& request, const MockImage& image,
-                                             std::int64_t created_unix_s) {
+                                             std::int64_t created_unix_s, bool with_usage) {
   const std::string_view kind = endpoint == Endpoint::image_edits ? "image_edit" : "image_generation";
   const auto [width, height] = image_output_size(request);
   // Everything after b64_json is the same for every event of one kind.
@@ -537,11 +539,12 @@ std::vector<std::string> image_stream_events(Endpoint endpoint, const ImageReque
   std::string completed;
   completed.reserve(static_cast<std::size_t>(request.n) * (image.base64.size() + 384) + 16);
   for (int i = 0; i < request.n; ++i) {
-    std::string tail = ",";
-    if (i == 0) {
-      append_image_usage(tail, image_input_tokens(request), image_tokens, image_output_tokens(width, height));
-    } else {
-      append_image_usage(tail, 0, 0, image_output_tokens(width, height));
+    std::string tail;
+    if (with_usage) {
+      tail = ',';
+      const bool first = i == 0;
+      append_image_usage(tail, first ? image_input_tokens(request) : 0, first ? image_tokens : 0,
+                         image_output_tokens(width, height));
     }
     append_event(completed, "completed", tail);
   }

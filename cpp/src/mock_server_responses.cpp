@@ -371,8 +371,11 @@ std::string completion_body(const ReplyHeader& header) {
   out += header.endpoint == Endpoint::completions ? "\"" : "\"}";
   out += ",\"logprobs\":null,\"finish_reason\":";
   out += finish_reason(header);
-  out += "}],";
-  append_usage(out, header);
+  out += "}]";
+  if (header.usage) {
+    out += ',';
+    append_usage(out, header);
+  }
   out += '}';
   return out;
 }
@@ -400,12 +403,18 @@ void append_stream_token_event(std::string& out, const ReplyHeader& header, std:
 
 void append_stream_end_events(std::string& out, const ReplyHeader& header, std::string_view prefix,
                               bool done_marker) {
+  if (header.empty) {
+    // What llama.cpp's server sends a stream it sheds: the role, no content.
+    out += prefix;
+    out += header.endpoint == Endpoint::completions ? "\"text\":\"\"" : "\"delta\":{\"role\":\"assistant\"}";
+    out += ",\"logprobs\":null,\"finish_reason\":null}]}\n\n";
+  }
   out += prefix;
   out += header.endpoint == Endpoint::completions ? "\"text\":\"\"" : "\"delta\":{}";
   out += ",\"logprobs\":null,\"finish_reason\":";
   out += finish_reason(header);
   out += "}]}\n\n";
-  if (header.include_usage) {
+  if (header.include_usage && header.usage) {
     out += prefix.substr(0, prefix.size() - kChoicesStart.size());
     out += "\"choices\":[],";
     append_usage(out, header);
@@ -414,7 +423,7 @@ void append_stream_end_events(std::string& out, const ReplyHeader& header, std::
   if (done_marker) out += "data: [DONE]\n\n";
 }
 
-std::string embeddings_body(const EmbeddingsRequest& request) {
+std::string embeddings_body(const EmbeddingsRequest& request, bool with_usage) {
   static const std::string vector = build_embedding_vector();
   std::string out;
   out.reserve(64 + static_cast<std::size_t>(request.inputs) * (vector.size() + 48));
@@ -429,6 +438,10 @@ std::string embeddings_body(const EmbeddingsRequest& request) {
   }
   out += "],\"model\":";
   append_json_string(out, request.model);
+  if (!with_usage) {
+    out += '}';
+    return out;
+  }
   std::int64_t prompt_tokens = prompt_token_estimate(request.prompt_chars);
   out += ",\"usage\":{\"prompt_tokens\":";
   append_int(out, prompt_tokens);

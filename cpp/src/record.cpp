@@ -2,8 +2,6 @@
 #include "aiperf/record.hpp"
 
 #include <algorithm>
-#include <initializer_list>
-#include <numeric>
 
 namespace aiperf {
 
@@ -20,46 +18,35 @@ void RequestRecord::reset() noexcept {
   raw.clear();
   raw_chunk_ends.clear();
   response_headers.clear();
+  request_headers.clear();
   fields.clear();
   response_bytes = 0;
 }
 
 RecordStore::RecordStore(bool keep_raw) : keep_raw_(keep_raw) {
+#define AIPERF_START_RAW_OFFSETS(offsets, ...) offsets.push_back(0);
   if (keep_raw_) {
-    raw_offsets.push_back(0);
-    response_header_offsets.push_back(0);
+    AIPERF_RECORD_COLUMNS(AIPERF_RECORD_COLUMNS_SKIP, AIPERF_RECORD_COLUMNS_SKIP, AIPERF_RECORD_COLUMNS_SKIP,
+                          AIPERF_RECORD_COLUMNS_SKIP, AIPERF_START_RAW_OFFSETS, AIPERF_START_RAW_OFFSETS)
   }
+#undef AIPERF_START_RAW_OFFSETS
 }
 
 void RecordStore::reserve(std::size_t records, std::size_t chunks) {
-  request_index.reserve(records);
-  body_index.reserve(records);
-  worker_id.reserve(records);
-  phase.reserve(records);
-  session_num.reserve(records);
-  turn_index.reserve(records);
-  intended_ns.reserve(records);
-  start_ns.reserve(records);
-  ack_ns.reserve(records);
-  end_ns.reserve(records);
-  status.reserve(records);
-  error_kind.reserve(records);
-  was_cancelled.reserve(records);
-  error_message_offsets.reserve(records + 1);
-  chunk_offsets.reserve(records + 1);
-  content_offsets.reserve(records + 1);
-  reasoning_offsets.reserve(records + 1);
-  usage_prompt_tokens.reserve(records);
-  usage_completion_tokens.reserve(records);
-  usage_reasoning_tokens.reserve(records);
-  num_images.reserve(records);
-  response_bytes.reserve(records);
-  chunk_ns.reserve(chunks);
-  chunk_content_bytes.reserve(chunks);
-  if (keep_raw_) {
-    raw_offsets.reserve(chunks + 1);
-    response_header_offsets.reserve(records + 1);
-  }
+#define AIPERF_RESERVE_RECORD(name, ...) name.reserve(records);
+#define AIPERF_RESERVE_OFFSETS(name, ...) name.reserve(records + 1);
+#define AIPERF_RESERVE_CHUNK(name, ...) name.reserve(chunks);
+#define AIPERF_RESERVE_RAW_CHUNK_OFFSETS(offsets, ...) \
+  if (keep_raw_) offsets.reserve(chunks + 1);
+#define AIPERF_RESERVE_RAW_OFFSETS(offsets, ...) \
+  if (keep_raw_) offsets.reserve(records + 1);
+  AIPERF_RECORD_COLUMNS(AIPERF_RESERVE_RECORD, AIPERF_RESERVE_OFFSETS, AIPERF_RESERVE_CHUNK, AIPERF_RESERVE_OFFSETS,
+                        AIPERF_RESERVE_RAW_CHUNK_OFFSETS, AIPERF_RESERVE_RAW_OFFSETS)
+#undef AIPERF_RESERVE_RECORD
+#undef AIPERF_RESERVE_OFFSETS
+#undef AIPERF_RESERVE_CHUNK
+#undef AIPERF_RESERVE_RAW_CHUNK_OFFSETS
+#undef AIPERF_RESERVE_RAW_OFFSETS
 }
 
 namespace {
@@ -74,128 +61,111 @@ void reserve_and_touch(Column& column, std::size_t capacity) {
   column.resize(size);
 }
 
+void append_slice(std::string& to, const std::string& from, const std::vector<std::int64_t>& offsets, std::size_t i) {
+  to.append(from, static_cast<std::size_t>(offsets[i]), static_cast<std::size_t>(offsets[i + 1] - offsets[i]));
+}
+
 }  // namespace
 
 RecordStore::Extent RecordStore::extent() const noexcept {
-  return Extent{size(), chunk_count(), error_message.size() + content.size() + reasoning.size(), raw.size(),
-                response_headers.size()};
+  Extent extent{size(), chunk_count(), {}};
+#define AIPERF_TEXT_BYTES(offsets, text, ...) extent.text_bytes[text##_text] = text.size();
+  AIPERF_RECORD_COLUMNS(AIPERF_RECORD_COLUMNS_SKIP, AIPERF_RECORD_COLUMNS_SKIP, AIPERF_RECORD_COLUMNS_SKIP,
+                        AIPERF_TEXT_BYTES, AIPERF_TEXT_BYTES, AIPERF_TEXT_BYTES)
+#undef AIPERF_TEXT_BYTES
+  return extent;
 }
 
 void RecordStore::reserve_touched(const Extent& extent) {
   const std::size_t records = extent.records;
   const std::size_t chunks = extent.chunks;
-  for (auto* column : {&request_index, &session_num, &intended_ns, &start_ns, &ack_ns, &end_ns, &usage_prompt_tokens,
-                       &usage_completion_tokens, &usage_reasoning_tokens, &response_bytes}) {
-    reserve_and_touch(*column, records);
+#define AIPERF_TOUCH_RECORD(name, ...) reserve_and_touch(name, records);
+#define AIPERF_TOUCH_OFFSETS(name, ...) reserve_and_touch(name, records + 1);
+#define AIPERF_TOUCH_CHUNK(name, ...) reserve_and_touch(name, chunks);
+#define AIPERF_TOUCH_TEXT(offsets, text, ...) \
+  reserve_and_touch(offsets, records + 1);    \
+  reserve_and_touch(text, extent.text_bytes[text##_text]);
+#define AIPERF_TOUCH_RAW_CHUNK_TEXT(offsets, text, ...) \
+  if (keep_raw_) {                                       \
+    reserve_and_touch(offsets, chunks + 1);              \
+    reserve_and_touch(text, extent.text_bytes[text##_text]); \
   }
-  for (auto* column : {&body_index, &worker_id, &turn_index, &status, &num_images}) reserve_and_touch(*column, records);
-  for (auto* column : {&phase, &error_kind}) reserve_and_touch(*column, records);
-  reserve_and_touch(was_cancelled, records);
-  for (auto* column : {&error_message_offsets, &chunk_offsets, &content_offsets, &reasoning_offsets}) {
-    reserve_and_touch(*column, records + 1);
+#define AIPERF_TOUCH_RAW_TEXT(offsets, text, ...) \
+  if (keep_raw_) {                                \
+    AIPERF_TOUCH_TEXT(offsets, text)              \
   }
-  reserve_and_touch(chunk_ns, chunks);
-  reserve_and_touch(chunk_content_bytes, chunks);
-  // Content is most of the text; error messages and reasoning are usually empty and grow on demand.
-  reserve_and_touch(content, extent.text_bytes);
-  if (keep_raw_) {
-    reserve_and_touch(raw_offsets, chunks + 1);
-    reserve_and_touch(raw, extent.raw_bytes);
-    reserve_and_touch(response_header_offsets, records + 1);
-    reserve_and_touch(response_headers, extent.header_bytes);
-  }
+  AIPERF_RECORD_COLUMNS(AIPERF_TOUCH_RECORD, AIPERF_TOUCH_OFFSETS, AIPERF_TOUCH_CHUNK, AIPERF_TOUCH_TEXT,
+                        AIPERF_TOUCH_RAW_CHUNK_TEXT, AIPERF_TOUCH_RAW_TEXT)
+#undef AIPERF_TOUCH_RECORD
+#undef AIPERF_TOUCH_OFFSETS
+#undef AIPERF_TOUCH_CHUNK
+#undef AIPERF_TOUCH_TEXT
+#undef AIPERF_TOUCH_RAW_CHUNK_TEXT
+#undef AIPERF_TOUCH_RAW_TEXT
 }
 
-void RecordStore::append(const RequestRecord& record) {
-  request_index.push_back(record.request_index);
-  body_index.push_back(record.body_index);
-  worker_id.push_back(record.worker_id);
-  phase.push_back(static_cast<std::int8_t>(record.phase));
-  session_num.push_back(record.session_num);
-  turn_index.push_back(record.turn_index);
-  intended_ns.push_back(record.intended_ns);
-  start_ns.push_back(record.start_ns);
-  ack_ns.push_back(record.ack_ns);
-  end_ns.push_back(record.end_ns);
-  status.push_back(record.status);
-  error_kind.push_back(static_cast<std::int8_t>(record.error_kind));
-  was_cancelled.push_back(record.was_cancelled ? 1 : 0);
-  error_message.append(record.error_message);
-  error_message_offsets.push_back(static_cast<std::int64_t>(error_message.size()));
-  chunk_ns.insert(chunk_ns.end(), record.chunk_ns.begin(), record.chunk_ns.end());
-  chunk_content_bytes.insert(chunk_content_bytes.end(), record.chunk_content_bytes.begin(),
-                             record.chunk_content_bytes.end());
-  chunk_offsets.push_back(static_cast<std::int64_t>(chunk_ns.size()));
-  content.append(record.fields.content);
-  content_offsets.push_back(static_cast<std::int64_t>(content.size()));
-  reasoning.append(record.fields.reasoning);
-  reasoning_offsets.push_back(static_cast<std::int64_t>(reasoning.size()));
-  usage_prompt_tokens.push_back(record.fields.usage_prompt_tokens);
-  usage_completion_tokens.push_back(record.fields.usage_completion_tokens);
-  usage_reasoning_tokens.push_back(record.fields.usage_reasoning_tokens);
-  num_images.push_back(record.fields.num_images);
-  response_bytes.push_back(record.response_bytes);
-  if (keep_raw_) {
-    const auto raw_base = static_cast<std::int64_t>(raw.size());
-    raw.append(record.raw);
-    // A record always has raw text for each of its chunks; pad missing ends so the offsets stay aligned.
-    for (std::size_t chunk = 0; chunk < record.chunk_ns.size(); ++chunk) {
-      const std::int64_t end = chunk < record.raw_chunk_ends.size() ? record.raw_chunk_ends[chunk]
-                                                                    : static_cast<std::int64_t>(record.raw.size());
-      raw_offsets.push_back(raw_base + end);
-    }
-    response_headers.append(record.response_headers);
-    response_header_offsets.push_back(static_cast<std::int64_t>(response_headers.size()));
+void RecordStore::append(const RequestRecord& r) {
+#define AIPERF_APPEND_RECORD(name, type, dtype, value) name.push_back(static_cast<type>(value));
+#define AIPERF_APPEND_CHUNK_OFFSETS(name, count) name.push_back(name.back() + static_cast<std::int64_t>(count));
+#define AIPERF_APPEND_CHUNK(name, type, dtype, values) name.insert(name.end(), values.begin(), values.end());
+#define AIPERF_APPEND_TEXT(offsets, text, value) \
+  text.append(value);                            \
+  offsets.push_back(static_cast<std::int64_t>(text.size()));
+  // A record always has raw text for each of its chunks; missing ends are padded so the offsets stay aligned.
+#define AIPERF_APPEND_RAW_CHUNK_TEXT(offsets, text, value, ends)                                        \
+  if (keep_raw_) {                                                                                      \
+    const auto base = static_cast<std::int64_t>(text.size());                                           \
+    text.append(value);                                                                                 \
+    for (std::size_t chunk = 0; chunk < r.chunk_ns.size(); ++chunk) {                                   \
+      offsets.push_back(base + (chunk < ends.size() ? ends[chunk] : static_cast<std::int64_t>(value.size()))); \
+    }                                                                                                   \
   }
+#define AIPERF_APPEND_RAW_TEXT(offsets, text, value) \
+  if (keep_raw_) {                                   \
+    AIPERF_APPEND_TEXT(offsets, text, value)         \
+  }
+  AIPERF_RECORD_COLUMNS(AIPERF_APPEND_RECORD, AIPERF_APPEND_CHUNK_OFFSETS, AIPERF_APPEND_CHUNK, AIPERF_APPEND_TEXT,
+                        AIPERF_APPEND_RAW_CHUNK_TEXT, AIPERF_APPEND_RAW_TEXT)
+#undef AIPERF_APPEND_RECORD
+#undef AIPERF_APPEND_CHUNK_OFFSETS
+#undef AIPERF_APPEND_CHUNK
+#undef AIPERF_APPEND_TEXT
+#undef AIPERF_APPEND_RAW_CHUNK_TEXT
+#undef AIPERF_APPEND_RAW_TEXT
 }
 
 void RecordStore::append_row(const RecordStore& source, std::size_t row) {
-  auto slice_append = [](std::string& to, const std::string& from, const std::vector<std::int64_t>& offsets,
-                         std::size_t i) {
-    to.append(from, static_cast<std::size_t>(offsets[i]), static_cast<std::size_t>(offsets[i + 1] - offsets[i]));
-  };
-  request_index.push_back(source.request_index[row]);
-  body_index.push_back(source.body_index[row]);
-  worker_id.push_back(source.worker_id[row]);
-  phase.push_back(source.phase[row]);
-  session_num.push_back(source.session_num[row]);
-  turn_index.push_back(source.turn_index[row]);
-  intended_ns.push_back(source.intended_ns[row]);
-  start_ns.push_back(source.start_ns[row]);
-  ack_ns.push_back(source.ack_ns[row]);
-  end_ns.push_back(source.end_ns[row]);
-  status.push_back(source.status[row]);
-  error_kind.push_back(source.error_kind[row]);
-  was_cancelled.push_back(source.was_cancelled[row]);
-  slice_append(error_message, source.error_message, source.error_message_offsets, row);
-  error_message_offsets.push_back(static_cast<std::int64_t>(error_message.size()));
   const auto first_chunk = static_cast<std::size_t>(source.chunk_offsets[row]);
   const auto last_chunk = static_cast<std::size_t>(source.chunk_offsets[row + 1]);
-  chunk_ns.insert(chunk_ns.end(), source.chunk_ns.begin() + first_chunk, source.chunk_ns.begin() + last_chunk);
-  chunk_content_bytes.insert(chunk_content_bytes.end(), source.chunk_content_bytes.begin() + first_chunk,
-                             source.chunk_content_bytes.begin() + last_chunk);
-  chunk_offsets.push_back(static_cast<std::int64_t>(chunk_ns.size()));
-  slice_append(content, source.content, source.content_offsets, row);
-  content_offsets.push_back(static_cast<std::int64_t>(content.size()));
-  slice_append(reasoning, source.reasoning, source.reasoning_offsets, row);
-  reasoning_offsets.push_back(static_cast<std::int64_t>(reasoning.size()));
-  usage_prompt_tokens.push_back(source.usage_prompt_tokens[row]);
-  usage_completion_tokens.push_back(source.usage_completion_tokens[row]);
-  usage_reasoning_tokens.push_back(source.usage_reasoning_tokens[row]);
-  num_images.push_back(source.num_images[row]);
-  response_bytes.push_back(source.response_bytes[row]);
-  if (keep_raw_ && source.keep_raw_) {
-    for (std::size_t chunk = first_chunk; chunk < last_chunk; ++chunk) {
-      raw.append(source.raw, static_cast<std::size_t>(source.raw_offsets[chunk]),
-                 static_cast<std::size_t>(source.raw_offsets[chunk + 1] - source.raw_offsets[chunk]));
-      raw_offsets.push_back(static_cast<std::int64_t>(raw.size()));
-    }
-    slice_append(response_headers, source.response_headers, source.response_header_offsets, row);
-    response_header_offsets.push_back(static_cast<std::int64_t>(response_headers.size()));
-  } else if (keep_raw_) {
-    for (std::size_t chunk = first_chunk; chunk < last_chunk; ++chunk) raw_offsets.push_back(raw_offsets.back());
-    response_header_offsets.push_back(response_header_offsets.back());
+  const bool copy_raw = keep_raw_ && source.keep_raw_;
+#define AIPERF_COPY_RECORD(name, ...) name.push_back(source.name[row]);
+#define AIPERF_COPY_CHUNK_OFFSETS(name, ...) \
+  name.push_back(name.back() + static_cast<std::int64_t>(last_chunk - first_chunk));
+#define AIPERF_COPY_CHUNK(name, ...) \
+  name.insert(name.end(), source.name.begin() + first_chunk, source.name.begin() + last_chunk);
+#define AIPERF_COPY_TEXT(offsets, text, ...)           \
+  append_slice(text, source.text, source.offsets, row); \
+  offsets.push_back(static_cast<std::int64_t>(text.size()));
+  // Raw columns of a store without them are filled with empty texts.
+#define AIPERF_COPY_RAW_CHUNK_TEXT(offsets, text, ...)                                           \
+  for (std::size_t chunk = first_chunk; keep_raw_ && chunk < last_chunk; ++chunk) {              \
+    if (copy_raw) append_slice(text, source.text, source.offsets, chunk);                        \
+    offsets.push_back(static_cast<std::int64_t>(text.size()));                                   \
   }
+#define AIPERF_COPY_RAW_TEXT(offsets, text, ...)                      \
+  if (copy_raw) {                                                     \
+    AIPERF_COPY_TEXT(offsets, text)                                   \
+  } else if (keep_raw_) {                                             \
+    offsets.push_back(offsets.back());                                \
+  }
+  AIPERF_RECORD_COLUMNS(AIPERF_COPY_RECORD, AIPERF_COPY_CHUNK_OFFSETS, AIPERF_COPY_CHUNK, AIPERF_COPY_TEXT,
+                        AIPERF_COPY_RAW_CHUNK_TEXT, AIPERF_COPY_RAW_TEXT)
+#undef AIPERF_COPY_RECORD
+#undef AIPERF_COPY_CHUNK_OFFSETS
+#undef AIPERF_COPY_CHUNK
+#undef AIPERF_COPY_TEXT
+#undef AIPERF_COPY_RAW_CHUNK_TEXT
+#undef AIPERF_COPY_RAW_TEXT
 }
 
 RecordStore RecordStore::merge(const std::vector<const RecordStore*>& parts, bool keep_raw) {

@@ -16,7 +16,21 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["profile", "load", "compare", "analyze_accuracy", "Run", "ProfileResult", "ConfigError", "ArtifactError", "__version__"]
+from aiperf.errors import (
+    AccuracyError,
+    AiperfError,
+    ArtifactError,
+    ConfigError,
+    ImageError,
+    InputFileError,
+    PlotError,
+    RunError,
+    TokenizerError,
+)
+
+__all__ = ["AccuracyError", "AiperfError", "ArtifactError", "ConfigError", "ImageError", "InputFileError",
+           "PlotError", "ProfileResult", "Run", "RunError", "TokenizerError", "__version__", "analyze_accuracy",
+           "compare", "load", "profile"]
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -24,18 +38,18 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
-    from .accuracy import AccuracyReport
-    from .result import ProfileResult, Run
+    from aiperf.analysis.runs import ProfileResult, Run
+    from aiperf.analysis.timing_accuracy import AccuracyReport
 
 
-def profile(*, print_table: bool = True, **options: Any) -> "Run":
+def profile(*, print_table: bool = True, **options: Any) -> Run:
     """Run `aiperf profile` from Python. Options are the CLI's, with underscores (`endpoint_type="chat"`).
 
     Returns a Run (summary, records, timeline, config, artifact_dir, images()). Raises ConfigError for invalid
     options. No progress bar by default (`ui_type="simple"` shows one), except in Jupyter.
     """
-    from .config import make_config
-    from .run import run_profile
+    from aiperf.config import make_config
+    from aiperf.run import run_profile
 
     options.setdefault("ui_type", "simple" if _in_jupyter() else "none")
     config = make_config(**options)
@@ -47,46 +61,38 @@ def _in_jupyter() -> bool:
 
     if "IPython" not in sys.modules:
         return False
-    from .notebook import in_jupyter
+    from aiperf.notebook import in_jupyter
 
     return in_jupyter()
 
 
-def load(path: "str | Path", name: "str | None" = None) -> "Run":
+def load(path: str | Path, name: str | None = None) -> Run:
     """Read an artifact folder back into a Run, from its export files alone. `name` labels it in comparisons."""
-    from .result import load as _load
+    from aiperf.analysis.runs import load as _load
 
     return _load(path, name)
 
 
-def compare(runs: "Sequence[Run | str | Path]", **options: Any) -> "pd.DataFrame":
+def compare(runs: Sequence[Run | str | Path], **options: Any) -> pd.DataFrame:
     """Summary metrics of several runs (or artifact folders) side by side, with the change relative to the
-    first: see aiperf.comparison.compare for `stats`, `metrics` and `baseline`."""
-    from .comparison import compare as _compare
+    first: see aiperf.analysis.comparison.compare for `stats`, `metrics` and `baseline`."""
+    from aiperf.analysis.comparison import compare as _compare
 
     return _compare(runs, **options)
 
 
-def analyze_accuracy(artifact_dir: "str | Path", server_log: "str | Path", **options: Any) -> "AccuracyReport":
+def analyze_accuracy(artifact_dir: str | Path, server_log: str | Path, **options: Any) -> AccuracyReport:
     """Join a run's artifact folder with the mock server's `--timing-log` file: client - server time differences
     (request start, events, TTFT, inter-token gaps, request end) in microseconds; writes accuracy.json and
-    accuracy.png into the folder (see aiperf.accuracy.analyze_accuracy and docs/accuracy.md)."""
-    from .accuracy import analyze_accuracy as _analyze
+    accuracy.png into the folder (see aiperf.analysis.timing_accuracy.analyze_accuracy and docs/accuracy.md)."""
+    from aiperf.analysis.timing_accuracy import analyze_accuracy as _analyze
 
     return _analyze(artifact_dir, server_log, **options)
 
 
 def __getattr__(name: str) -> Any:
     if name in ("Run", "ProfileResult"):
-        from .result import Run
+        from aiperf.analysis.runs import Run
 
         return Run
-    if name == "ArtifactError":
-        from .result import ArtifactError
-
-        return ArtifactError
-    if name == "ConfigError":
-        from .config import ConfigError
-
-        return ConfigError
     raise AttributeError(name)

@@ -1,6 +1,6 @@
 """`python -m aiperf` runs the console script."""
 import sys
 
-from .cli import main
+from aiperf.cli import main
 
 sys.exit(main())

@@ -4,7 +4,7 @@ This file is the contract between the C++ engine and the Python layer. Users nev
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -28,6 +28,48 @@ def compute_stats(values: npt.NDArray[np.float64]) -> dict[str, float]:
     An empty input returns {"count": 0, "sum": 0.0}.
     """
 
+# ---- Records (cpp/include/aiperf/record_columns.hpp, record.hpp) -----------------------------------------------
+# (column name, numpy dtype, kind) of every column of Engine.records()/drain(), in their order. Kinds:
+#   record: one value per record; chunk: one value per chunk;
+#   offsets: int64[n+1]: chunk_offsets (record r owns chunks [o[r], o[r+1]) of every chunk column) or the offsets
+#     into the blob column right after it; blob: the UTF-8 bytes of all records;
+#   raw_offsets, raw_blob: the same, kept only with keep_raw (else both empty); raw_offsets is indexed per chunk
+#     (int64[chunks+1], a text per chunk), the other raw offsets per record.
+RECORD_SCHEMA: tuple[tuple[str, str, str], ...]
+
+class ErrorKind:
+    """What became of a request: records' error_kind holds these values."""
+    ok: ClassVar[ErrorKind]
+    connect: ClassVar[ErrorKind]
+    timeout: ClassVar[ErrorKind]
+    http_status: ClassVar[ErrorKind]
+    transport: ClassVar[ErrorKind]
+    invalid_response: ClassVar[ErrorKind]
+    cancelled: ClassVar[ErrorKind]
+    response_too_large: ClassVar[ErrorKind]
+    empty_response: ClassVar[ErrorKind]
+    __members__: ClassVar[dict[str, ErrorKind]]
+    def __init__(self, value: int) -> None: ...
+    def __int__(self) -> int: ...
+    def __index__(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def value(self) -> int: ...
+
+class Phase:
+    """The benchmark phase of a request: records' phase holds these values."""
+    warmup: ClassVar[Phase]
+    profiling: ClassVar[Phase]
+    __members__: ClassVar[dict[str, Phase]]
+    def __init__(self, value: int) -> None: ...
+    def __int__(self) -> int: ...
+    def __index__(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def value(self) -> int: ...
+
 # ---- Engine (cpp/include/aiperf/engine.hpp) ---------------------------------------------------------------
 class EngineConfig:
     url: str                     # full URL including the endpoint path, http:// or https://
@@ -47,6 +89,8 @@ class EngineConfig:
     request_id_prefix: str       # X-Request-ID = request_id_prefix + f"{request_index:012x}"
     expect_images: bool          # image endpoints: a 2xx response without a valid image (data[].b64_json/url,
                                  # or a streamed image event) is an error record, as is b64_json that is not base64
+    expect_content: bool         # text and image endpoints (not embeddings): a 2xx response with no content and no
+                                 # reasoning content (with expect_images: no image) is an error record of kind 8
     max_response_bytes: int      # largest response body; a larger one is cut off as error kind 7; 0 = no limit
     warmup_duration_s: float     # warm-up stops starting sessions after this long (0 = no limit)
     request_rate: float          # open loop: sessions per second (0 = closed loop)
@@ -81,14 +125,16 @@ class Engine:
     def progress(self) -> Progress: ...
     def records(self) -> dict[str, npt.NDArray[Any]]:
         """Columnar records of every request started, after the run finished. n = number of records.
+        The columns, their types and kinds are RECORD_SCHEMA's.
 
-        request_index int64[n], body_index int32[n], worker_id int32[n], phase int8[n] (0 warm-up, 1 profiling)
+        request_index int64[n], body_index int32[n], worker_id int32[n], phase int8[n] (Phase: 0 warm-up, 1 profiling)
         start_ns, ack_ns, end_ns int64[n]: CLOCK_MONOTONIC ns; start = handed to the transport, ack = first
             response byte, end = last byte/transfer done; -1 when it never happened
         status int32[n] (HTTP status, 0 without a response)
-        error_kind int8[n]: 0 ok, 1 connect, 2 timeout, 3 http status >= 400, 4 transport (reset, dropped stream),
+        error_kind int8[n] (ErrorKind): 0 ok, 1 connect, 2 timeout, 3 http status >= 400, 4 transport (reset, dropped stream),
             5 invalid response (bad JSON/SSE, wrong Content-Type, text stream without [DONE]), 6 cancelled,
-            7 response too large (over EngineConfig.max_response_bytes)
+            7 response too large (over EngineConfig.max_response_bytes), 8 empty response (expect_content: a 2xx
+            response without content or reasoning content, or without an image; AIPerf's InvalidInferenceResultError)
         was_cancelled bool[n]
         error_message_offsets int64[n+1], error_message uint8[...]: UTF-8 message per record ("" when ok)
         chunk_offsets int64[n+1]: record r owns chunks chunk_offsets[r]:chunk_offsets[r+1]
@@ -101,6 +147,8 @@ class Engine:
         response_bytes int64[n]
         raw_offsets int64[chunks+1], raw uint8[...]: text of every chunk (keep_raw only, else empty arrays)
         response_header_offsets int64[n+1], response_headers uint8[...]: raw header block (keep_raw only)
+        request_header_offsets int64[n+1], request_headers uint8[...]: the request line and header block exactly as
+            libcurl sent them, ending with the blank line ("" when nothing was sent; keep_raw only)
         """
     def drain(self) -> dict[str, npt.NDArray[Any]]:
         """The records finished since the previous drain(), same columns as records() (zero rows possible),
@@ -146,7 +194,7 @@ class MockServer:
         than 1 ms after their due time), images_sent, chat_image_parts (image_url parts in chat requests), and
         fault_<kind> (kind with '_' for '-') per fault kind: replies that got that fault."""
 
-def mock_fault_kinds() -> list[str]: ...  # "http-500", "http-429", …, "bad-base64"
+def mock_fault_kinds() -> list[str]: ...  # "http-500", "http-429", …, "ignore-max-tokens"
 def mock_choose_fault(faults: list[tuple[str, float]], seed: int, request_key: str) -> str:
     """The fault kind the mock server gives the request with this X-Request-ID ('' for none); raises EngineError for
     an unknown kind or invalid fractions."""

@@ -11,9 +11,9 @@ import shlex
 import sys
 from collections.abc import Sequence
 
-from . import __version__
-from .config import OPTIONS, ConfigError, ProfileConfig, validate
-from .secrets import redact_argv
+from aiperf import __version__
+from aiperf.config import OPTIONS, ConfigError, ProfileConfig, validate
+from aiperf.redaction import redact_argv
 
 
 def _add_profile_options(parser: argparse.ArgumentParser) -> None:
@@ -84,7 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _analyze_accuracy(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(["analyze-accuracy", *argv])
-    from .accuracy import ACCURACY_JSON, ACCURACY_PNG, AccuracyError, analyze_accuracy, print_accuracy
+    from aiperf.analysis.timing_accuracy import (
+        ACCURACY_JSON,
+        ACCURACY_PNG,
+        AccuracyError,
+        analyze_accuracy,
+        print_accuracy,
+    )
 
     try:
         report = analyze_accuracy(args.artifact_dir, args.server_log, plot=not args.no_plot)
@@ -102,8 +108,8 @@ def _plot(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(["plot", *argv])
     from pathlib import Path
 
-    from .html_report import write_report
-    from .result import ArtifactError, find_artifact_dirs
+    from aiperf.analysis.html_report import write_report
+    from aiperf.analysis.runs import ArtifactError, find_artifact_dirs
 
     try:
         folders = find_artifact_dirs(args.artifact_dirs)
@@ -125,7 +131,7 @@ def _plot(argv: Sequence[str]) -> int:
 
 def _extract_images(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(["extract-images", *argv])
-    from .images import extract_images
+    from aiperf.analysis.extract_images import extract_images
 
     try:
         written = extract_images(args.artifact_dir, args.out, real_extension=args.real_extension)
@@ -156,7 +162,7 @@ def config_from_args(argv: Sequence[str]) -> ProfileConfig:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "mock-server":
-        from .mock.server import run_cli
+        from aiperf.mock.server import run_cli
 
         return run_cli(argv[1:])
     if argv and argv[0] == "extract-images":
@@ -177,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as e:
         print(f"aiperf profile: error: {e}", file=sys.stderr)
         return e.exit_code
-    from .run import RunError, run_profile
+    from aiperf.run import RunError, run_profile
 
     try:
         result = run_profile(config)

@@ -16,9 +16,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .comparison import compare
-from .html_report import write_report
-from .plots import (
+from aiperf.analysis.comparison import compare
+from aiperf.analysis.html_report import write_report
+from aiperf.analysis.plots import (
     PlotError,
     all_plots,
     concurrency_over_time,
@@ -28,11 +28,11 @@ from .plots import (
     throughput_over_time,
     ttft_itl_distributions,
 )
-from .result import load
+from aiperf.analysis.runs import load
 
 if TYPE_CHECKING:
-    from .gallery import GeneratedImage
-    from .result import Run
+    from aiperf.analysis.gallery import GeneratedImage
+    from aiperf.analysis.runs import Run
 
 __all__ = ["Gallery", "PlotError", "all_plots", "compare", "concurrency_over_time", "gallery",
            "image_latency_by_size", "in_jupyter", "latency_cdf", "latency_vs_throughput", "load",
@@ -60,7 +60,7 @@ class Gallery:
         self.path = path  # the HTML file written outside Jupyter
 
     def html(self, standalone: bool = False) -> str:
-        from .gallery import gallery_html
+        from aiperf.analysis.gallery import gallery_html
 
         return gallery_html(self.images, title=self.title, standalone=standalone)
 
@@ -88,7 +88,7 @@ def gallery(run: Run | str | Path, limit: int | None = 100, path: str | Path | N
     In Jupyter the returned Gallery shows inline; elsewhere (or when `path` is given) it is also written as a
     standalone HTML file, by default `<artifact_dir>/gallery.html`.
     """
-    from .comparison import as_runs
+    from aiperf.analysis.comparison import as_runs
 
     loaded = as_runs(run)[0]
     result = Gallery(loaded.images(limit), title=f"Images of {loaded.label}")

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <set>
 #include <string>
@@ -65,6 +66,11 @@ class TestServer {
   std::vector<std::string> request_ids() {
     std::lock_guard lock(mutex_);
     return request_ids_;
+  }
+  // The header block of every request as it arrived, blank line included, by X-Request-ID.
+  std::map<std::string, std::string> request_heads() {
+    std::lock_guard lock(mutex_);
+    return request_heads_;
   }
 
  private:
@@ -122,6 +128,7 @@ class TestServer {
       if (const std::size_t at = head.find("X-Request-ID: "); at != std::string::npos) {
         std::lock_guard lock(mutex_);
         request_ids_.push_back(head.substr(at + 14, head.find("\r\n", at) - at - 14));
+        request_heads_[request_ids_.back()] = head + "\r\n\r\n";
       }
       const std::string path = head.substr(head.find(' ') + 1, head.find(' ', head.find(' ') + 1) - head.find(' ') - 1);
       if (!respond(fd, path)) return;
@@ -148,6 +155,21 @@ class TestServer {
       return plain(200, "data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\n\ndata: not json\n\n"
                         "data: {\"error\":{\"message\":\"overloaded\"}}\n\ndata: [DONE]\n\n");
     }
+    // Successful but empty: what a server shedding load or a broken backend sends.
+    if (path == "/role-only-stream" || path == "/role-only-no-done" || path == "/reasoning-stream") {
+      std::string events = path == "/reasoning-stream"
+                               ? "data: {\"choices\":[{\"delta\":{\"reasoning_content\":\"hm\"}}]}\n\n"
+                               : "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\"}}]}\n\n";
+      if (path != "/role-only-no-done") events += "data: [DONE]\n\n";
+      return send_all(fd, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: " +
+                              std::to_string(events.size()) + "\r\n\r\n" + events);
+    }
+    if (path == "/empty-choices") return plain(200, R"({"choices":[],"usage":{"prompt_tokens":3}})");
+    if (path == "/usage-only") return plain(200, R"({"usage":{"prompt_tokens":3,"completion_tokens":0}})");
+    if (path == "/empty-content") return plain(200, R"({"choices":[{"message":{"content":""}}]})");
+    if (path == "/image-empty") return plain(200, R"({"created":1,"data":[]})");
+    if (path == "/image-one") return plain(200, R"({"created":1,"data":[{"b64_json":"aGk="}]})");
+    if (path == "/embeddings") return plain(200, R"({"data":[{"embedding":[0.5],"index":0}],"usage":{"prompt_tokens":3}})");
     if (path == "/stream" || path == "/hang") {
       if (!send_all(fd, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")) {
         return false;
@@ -176,6 +198,7 @@ class TestServer {
   std::vector<int> client_fds_;
   std::vector<std::thread> connection_threads_;
   std::vector<std::string> request_ids_;
+  std::map<std::string, std::string> request_heads_;
   std::atomic<int> connections_{0};
 };
 
@@ -451,6 +474,120 @@ TEST(Engine, DrainHandsOutEveryRecordOnceWhileTheRunGoesOn) {
   ASSERT_EQ(seen.size(), 400u);
   for (std::size_t i = 0; i < seen.size(); ++i) EXPECT_EQ(seen[i], static_cast<std::int64_t>(i));
   EXPECT_THROW(engine.records(), Error);  // drain() and records() do not mix
+}
+
+std::string message(const RecordStore& records, std::size_t i) {
+  return slice(records.error_message, records.error_message_offsets, i);
+}
+
+TEST(Engine, SuccessWithoutContentIsAnEmptyResponseWhenContentIsExpected) {
+  TestServer server;
+  struct Case {
+    std::string_view path;
+    bool streaming;
+  };
+  for (const Case& c : {Case{"/role-only-stream", true}, Case{"/empty-choices", false}, Case{"/usage-only", false},
+                        Case{"/empty-content", false}}) {
+    EngineConfig config = config_for(server.url(c.path));
+    config.streaming = c.streaming;
+    config.request_count = 2;
+    config.expect_content = true;
+    const auto records = run(config);
+    ASSERT_EQ(records->size(), 2u);
+    EXPECT_EQ(records->error_kind[0], static_cast<std::int8_t>(ErrorKind::empty_response)) << c.path;
+    EXPECT_EQ(records->status[0], 200);
+    EXPECT_TRUE(message(*records, 0).starts_with("No responses with actual content were received")) << c.path;
+    // Unchanged without expect_content (embeddings): the same response is a success.
+    config.expect_content = false;
+    EXPECT_EQ(run(config)->error_kind[0], 0) << c.path;
+  }
+}
+
+TEST(Engine, ReasoningAloneIsContent) {
+  TestServer server;
+  EngineConfig config = config_for(server.url("/reasoning-stream"));
+  config.streaming = true;
+  config.request_count = 1;
+  config.expect_content = true;
+  const auto records = run(config);
+  EXPECT_EQ(records->error_kind[0], 0) << message(*records, 0);
+  EXPECT_EQ(slice(records->reasoning, records->reasoning_offsets, 0), "hm");
+}
+
+TEST(Engine, AnEarlierErrorIsNotReplacedByEmptyResponse) {
+  TestServer server;
+  EngineConfig config = config_for(server.url("/role-only-no-done"));
+  config.streaming = true;
+  config.request_count = 1;
+  config.expect_content = true;
+  const auto records = run(config);
+  EXPECT_EQ(records->error_kind[0], static_cast<std::int8_t>(ErrorKind::invalid_response));
+  EXPECT_NE(message(*records, 0).find("without data: [DONE]"), std::string::npos);
+  config.url = server.url("/error");
+  EXPECT_EQ(run(config)->error_kind[0], static_cast<std::int8_t>(ErrorKind::http_status));
+}
+
+TEST(Engine, ImageResponseWithoutAnImageIsAnEmptyResponseWhenContentIsExpected) {
+  TestServer server;
+  EngineConfig config = config_for(server.url("/image-empty"));
+  config.request_count = 1;
+  config.expect_images = true;
+  config.expect_content = true;
+  auto records = run(config);
+  EXPECT_EQ(records->error_kind[0], static_cast<std::int8_t>(ErrorKind::empty_response));
+  EXPECT_NE(message(*records, 0).find("no image in the response"), std::string::npos);
+  config.expect_content = false;  // as before: an invalid response
+  EXPECT_EQ(run(config)->error_kind[0], static_cast<std::int8_t>(ErrorKind::invalid_response));
+  config.url = server.url("/image-one");
+  config.expect_content = true;
+  records = run(config);
+  EXPECT_EQ(records->error_kind[0], 0) << message(*records, 0);
+  EXPECT_EQ(records->num_images[0], 1);
+}
+
+TEST(Engine, EmbeddingsCarryNoContentAndAreNotJudgedForIt) {
+  TestServer server;
+  EngineConfig config = config_for(server.url("/embeddings"));
+  config.request_count = 1;
+  const auto records = run(config);
+  EXPECT_EQ(records->error_kind[0], 0);
+  EXPECT_EQ(records->content_offsets[1], 0);
+  EXPECT_EQ(records->usage_prompt_tokens[0], 3);
+}
+
+TEST(Engine, KeepRawRecordsTheRequestHeadersExactlyAsSent) {
+  TestServer server;
+  for (const bool streaming : {false, true}) {
+    EngineConfig config = config_for(server.url(streaming ? "/stream" : "/chat"));
+    config.streaming = streaming;
+    config.keep_raw = true;
+    config.request_id_prefix = streaming ? "s-" : "p-";
+    config.headers = {"Authorization: Bearer k"};
+    const auto records = run(config);
+    ASSERT_EQ(records->size(), 6u);
+    ASSERT_EQ(records->request_header_offsets.size(), 7u);
+    const auto heads = server.request_heads();
+    for (std::size_t i = 0; i < records->size(); ++i) {
+      const std::string sent = slice(records->request_headers, records->request_header_offsets, i);
+      char id[32];
+      std::snprintf(id, sizeof id, "%s%012llx", config.request_id_prefix.c_str(),
+                    static_cast<unsigned long long>(records->request_index[i]));
+      ASSERT_EQ(heads.count(id), 1u) << id;
+      EXPECT_EQ(sent, heads.at(id));  // byte for byte what arrived
+      EXPECT_TRUE(sent.starts_with("POST /")) << sent;
+      EXPECT_NE(sent.find("X-Request-ID: " + std::string(id) + "\r\n"), std::string::npos) << sent;
+      EXPECT_NE(sent.find("Accept: */*\r\n"), std::string::npos) << sent;
+      EXPECT_NE(sent.find("Content-Type: application/json\r\n"), std::string::npos) << sent;
+      EXPECT_NE(sent.find("Authorization: Bearer k\r\n"), std::string::npos) << sent;
+    }
+  }
+}
+
+TEST(Engine, WithoutKeepRawNoRequestHeadersAreKept) {
+  TestServer server;
+  const auto records = run(config_for(server.url("/chat")));
+  EXPECT_TRUE(records->request_header_offsets.empty());
+  EXPECT_TRUE(records->request_headers.empty());
 }
 
 TEST(Engine, RecordsBeforeTheRunFinishedThrow) {

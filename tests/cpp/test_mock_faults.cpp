@@ -7,6 +7,7 @@
 #include <chrono>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "aiperf/error.hpp"
 #include "aiperf/mock_server.hpp"
@@ -17,6 +18,10 @@ namespace {
 using aiperf::mock::Endpoint;
 using aiperf::mock::Fault;
 using aiperf::mock::FaultRule;
+
+simdjson::dom::element parse_event(simdjson::dom::parser& parser, std::string_view json) {
+  return parser.parse(simdjson::padded_string(json));
+}
 
 TEST(MockFaults, NamesRoundTripAndUnknownNamesAreNone) {
   for (int f = 1; f < aiperf::mock::kFaultKinds; ++f) {
@@ -139,6 +144,147 @@ TEST(MockFaults, BrokenTextsBreakExactlyWhatTheyName) {
   EXPECT_EQ(stream, "data: {\"a\":{\"b\":1}\n\ndata: {\"c\":2}\n\n");
 }
 
+// The data of each SSE event of a text ("data: …\n\n" blocks), [DONE] included.
+std::vector<std::string> event_data(const std::string& text) {
+  std::vector<std::string> events;
+  aiperf::SseParser sse;
+  sse.feed(text, [&](std::string_view data) { events.emplace_back(data); });
+  EXPECT_EQ(sse.invalid_lines(), 0u);
+  return events;
+}
+
+aiperf::mock::ReplyHeader faulty_header(Endpoint endpoint, Fault fault, bool include_usage, std::int64_t max_tokens) {
+  aiperf::mock::TextRequest request;
+  request.include_usage = include_usage;
+  request.max_tokens = max_tokens;
+  request.prompt_chars = 8;
+  auto header = aiperf::mock::make_reply_header(endpoint, request, 8, 1, 1);
+  aiperf::mock::apply_reply_fault(header, fault, 8);
+  return header;
+}
+
+TEST(MockFaults, EmptyResponseStreamsOnlyARoleEventThenTheUsualEnd) {
+  simdjson::dom::parser parser;
+  for (bool include_usage : {false, true}) {
+    const auto header = faulty_header(Endpoint::chat_completions, Fault::empty_response, include_usage, -1);
+    EXPECT_EQ(header.completion_tokens, 0);
+    const std::string prefix = aiperf::mock::stream_event_prefix(header);
+    std::string text;
+    aiperf::mock::append_stream_end_events(text, header, prefix);
+    const auto events = event_data(text);
+    ASSERT_EQ(events.size(), include_usage ? 4u : 3u);
+    simdjson::dom::element first = parse_event(parser, events[0]);
+    EXPECT_EQ(simdjson::dom::object(first["choices"].at(0)["delta"]).size(), 1u);
+    EXPECT_EQ(std::string_view(first["choices"].at(0)["delta"]["role"]), "assistant");
+    EXPECT_TRUE(first["choices"].at(0)["finish_reason"].is_null());
+    simdjson::dom::element finish = parse_event(parser, events[1]);
+    EXPECT_EQ(simdjson::dom::object(finish["choices"].at(0)["delta"]).size(), 0u);
+    EXPECT_EQ(std::string_view(finish["choices"].at(0)["finish_reason"]), "stop");
+    if (include_usage) EXPECT_EQ(int64_t(parse_event(parser, events[2])["usage"]["completion_tokens"]), 0);
+    EXPECT_EQ(events.back(), "[DONE]");
+  }
+  const auto completions = faulty_header(Endpoint::completions, Fault::empty_response, false, -1);
+  std::string text;
+  aiperf::mock::append_stream_end_events(text, completions, aiperf::mock::stream_event_prefix(completions));
+  const auto events = event_data(text);
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(std::string_view(parse_event(parser, events[0])["choices"].at(0)["text"]), "");
+}
+
+TEST(MockFaults, EmptyResponseBodiesCarryNoContent) {
+  simdjson::dom::parser parser;
+  auto chat = parse_event(parser, aiperf::mock::completion_body(
+                                      faulty_header(Endpoint::chat_completions, Fault::empty_response, false, 4)));
+  EXPECT_EQ(std::string_view(chat["choices"].at(0)["message"]["content"]), "");
+  EXPECT_EQ(std::string_view(chat["choices"].at(0)["finish_reason"]), "stop");
+  EXPECT_EQ(int64_t(chat["usage"]["completion_tokens"]), 0);
+  auto completion = parse_event(
+      parser, aiperf::mock::completion_body(faulty_header(Endpoint::completions, Fault::empty_response, false, -1)));
+  EXPECT_EQ(std::string_view(completion["choices"].at(0)["text"]), "");
+  // What the server does for images and embeddings: no items at all (worker: n = 0, inputs = 0).
+  aiperf::mock::ImageCache cache;
+  aiperf::mock::ImageRequest images;
+  images.prompt = "x";
+  images.n = 0;
+  images.width = images.height = 8;
+  auto body = parse_event(parser, aiperf::mock::images_body(images, *cache.get(8, 8), "http://h:1", 0));
+  EXPECT_EQ(simdjson::dom::array(body["data"]).size(), 0u);
+  const auto rounds = aiperf::mock::image_stream_events(Endpoint::image_generations, images, *cache.get(8, 8), 0);
+  EXPECT_EQ(rounds.back(), "data: [DONE]\n\n");
+}
+
+TEST(MockFaults, NoUsageLeavesUsageOutEvenWhenTheStreamAsksForIt) {
+  for (Endpoint endpoint : {Endpoint::chat_completions, Endpoint::completions}) {
+    const auto header = faulty_header(endpoint, Fault::no_usage, true, -1);
+    const std::string prefix = aiperf::mock::stream_event_prefix(header);
+    std::string text;
+    for (std::int64_t i = 0; i < header.completion_tokens; ++i) {
+      aiperf::mock::append_stream_token_event(text, header, prefix, i);
+    }
+    aiperf::mock::append_stream_end_events(text, header, prefix);
+    EXPECT_EQ(event_data(text).size(), 8u + 2u);  // the tokens, the finish event, [DONE]
+    EXPECT_EQ(text.find("usage"), std::string::npos);
+    const std::string body = aiperf::mock::completion_body(header);
+    EXPECT_EQ(body.find("usage"), std::string::npos);
+    simdjson::dom::parser parser;
+    EXPECT_EQ(std::string_view(parse_event(parser, body)["choices"].at(0)["finish_reason"]), "stop");
+  }
+  aiperf::mock::EmbeddingsRequest embeddings;
+  embeddings.inputs = 1;
+  EXPECT_EQ(aiperf::mock::embeddings_body(embeddings, false).find("usage"), std::string::npos);
+  EXPECT_NE(aiperf::mock::embeddings_body(embeddings).find("usage"), std::string::npos);
+  aiperf::mock::ImageCache cache;
+  aiperf::mock::ImageRequest images;
+  images.prompt = "x";
+  images.width = images.height = 8;
+  const auto image = cache.get(8, 8);
+  simdjson::dom::parser parser;
+  const std::string body = aiperf::mock::images_body(images, *image, "http://h:1", 0, false);
+  EXPECT_EQ(body.find("usage"), std::string::npos);
+  EXPECT_EQ(simdjson::dom::array(parse_event(parser, body)["data"]).size(), 1u);
+  for (const std::string& round : aiperf::mock::image_stream_events(Endpoint::image_generations, images, *image, 0,
+                                                                    false)) {
+    EXPECT_EQ(round.find("usage"), std::string::npos);
+    for (const std::string& data : event_data(round)) {
+      if (data != "[DONE]") EXPECT_TRUE(parse_event(parser, data)["b64_json"].is_string());
+    }
+  }
+}
+
+TEST(MockFaults, IgnoreMaxTokensSendsTheConfiguredCountWhateverTheRequestAsks) {
+  for (std::int64_t asked : {std::int64_t{-1}, std::int64_t{0}, std::int64_t{2}, std::int64_t{100}}) {
+    const auto header = faulty_header(Endpoint::chat_completions, Fault::ignore_max_tokens, false, asked);
+    EXPECT_EQ(header.completion_tokens, 8) << asked;
+    EXPECT_FALSE(header.finished_by_length);
+  }
+  simdjson::dom::parser parser;
+  auto body = parse_event(parser, aiperf::mock::completion_body(
+                                      faulty_header(Endpoint::completions, Fault::ignore_max_tokens, false, 2)));
+  EXPECT_EQ(std::string_view(body["choices"].at(0)["text"]), " the of and to in a is that");
+  EXPECT_EQ(int64_t(body["usage"]["completion_tokens"]), 8);
+  EXPECT_EQ(std::string_view(body["choices"].at(0)["finish_reason"]), "stop");
+  // The other faults leave the header alone.
+  const auto plain = faulty_header(Endpoint::chat_completions, Fault::hang, true, 2);
+  EXPECT_EQ(plain.completion_tokens, 2);
+  EXPECT_TRUE(plain.usage && plain.include_usage && !plain.empty);
+}
+
+TEST(MockFaults, ContentFaultsApplyWhereTheyCanChangeTheReply) {
+  using aiperf::mock::fault_applies;
+  for (Endpoint endpoint : {Endpoint::chat_completions, Endpoint::completions, Endpoint::embeddings,
+                            Endpoint::image_generations, Endpoint::image_edits}) {
+    EXPECT_TRUE(fault_applies(Fault::empty_response, endpoint, false, false));
+    EXPECT_TRUE(fault_applies(Fault::no_usage, endpoint, true, true));
+  }
+  EXPECT_TRUE(fault_applies(Fault::ignore_max_tokens, Endpoint::chat_completions, true, false));
+  EXPECT_TRUE(fault_applies(Fault::ignore_max_tokens, Endpoint::completions, false, false));
+  EXPECT_FALSE(fault_applies(Fault::ignore_max_tokens, Endpoint::embeddings, false, false));
+  EXPECT_FALSE(fault_applies(Fault::ignore_max_tokens, Endpoint::image_generations, false, true));
+  EXPECT_EQ(aiperf::mock::fault_name(Fault::empty_response), "empty-response");
+  EXPECT_EQ(aiperf::mock::fault_name(Fault::no_usage), "no-usage");
+  EXPECT_EQ(aiperf::mock::fault_name(Fault::ignore_max_tokens), "ignore-max-tokens");
+}
+
 struct Reply {
   CURLcode result = CURLE_OK;
   long status = 0;
@@ -151,10 +297,11 @@ size_t collect(char* data, size_t size, size_t count, void* user) {
   return size * count;
 }
 
-Reply post(int port, const std::string& request_id, const std::string& body, long timeout_ms = 5000) {
+Reply post(int port, const std::string& request_id, const std::string& body, long timeout_ms = 5000,
+           const std::string& path = "/v1/chat/completions") {
   Reply reply;
   CURL* curl = curl_easy_init();
-  const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/v1/chat/completions";
+  const std::string url = "http://127.0.0.1:" + std::to_string(port) + path;
   curl_slist* headers = curl_slist_append(nullptr, ("X-Request-ID: " + request_id).c_str());
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_PROXY, "");
@@ -260,6 +407,39 @@ TEST(MockFaultServer, HugeResponseIsWrittenAsTheClientReads) {
   simdjson::dom::parser parser;
   simdjson::dom::element document;
   EXPECT_EQ(parser.parse(simdjson::padded_string(reply.body)).get(document), simdjson::SUCCESS);
+}
+
+TEST(MockFaultServer, EmptyResponseStreamsTheRoleAloneAndImagesComeBackEmpty) {
+  aiperf::MockServer server(faulty(Fault::empty_response));
+  const int port = server.start();
+  const Reply stream =
+      post(port, "e", R"({"stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]})");
+  EXPECT_EQ(stream.result, CURLE_OK);
+  EXPECT_EQ(stream.status, 200);
+  const auto events = event_data(stream.body);
+  ASSERT_EQ(events.size(), 4u);  // role, finish, usage, [DONE]
+  EXPECT_NE(events[0].find(R"("delta":{"role":"assistant"},)"), std::string::npos);
+  EXPECT_EQ(stream.body.find("\"content\""), std::string::npos);
+  EXPECT_EQ(events[3], "[DONE]");
+  const Reply images = post(port, "i", R"({"prompt":"x","size":"16x16"})", 5000, "/v1/images/generations");
+  EXPECT_EQ(images.status, 200);
+  EXPECT_NE(images.body.find(R"("data":[])"), std::string::npos);
+  const Reply embeddings = post(port, "m", R"({"input":"x"})", 5000, "/v1/embeddings");
+  EXPECT_NE(embeddings.body.find(R"("data":[])"), std::string::npos);
+  EXPECT_EQ(server.stats()["fault_empty_response"], 3);
+  EXPECT_EQ(server.stats()["images_sent"], 0);
+}
+
+TEST(MockFaultServer, NoUsageAndIgnoreMaxTokensChangeOnlyWhatTheyName) {
+  aiperf::MockServer no_usage(faulty(Fault::no_usage));
+  const Reply stream = post(no_usage.start(), "u",
+                            R"({"stream":true,"stream_options":{"include_usage":true},"messages":[]})");
+  EXPECT_EQ(event_data(stream.body).size(), 8u + 2u);
+  EXPECT_EQ(stream.body.find("usage"), std::string::npos);
+  aiperf::MockServer ignoring(faulty(Fault::ignore_max_tokens));
+  const Reply body = post(ignoring.start(), "x", R"({"max_completion_tokens":2,"messages":[]})");
+  EXPECT_NE(body.body.find(R"("content":" the of and to in a is that")"), std::string::npos);
+  EXPECT_NE(body.body.find(R"("completion_tokens":8,)"), std::string::npos);
 }
 
 }  // namespace

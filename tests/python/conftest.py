@@ -1,6 +1,7 @@
 """Shared fixtures: a built-in mock server on 127.0.0.1 with a free port, and a gpt2 tokenizer check."""
 from __future__ import annotations
 
+import os
 import socket
 
 import pytest
@@ -22,6 +23,22 @@ def fast_mock_server():
 
     with MockServer(host="127.0.0.1", port=0, ttft_ms=0, itl_ms=0, output_tokens=8) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def gpt2():
+    """The offline GPT-2 tokenizer (`make tokenizer-assets`); a missing asset skips, except in CI where it fails."""
+    from aiperf.inputs.tokenizer import gpt2_asset_dir, load_tokenizer
+
+    asset_dir = gpt2_asset_dir()
+    if not (asset_dir / "tokenizer.json").is_file():
+        message = f"GPT-2 tokenizer asset missing in {asset_dir}: run `make tokenizer-assets`"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        return load_tokenizer("gpt2")
 
 
 @pytest.fixture

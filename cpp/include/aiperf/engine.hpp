@@ -47,6 +47,9 @@ struct EngineConfig {
   // arrived at. Costs one extra recvmsg() per socket wake-up. Bytes past what the peek saw fall back to the clock.
   bool kernel_timestamps = false;
   bool expect_images = false;           // image endpoints: a success without a valid image is an invalid response
+  // Text and image endpoints (not embeddings): a 2xx response that carried no content or reasoning content (with
+  // expect_images: no image) is an error record of kind empty_response, not a success.
+  bool expect_content = false;
   std::int64_t max_response_bytes = std::int64_t{256} << 20;  // per response body; larger is an error; 0 = none
   // Distributed runs (one engine per worker): this engine is shard `shard_index` of `shard_count`, and its request
   // indices and session numbers are shard_index + shard_count * (its own count), so they are unique across shards.

@@ -124,6 +124,7 @@ class EventLoop {
   static int on_close_socket(void* loop, curl_socket_t socket);
   static size_t on_write(char* data, size_t size, size_t count, void* slot);
   static size_t on_header(char* data, size_t size, size_t count, void* slot);
+  static int on_debug(CURL* easy, curl_infotype type, char* data, size_t size, void* slot);
 
   void configure_slot(RequestSlot& slot);
   CurlShard& add_shard(std::size_t capacity);

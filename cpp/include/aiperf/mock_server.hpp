@@ -33,8 +33,11 @@ enum class Fault : std::uint8_t {
   trickle,                // the reply one byte per 100 ms
   wrong_content_type,     // 200 with Content-Type text/html and an HTML page
   bad_base64,             // images (b64_json): every image's base64 starts with '*'
+  empty_response,         // a 200 without content: a role-only stream event, "" content, "data": []
+  no_usage,               // no usage object, even when stream_options.include_usage asks for one
+  ignore_max_tokens,      // text: MockServerConfig::output_tokens tokens whatever max_tokens says
 };
-inline constexpr int kFaultKinds = static_cast<int>(Fault::bad_base64) + 1;  // none included
+inline constexpr int kFaultKinds = static_cast<int>(Fault::ignore_max_tokens) + 1;  // none included
 struct FaultRule {
   Fault fault = Fault::none;
   double fraction = 0.0;  // of the requests, 0 to 1; the rules' fractions add up to at most 1
@@ -157,7 +160,9 @@ struct ReplyHeader {
   std::int64_t prompt_tokens = 0;
   std::int64_t completion_tokens = 0;
   bool finished_by_length = false;  // the request's own limit cut the output: finish_reason "length"
-  bool include_usage = false;
+  bool include_usage = false;  // streams: the usage event
+  bool usage = true;           // no-usage: false, no usage object in the body or the stream
+  bool empty = false;          // empty-response: a stream's only content event is the role-only one
 };
 ReplyHeader make_reply_header(Endpoint endpoint, const TextRequest& request, std::int64_t output_tokens_cap,
                               std::uint64_t serial, std::int64_t created_unix_s);
@@ -167,11 +172,12 @@ std::string completion_body(const ReplyHeader& header);  // non-streaming chat.c
 std::string stream_event_prefix(const ReplyHeader& header);
 void append_stream_token_event(std::string& out, const ReplyHeader& header, std::string_view prefix,
                                std::int64_t token_index);
-// The finish_reason event, the usage event when asked for, and data: [DONE] (unless done_marker is false).
+// The finish_reason event, the usage event when asked for, and data: [DONE] (unless done_marker is false);
+// an empty reply (header.empty) first gets its role-only event.
 void append_stream_end_events(std::string& out, const ReplyHeader& header, std::string_view prefix,
                               bool done_marker = true);
 
-std::string embeddings_body(const EmbeddingsRequest& request);
+std::string embeddings_body(const EmbeddingsRequest& request, bool with_usage = true);
 std::string models_body();
 std::string health_body();
 std::string error_body(std::string_view message, std::string_view type);
@@ -207,6 +213,9 @@ void corrupt_base64(std::string& text);
 void strip_data_fields(std::string& text);
 // bad-json: the first SSE event of the text ("data: {…}\n\n") loses its closing brace.
 void break_first_event_json(std::string& text);
+// The faults that change a text reply's content rather than how it is sent (empty-response, no-usage,
+// ignore-max-tokens); others leave the header as it is.
+void apply_reply_fault(ReplyHeader& header, Fault fault, std::int64_t output_tokens_cap);
 
 // ---- Images (mock_server_images.cpp) ----
 
@@ -289,13 +298,13 @@ class ImageCache {
 // {"created","data":[{"b64_json"|"url","revised_prompt"}×n],"background","output_format","quality","size","usage"}.
 // url_base is "http://host:port" for response_format url.
 std::string images_body(const ImageRequest& request, const MockImage& image, std::string_view url_base,
-                        std::int64_t created_unix_s);
+                        std::int64_t created_unix_s, bool with_usage = true);
 // SSE events of a streamed image reply, in sending order: for each preview round one
 // `<kind>.partial_image` event per image, then one `<kind>.completed` event per image followed by data: [DONE].
 // kind is image_generation or image_edit. events[k] for k < partial_images is preview round k; the last entry
 // holds the completed events.
 std::vector<std::string> image_stream_events(Endpoint endpoint, const ImageRequest& request, const MockImage& image,
-                                             std::int64_t created_unix_s);
+                                             std::int64_t created_unix_s, bool with_usage = true);
 // The size in a /v1/mock-images/<W>x<H>.png path, or {0,0}.
 std::pair<int, int> mock_image_path_size(std::string_view path);
 

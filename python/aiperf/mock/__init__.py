@@ -9,6 +9,6 @@ From the shell: `aiperf mock-server --port 8000 --ttft-ms 20 --itl-ms 5` (or `py
 
 from __future__ import annotations
 
-from .server import MockServer, build_parser, run_cli, serve
+from aiperf.mock.server import MockServer, build_parser, run_cli, serve
 
 __all__ = ["MockServer", "build_parser", "run_cli", "serve"]

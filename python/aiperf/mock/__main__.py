@@ -2,6 +2,6 @@
 
 import sys
 
-from .server import run_cli
+from aiperf.mock.server import run_cli
 
 sys.exit(run_cli(sys.argv[1:]))

@@ -53,7 +53,7 @@ FaultSpec = Union[str, tuple[str, float]]  # "http-500:0.1" or ("http-500", 0.1)
 
 def fault_kinds() -> list[str]:
     """The fault kinds, in the order of docs/reliability.md."""
-    from .. import _engine
+    from aiperf import _engine
 
     return list(_engine.mock_fault_kinds())
 
@@ -109,7 +109,7 @@ class MockServer:
         huge_response_bytes: int = DEFAULT_HUGE_RESPONSE_BYTES,
         timing_log: str | os.PathLike[str] | None = None,
     ) -> None:
-        from .. import _engine
+        from aiperf import _engine
 
         config = _engine.MockServerConfig()
         config.host = host
@@ -167,7 +167,7 @@ class MockServer:
 
     def fault_for(self, request_id: str) -> str | None:
         """The fault kind a request with this X-Request-ID gets (when it fits the request), or None."""
-        from .. import _engine
+        from aiperf import _engine
 
         kind = _engine.mock_choose_fault(self.config.faults, self.config.seed, request_id)
         return kind or None
@@ -306,7 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KIND:FRACTION",
         help="fail this fraction (0-1) of the inference requests in this way (repeatable; fractions add up to at "
         "most 1): http-500, http-429, http-400, reset-before-response, reset-mid-stream, no-done, bad-json, "
-        "bad-sse, huge-response, hang, trickle, wrong-content-type, bad-base64 (see docs/reliability.md)",
+        "bad-sse, huge-response, hang, trickle, wrong-content-type, bad-base64, empty-response, no-usage, "
+        "ignore-max-tokens (see docs/reliability.md)",
     )
     parser.add_argument(
         "--seed",
@@ -357,7 +358,7 @@ def run_cli(argv: Sequence[str] | None = None) -> int:
         faults = parse_faults(args.faults)
     except ValueError as e:
         parser.error(str(e))
-    from .._engine import EngineError
+    from aiperf._engine import EngineError
 
     try:
         return serve(
