@@ -84,7 +84,7 @@ def tiny_model(tmp_path_factory) -> Path:
 def llama_server(tiny_model, tmp_path_factory):
     port = _free_port()
     log_path = tmp_path_factory.mktemp("server") / "llama_cpp_server.log"
-    log = open(log_path, "wb")
+    log = open(log_path, "wb")  # noqa: SIM115  (open for the whole session; closed in the finally below)
     proc = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(tiny_model), "--host", "127.0.0.1",
          "--port", str(port)],

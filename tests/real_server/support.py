@@ -41,17 +41,6 @@ class ProfileRun:
             "\n".join(self.output.splitlines()[-60:])
 
 
-def _aiperf_bin() -> str:
-    exe = Path(sys.executable).parent / "aiperf"
-    return str(exe) if exe.exists() else "aiperf"
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
 def read_jsonl(path: Path) -> list[dict]:
     if not path.is_file():
         return []

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from support import content_chunks, content_of_chunk_text, lower_keys, plain, response_body, sse_chunks
 
 ISL = ["--synthetic-input-tokens-mean", "48", "--synthetic-input-tokens-stddev", "0"]
@@ -218,8 +216,7 @@ def test_case3_server_token_count_without_usage(profile):
                   and ("warn" in line.lower() or "no " in line.lower() or "not" in line.lower())]
     assert warn_lines, "no warning that the server sent no usage\n" + run.explain()
     for label, cells in run.table_rows().items():
-        if "Token Throughput" in label or label.startswith("Output Sequence Length") \
-                or label.startswith("Input Sequence Length"):
+        if "Token Throughput" in label or label.startswith(("Output Sequence Length", "Input Sequence Length")):
             assert not any(c in ("0.00", "0") for c in cells), f"row {label!r} printed as zero: {cells}"
     ott = run.summary.get("output_token_throughput")
     assert not (isinstance(ott, dict) and ott.get("avg") == 0), f"output_token_throughput exported as 0: {ott}"
