@@ -184,7 +184,8 @@ def test_case1_shed_load_empty_streams_are_errors(profile):
     errors = run.summary.get("error_summary") or []
     assert sum(e.get("count", 0) for e in errors) == len(empty), errors
     assert _counter(run, "error_request_count") == len(empty), run.summary.get("error_request_count")
-    # Exit code as AIPerf's: 0 when at least one request succeeded, else non-zero.
+    # Exit code as AIPerf's: 0 when at least one request succeeded, else non-zero (NVIDIA AIPerf 0.13 reported this
+    # run as 29 errors and 1 success; if "Drop-in" brings an error threshold that is on by default, revisit).
     assert (run.returncode == 0) == bool(full), run.explain()
 
 
