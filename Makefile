@@ -5,15 +5,15 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 CPP_BUILD ?= build/cpp
-APT_PACKAGES := g++ pkg-config libcurl4-openssl-dev libsimdjson-dev libpng-dev zlib1g-dev libgtest-dev libevent-dev chromium openssl
+APT_PACKAGES := g++ pkg-config libcurl4-openssl-dev libsimdjson-dev libpng-dev zlib1g-dev libgtest-dev libevent-dev chromium openssl clang-format
 # Only for `make fuzz`: clang with libFuzzer and its sanitizer runtimes.
 FUZZ_APT_PACKAGES := clang libclang-rt-14-dev
 PY_DEV_PACKAGES := scikit-build-core pybind11 cmake ninja numpy rich tokenizers pandas pytest tiktoken openai matplotlib nbformat nbclient ipykernel ipywidgets websocket-client ray ruff mypy
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_PORT ?= 8471
 
-.PHONY: all deps system-deps fuzz-deps venv tokenizer-assets build cpp-test py-test lint test test-asan fuzz demo clean \
-	real-server-deps test-real-server
+.PHONY: all deps system-deps fuzz-deps venv tokenizer-assets build cpp-test py-test lint stubtest format format-check test \
+	test-asan fuzz demo clean real-server-deps test-real-server
 
 all: build
 
@@ -63,7 +63,25 @@ lint: venv
 	$(VENV)/bin/ruff check python tests bench tools
 	$(VENV)/bin/mypy
 
-test: build cpp-test py-test
+# python/aiperf/_engine.pyi against the built aiperf._engine: the stub alone in a scratch folder, so mypy judges
+# only it (pybind11 functions carry no signature stubtest can read: their parameters are kept in step by hand).
+STUB_BUILD ?= build/stubtest
+stubtest: build
+	rm -rf $(STUB_BUILD) && mkdir -p $(STUB_BUILD)/aiperf
+	cp python/aiperf/_engine.pyi $(STUB_BUILD)/aiperf/ && touch $(STUB_BUILD)/aiperf/__init__.pyi
+	printf '[mypy]\n' > $(STUB_BUILD)/mypy.ini
+	cd $(STUB_BUILD) && MYPYPATH=. $(abspath $(PY)) -m mypy.stubtest aiperf._engine --mypy-config-file mypy.ini \
+	  --allowlist $(abspath tools/stubtest_allowlist.txt)
+
+# C++ style (.clang-format): `make format` rewrites, `make format-check` fails on any difference.
+CLANG_FORMAT ?= clang-format
+FORMAT_FILES = $(shell git ls-files 'cpp/*.cpp' 'cpp/*.hpp' 'tests/*.cpp' 'tests/*.hpp')
+format: system-deps
+	$(CLANG_FORMAT) -i $(FORMAT_FILES)
+format-check: system-deps
+	$(CLANG_FORMAT) --dry-run --Werror $(FORMAT_FILES)
+
+test: build cpp-test py-test stubtest
 
 # ASan + UBSan (see docs/reliability.md): the GoogleTest binary, then the pytest suite against a sanitized
 # aiperf._engine (a copy of python/aiperf with that module, libasan preloaded into the unsanitized Python).

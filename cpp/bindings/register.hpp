@@ -4,7 +4,7 @@
 
 #include <memory>
 
-#include "aiperf/record.hpp"
+#include "aiperf/engine/record.hpp"
 
 namespace aiperf::bindings {
 void register_errors(pybind11::module_& m);  // EngineError (register_errors.cpp)

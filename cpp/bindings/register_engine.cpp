@@ -12,8 +12,8 @@
 #include <malloc.h>
 #endif
 
-#include "aiperf/clock.hpp"
-#include "aiperf/engine.hpp"
+#include "aiperf/common/clock.hpp"
+#include "aiperf/engine/engine.hpp"
 #include "register.hpp"
 
 namespace py = pybind11;

@@ -1,7 +1,7 @@
 // EngineError: the one exception type crossing the C++/Python boundary.
 #include <pybind11/pybind11.h>
 
-#include "aiperf/error.hpp"
+#include "aiperf/common/error.hpp"
 #include "register.hpp"
 
 namespace py = pybind11;

@@ -9,8 +9,8 @@
 #include <tuple>
 #include <vector>
 
-#include "aiperf/multipart.hpp"
-#include "aiperf/png.hpp"
+#include "aiperf/encode/multipart.hpp"
+#include "aiperf/encode/png.hpp"
 #include "register.hpp"
 
 namespace py = pybind11;

@@ -4,8 +4,8 @@
 #include <cmath>
 #include <string>
 
-#include "aiperf/json_value.hpp"
-#include "aiperf/json_writer.hpp"
+#include "aiperf/encode/json_value.hpp"
+#include "aiperf/encode/json_writer.hpp"
 #include "register.hpp"
 
 namespace py = pybind11;

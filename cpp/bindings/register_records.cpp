@@ -5,7 +5,7 @@
 
 #include <string_view>
 
-#include "aiperf/record.hpp"
+#include "aiperf/engine/record.hpp"
 #include "register.hpp"
 
 namespace py = pybind11;

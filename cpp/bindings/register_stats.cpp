@@ -5,7 +5,7 @@
 #include <span>
 #include <string>
 
-#include "aiperf/stats.hpp"
+#include "aiperf/encode/stats.hpp"
 #include "register.hpp"
 
 namespace py = pybind11;

@@ -34,7 +34,7 @@
 #include <utility>
 #include <vector>
 
-#include "aiperf/error.hpp"
+#include "aiperf/common/error.hpp"
 #include "aiperf/mock_timing_log.hpp"
 
 namespace aiperf {

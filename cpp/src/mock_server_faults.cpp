@@ -4,7 +4,7 @@
 #include <cmath>
 #include <string>
 
-#include "aiperf/error.hpp"
+#include "aiperf/common/error.hpp"
 #include "aiperf/mock_server.hpp"
 
 namespace aiperf::mock {

@@ -4,9 +4,9 @@
 #include <charconv>
 #include <cstring>
 
-#include "aiperf/error.hpp"
+#include "aiperf/common/error.hpp"
 #include "aiperf/mock_server.hpp"
-#include "aiperf/png.hpp"
+#include "aiperf/encode/png.hpp"
 
 namespace aiperf::mock {
 namespace {

@@ -8,9 +8,9 @@
 #include <unordered_map>
 #include <utility>
 
-#include "aiperf/clock.hpp"
-#include "aiperf/error.hpp"
-#include "aiperf/json_writer.hpp"
+#include "aiperf/common/clock.hpp"
+#include "aiperf/common/error.hpp"
+#include "aiperf/encode/json_writer.hpp"
 #include "aiperf/mock_server.hpp"
 
 namespace aiperf::mock {

@@ -108,17 +108,39 @@ class EngineConfig:
     def __init__(self) -> None: ...
 
 class Progress:
-    sent: int            # requests started (warm-up included)
-    completed: int       # requests finished (success or error)
-    errors: int          # finished with an error
-    in_flight: int
-    phase: int           # 0 warm-up, 1 profiling, 2 finished
-    profiling_start_ns: int  # CLOCK_MONOTONIC when profiling began, 0 before
+    """A snapshot of the run's counters (Engine.progress()); read-only."""
+    @property
+    def sent(self) -> int: ...  # requests started (warm-up included)
+    @property
+    def completed(self) -> int: ...  # requests finished (success or error)
+    @property
+    def errors(self) -> int: ...  # finished with an error
+    @property
+    def in_flight(self) -> int: ...
+    @property
+    def phase(self) -> int: ...  # 0 warm-up, 1 profiling, 2 finished
+    @property
+    def profiling_start_ns(self) -> int: ...  # CLOCK_MONOTONIC when profiling began, 0 before
 
 class Engine:
-    def __init__(self, config: EngineConfig, bodies: list[bytes], order: npt.NDArray[np.int32] | None = None) -> None:
-        """Request i (0-based, warm-up first, then profiling) sends bodies[order[i % len(order)]],
-        or bodies[i % len(bodies)] when order is None."""
+    def __init__(
+        self,
+        config: EngineConfig,
+        bodies: list[bytes],
+        order: npt.ArrayLike | None = None,
+        sessions: npt.ArrayLike | None = None,
+        turn_delays_ns: npt.ArrayLike | None = None,
+        schedule_ns: npt.ArrayLike | None = None,
+    ) -> None:
+        """What a run sends: sessions of turns (cpp/include/aiperf/engine/engine.hpp, Workload).
+
+        Without `sessions`, every entry of `order` (int32; or every body when order is None) is a session of one
+        turn, and session k sends bodies[order[k % len(order)]]. With `sessions` (int64 offsets, len = sessions + 1),
+        session s is the turns order[sessions[s]:sessions[s+1]], sent one after the other; turn_delays_ns (int64,
+        one per entry of order) is the wait after the previous turn ended. A body may hold history holes, the JSON
+        string "\\u0000aiperf-turn:J\\u0000", replaced when sent by the response text of turn J of its session.
+        schedule_ns (int64): a fixed schedule, profiling session k starts schedule_ns[k] after profiling starts.
+        Raises EngineError for an invalid configuration or workload."""
     def start(self) -> None: ...                   # starts the loop threads and returns
     def wait(self, timeout_s: float) -> bool: ...  # releases the GIL; True once the run has finished
     def stop(self) -> None: ...                    # stop sending, cancel in-flight requests (any thread)
@@ -161,6 +183,11 @@ class Engine:
     def anchor_mono_ns(self) -> int: ...
 
 def monotonic_ns() -> int: ...  # CLOCK_MONOTONIC, the engine's clock
+def arrival_offsets_ns(
+    config: EngineConfig, count: int, duration_s: float = 0.0, stream: int = 1
+) -> npt.NDArray[np.int64]:
+    """The open-loop schedule the engine would use (ns from the phase start): `count` session starts, or with
+    count 0 all that fall before duration_s; stream 1 = profiling, 2 = warm-up. Same config, same schedule."""
 def libcurl_version() -> tuple[str, str]: ...  # (loaded at run time, compiled against)
 def set_mmap_threshold(bytes: int) -> bool: ...  # glibc mallopt(M_MMAP_THRESHOLD): blocks >= bytes get own pages
 def trim_memory() -> bool: ...  # glibc malloc_trim(0): free heap pages back to the system; False elsewhere

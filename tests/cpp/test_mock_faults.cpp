@@ -9,9 +9,9 @@
 #include <thread>
 #include <vector>
 
-#include "aiperf/error.hpp"
+#include "aiperf/common/error.hpp"
 #include "aiperf/mock_server.hpp"
-#include "aiperf/sse.hpp"
+#include "aiperf/engine/sse.hpp"
 
 namespace {
 

@@ -7,9 +7,9 @@
 #include <string>
 #include <thread>
 
-#include "aiperf/error.hpp"
+#include "aiperf/common/error.hpp"
 #include "aiperf/mock_server.hpp"
-#include "aiperf/png.hpp"
+#include "aiperf/encode/png.hpp"
 
 namespace {
 

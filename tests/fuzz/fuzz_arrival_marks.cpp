@@ -10,8 +10,8 @@
 #include <string_view>
 #include <vector>
 
-#include "aiperf/arrival_marks.hpp"
-#include "aiperf/sse.hpp"
+#include "aiperf/engine/arrival_marks.hpp"
+#include "aiperf/engine/sse.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 2) return 0;

@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "aiperf/extract.hpp"
+#include "aiperf/engine/extract.hpp"
 
 namespace {
 

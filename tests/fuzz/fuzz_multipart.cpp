@@ -11,8 +11,8 @@
 #include <string_view>
 #include <vector>
 
-#include "aiperf/error.hpp"
-#include "aiperf/multipart.hpp"
+#include "aiperf/common/error.hpp"
+#include "aiperf/encode/multipart.hpp"
 
 namespace {
 

@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "aiperf/sse.hpp"
+#include "aiperf/engine/sse.hpp"
 
 namespace {
 

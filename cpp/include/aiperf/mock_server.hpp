@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "aiperf/json_writer.hpp"
+#include "aiperf/encode/json_writer.hpp"
 
 namespace aiperf {
 
