@@ -64,7 +64,8 @@ lint: venv
 	$(VENV)/bin/mypy
 
 # python/aiperf/_engine.pyi against the built aiperf._engine: the stub alone in a scratch folder, so mypy judges
-# only it (pybind11 functions carry no signature stubtest can read: their parameters are kept in step by hand).
+# only it; pybind11 functions carry no signature stubtest can read, so tools/check_engine_stub.py compares their
+# parameters (from pybind11's docstrings) with the stub's.
 STUB_BUILD ?= build/stubtest
 stubtest: build
 	rm -rf $(STUB_BUILD) && mkdir -p $(STUB_BUILD)/aiperf
@@ -72,6 +73,7 @@ stubtest: build
 	printf '[mypy]\n' > $(STUB_BUILD)/mypy.ini
 	cd $(STUB_BUILD) && MYPYPATH=. $(abspath $(PY)) -m mypy.stubtest aiperf._engine --mypy-config-file mypy.ini \
 	  --allowlist $(abspath tools/stubtest_allowlist.txt)
+	cd $(STUB_BUILD) && $(abspath $(PY)) $(abspath tools/check_engine_stub.py) $(abspath python/aiperf/_engine.pyi)
 
 # C++ style (.clang-format): `make format` rewrites, `make format-check` fails on any difference.
 CLANG_FORMAT ?= clang-format

@@ -3,7 +3,7 @@
 #include <pybind11/stl.h>
 
 #include "aiperf/common/error.hpp"
-#include "aiperf/mock_server.hpp"
+#include "aiperf/mock/server.hpp"
 #include "register.hpp"
 
 namespace py = pybind11;
@@ -23,7 +23,8 @@ std::vector<mock::FaultRule> fault_rules(const std::vector<std::pair<std::string
 
 std::vector<std::pair<std::string, double>> fault_pairs(const std::vector<mock::FaultRule>& rules) {
   std::vector<std::pair<std::string, double>> pairs;
-  for (const mock::FaultRule& rule : rules) pairs.emplace_back(std::string(mock::fault_name(rule.fault)), rule.fraction);
+  for (const mock::FaultRule& rule : rules)
+    pairs.emplace_back(std::string(mock::fault_name(rule.fault)), rule.fraction);
   return pairs;
 }
 }  // namespace
@@ -77,7 +78,8 @@ void register_mock(py::module_& m) {
       "The mock server's fault kinds, in the order of docs/reliability.md.");
   m.def(
       "mock_choose_fault",
-      [](const std::vector<std::pair<std::string, double>>& faults, std::uint64_t seed, const std::string& request_key) {
+      [](const std::vector<std::pair<std::string, double>>& faults, std::uint64_t seed,
+         const std::string& request_key) {
         const std::vector<mock::FaultRule> rules = fault_rules(faults);
         mock::validate_fault_rules(rules);
         const mock::Fault fault = mock::choose_fault(rules, seed, request_key);

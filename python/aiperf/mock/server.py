@@ -30,9 +30,10 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from types import FrameType, TracebackType
-from typing import TYPE_CHECKING, Any, TextIO, Union
+from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -48,7 +49,7 @@ DEFAULT_SEED = 0
 DEFAULT_HUGE_RESPONSE_BYTES = 1 << 30
 _POLL_S = 0.2  # how often serve() lets Python run signal handlers while the C++ loops serve
 
-FaultSpec = Union[str, tuple[str, float]]  # "http-500:0.1" or ("http-500", 0.1)
+FaultSpec = str | tuple[str, float]  # "http-500:0.1" or ("http-500", 0.1)
 
 
 def fault_kinds() -> list[str]:
@@ -206,7 +207,7 @@ def serve(
     """Serve until SIGINT/SIGTERM; print `listening on http://HOST:PORT` once connections are accepted. Returns 0."""
     server = MockServer(host, port, ttft_ms, itl_ms, output_tokens, threads, image_latency_ms, faults, seed,
                         huge_response_bytes, timing_log).start()
-    previous: dict[int, Any] = {}
+    previous: dict[signal.Signals, Any] = {}
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         server.request_stop()
@@ -231,106 +232,77 @@ def serve(
     return 0
 
 
+@dataclass(frozen=True)
+class CliOption:
+    """One `aiperf mock-server` flag: its names, where it goes, its type and default, its help."""
+
+    flags: tuple[str, ...]
+    dest: str
+    help: str
+    type: Callable[[str], Any] | None = None
+    default: Any = None
+    metavar: str | None = None
+    action: str | None = None  # "store_true", "append"; None stores the value
+
+    def add_to(self, parser: argparse.ArgumentParser) -> None:
+        # A stored value's default ends the help, as in `aiperf profile --help`; flags and lists have none to show.
+        shown = self.action is None and self.default is not None
+        kwargs: dict[str, Any] = {"dest": self.dest, "help": f"{self.help} [default: {self.default}]" if shown
+                                  else self.help}
+        if self.action == "store_true":
+            kwargs["action"] = "store_true"
+        else:
+            kwargs["default"] = list(self.default) if self.action == "append" else self.default
+            if self.action:
+                kwargs["action"] = self.action
+            if self.type is not None:
+                kwargs["type"] = self.type
+            if self.metavar is not None:
+                kwargs["metavar"] = self.metavar
+        parser.add_argument(*self.flags, **kwargs)
+
+
+CLI_OPTIONS: tuple[CliOption, ...] = (
+    CliOption(("--host",), "host", "bind address", default=DEFAULT_HOST),
+    CliOption(("--port", "-p"), "port", "listen port, 0 = a free port", int, DEFAULT_PORT),
+    CliOption(("--ttft-ms", "--ttft", "-t"), "ttft_ms", "time to first token in ms", float, DEFAULT_TTFT_MS, "MS"),
+    CliOption(("--itl-ms", "--itl"), "itl_ms", "inter-token latency in ms", float, DEFAULT_ITL_MS, "MS"),
+    CliOption(("--output-tokens",), "output_tokens", "tokens per completion when the request does not ask for fewer",
+              int, DEFAULT_OUTPUT_TOKENS, "N"),
+    CliOption(("--threads", "--workers", "-w"), "threads", "event-loop threads sharing the port", int,
+              DEFAULT_THREADS, "T"),
+    CliOption(("--image-latency-ms",), "image_latency_ms",
+              "images/generations and images/edits: time from the request to the reply (streams: to the completed "
+              "events) in ms", float, DEFAULT_IMAGE_LATENCY_MS, "MS"),
+    CliOption(("--fast",), "fast", "no latency at all: TTFT, ITL and image latency 0", action="store_true"),
+    CliOption(("--fault",), "faults",
+              "fail this fraction (0-1) of the inference requests in this way (repeatable; fractions add up to at "
+              "most 1): http-500, http-429, http-400, reset-before-response, reset-mid-stream, no-done, bad-json, "
+              "bad-sse, huge-response, hang, trickle, wrong-content-type, bad-base64, empty-response, no-usage, "
+              "ignore-max-tokens (see docs/reliability.md)", default=(), metavar="KIND:FRACTION", action="append"),
+    CliOption(("--seed",), "seed", "chooses which requests get a fault (by their X-Request-ID)", int, DEFAULT_SEED,
+              "N"),
+    CliOption(("--huge-response-bytes",), "huge_response_bytes", "size of a huge-response reply", int,
+              DEFAULT_HUGE_RESPONSE_BYTES, "BYTES"),
+    CliOption(("--timing-log",), "timing_log",
+              "write each request's receive time and the send time of each SSE event or body (CLOCK_MONOTONIC ns) "
+              "to PATH, one JSON line per request keyed by X-Request-ID, complete when the server stops; read by "
+              "`aiperf analyze-accuracy` (see docs/accuracy.md)", metavar="PATH"),
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aiperf mock-server",
         description="Start an OpenAI-compatible mock server (chat, completions, embeddings, images/generations, "
-        "images/edits) with configurable time to first token, inter-token latency and image latency. Prints 'listening on http://HOST:PORT' when "
-        "ready; stops on Ctrl-C or SIGTERM.",
+        "images/edits) with configurable time to first token, inter-token latency and image latency. Prints "
+        "'listening on http://HOST:PORT' when ready; stops on Ctrl-C or SIGTERM.",
         epilog="Output tokens: min(max_tokens or max_completion_tokens, --output-tokens) when the request gives a "
         "limit, else --output-tokens; each token is one GPT-2 token (' the', ' of', ...). usage.prompt_tokens "
         "is estimated as ceil(prompt characters / 4). Non-streaming replies wait TTFT + ITL x (tokens - 1).",
     )
-    parser.add_argument("--host", default=DEFAULT_HOST, help=f"bind address [default: {DEFAULT_HOST}]")
-    parser.add_argument(
-        "--port",
-        "-p",
-        type=int,
-        default=DEFAULT_PORT,
-        help=f"listen port, 0 = a free port [default: {DEFAULT_PORT}]",
-    )
-    parser.add_argument(
-        "--ttft-ms",
-        "--ttft",
-        "-t",
-        dest="ttft_ms",
-        type=float,
-        default=DEFAULT_TTFT_MS,
-        metavar="MS",
-        help=f"time to first token in ms [default: {DEFAULT_TTFT_MS}]",
-    )
-    parser.add_argument(
-        "--itl-ms",
-        "--itl",
-        dest="itl_ms",
-        type=float,
-        default=DEFAULT_ITL_MS,
-        metavar="MS",
-        help=f"inter-token latency in ms [default: {DEFAULT_ITL_MS}]",
-    )
-    parser.add_argument(
-        "--output-tokens",
-        type=int,
-        default=DEFAULT_OUTPUT_TOKENS,
-        metavar="N",
-        help="tokens per completion when the request does not ask for fewer "
-        f"[default: {DEFAULT_OUTPUT_TOKENS}]",
-    )
-    parser.add_argument(
-        "--threads",
-        "--workers",
-        "-w",
-        dest="threads",
-        type=int,
-        default=DEFAULT_THREADS,
-        metavar="T",
-        help=f"event-loop threads sharing the port [default: {DEFAULT_THREADS}]",
-    )
-    parser.add_argument(
-        "--image-latency-ms",
-        dest="image_latency_ms",
-        type=float,
-        default=DEFAULT_IMAGE_LATENCY_MS,
-        metavar="MS",
-        help="images/generations and images/edits: time from the request to the reply (streams: to the "
-        f"completed events) in ms [default: {DEFAULT_IMAGE_LATENCY_MS}]",
-    )
-    parser.add_argument(
-        "--fast", action="store_true", help="no latency at all: TTFT, ITL and image latency 0"
-    )
-    parser.add_argument(
-        "--fault",
-        dest="faults",
-        action="append",
-        default=[],
-        metavar="KIND:FRACTION",
-        help="fail this fraction (0-1) of the inference requests in this way (repeatable; fractions add up to at "
-        "most 1): http-500, http-429, http-400, reset-before-response, reset-mid-stream, no-done, bad-json, "
-        "bad-sse, huge-response, hang, trickle, wrong-content-type, bad-base64, empty-response, no-usage, "
-        "ignore-max-tokens (see docs/reliability.md)",
-    )
-    parser.add_argument(
-        "--seed",
-        type=int,
-        default=DEFAULT_SEED,
-        metavar="N",
-        help="chooses which requests get a fault (by their X-Request-ID) [default: %(default)s]",
-    )
-    parser.add_argument(
-        "--huge-response-bytes",
-        type=int,
-        default=DEFAULT_HUGE_RESPONSE_BYTES,
-        metavar="BYTES",
-        help="size of a huge-response reply [default: %(default)s]",
-    )
-    parser.add_argument(
-        "--timing-log",
-        metavar="PATH",
-        default=None,
-        help="write each request's receive time and the send time of each SSE event or body (CLOCK_MONOTONIC ns) "
-        "to PATH, one JSON line per request keyed by X-Request-ID, complete when the server stops; read by "
-        "`aiperf analyze-accuracy` (see docs/accuracy.md)",
-    )
+    for option in CLI_OPTIONS:
+        option.add_to(parser)
     return parser
 
 

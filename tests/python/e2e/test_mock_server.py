@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -443,3 +444,45 @@ def test_mock_server_repr_and_config_carry_image_latency() -> None:
     server = MockServer(image_latency_ms=7.5)
     assert server.config.image_latency_ms == 7.5
     assert "image_latency_ms=7.5" in repr(server)
+
+
+# The flags `aiperf mock-server --help` listed before its parser was built from an option table.
+MOCK_SERVER_FLAGS = [
+    "-h", "--help", "--host", "--port", "-p", "--ttft-ms", "--ttft", "-t", "--itl-ms", "--itl", "--output-tokens",
+    "--threads", "--workers", "-w", "--image-latency-ms", "--fast", "--fault", "--seed", "--huge-response-bytes",
+    "--timing-log",
+]
+
+
+def test_cli_help_lists_the_same_flags_with_their_defaults() -> None:
+    proc = subprocess.run([sys.executable, "-m", "aiperf", "mock-server", "--help"], check=True, capture_output=True,
+                          text=True, timeout=30, env={**_cli_env(), "COLUMNS": "200"})
+    options = proc.stdout.split("\noptions:\n", 1)[1].split("\n\n", 1)[0]
+    listed = [flag for line in options.splitlines() if line.startswith("  -")
+              for flag in re.findall(r"(?:^|, )(--?[a-z][\w-]*)", line.strip())]
+    assert listed == MOCK_SERVER_FLAGS
+    for shown in ("bind address [default: 127.0.0.1]", "[default: 8000]", "time to first token in ms [default: 20.0]",
+                  "[default: 5.0]", "[default: 128]", "sharing the port [default: 1]", "in ms [default: 100.0]",
+                  "X-Request-ID) [default: 0]", "reply [default: 1073741824]", "--fault KIND:FRACTION",
+                  "--timing-log PATH", "--ttft-ms MS, --ttft MS, -t MS", "--threads T, --workers T, -w T"):
+        assert shown in options, shown
+    assert "[default: ()]" not in options and "[default: []]" not in options and "[default: None]" not in options
+
+
+def test_cli_options_parse_to_the_defaults_the_server_has() -> None:
+    from aiperf.mock.server import CLI_OPTIONS, build_parser, fault_kinds
+
+    args = vars(build_parser().parse_args([]))
+    assert args == {"host": "127.0.0.1", "port": 8000, "ttft_ms": 20.0, "itl_ms": 5.0, "output_tokens": 128,
+                    "threads": 1, "image_latency_ms": 100.0, "fast": False, "faults": [], "seed": 0,
+                    "huge_response_bytes": 1 << 30, "timing_log": None}
+    config = MockServer().config  # port aside (0 there), the Python API has the same defaults
+    for name in ("host", "ttft_ms", "itl_ms", "output_tokens", "threads", "image_latency_ms", "seed",
+                 "huge_response_bytes"):
+        assert getattr(config, name) == args[name], name
+    # --fault's help names every kind.
+    fault_help = next(option.help for option in CLI_OPTIONS if option.dest == "faults")
+    assert all(kind in fault_help for kind in fault_kinds())
+    # The repeatable flag's default list is fresh per parse.
+    assert build_parser().parse_args(["--fault", "hang:0.1"]).faults == ["hang:0.1"]
+    assert build_parser().parse_args([]).faults == []

@@ -10,8 +10,9 @@
 #include <vector>
 
 #include "aiperf/common/error.hpp"
-#include "aiperf/mock_server.hpp"
 #include "aiperf/engine/sse.hpp"
+#include "aiperf/mock/images.hpp"
+#include "aiperf/mock/server.hpp"
 
 namespace {
 
@@ -70,7 +71,8 @@ TEST(MockFaults, InvalidRulesAreErrorsNamingTheProblem) {
     return std::string();
   };
   EXPECT_EQ(message({{Fault::http_500, 0.5}, {Fault::hang, 0.5}}), "");
-  EXPECT_NE(message({{Fault::http_500, 1.5}}).find("http-500: the fraction must be between 0 and 1"), std::string::npos);
+  EXPECT_NE(message({{Fault::http_500, 1.5}}).find("http-500: the fraction must be between 0 and 1"),
+            std::string::npos);
   EXPECT_NE(message({{Fault::http_500, -0.1}}).find("between 0 and 1"), std::string::npos);
   EXPECT_NE(message({{Fault::http_500, 0.1}, {Fault::http_500, 0.1}}).find("http-500 is given twice"),
             std::string::npos);
@@ -100,8 +102,8 @@ std::string assemble(const aiperf::mock::HugeReply& reply) {
 TEST(MockFaults, HugeRepliesHaveTheAskedSizeAndStayWellFormed) {
   constexpr std::int64_t kTotal = 3 << 20;
   simdjson::dom::parser parser;
-  for (Endpoint endpoint : {Endpoint::chat_completions, Endpoint::completions, Endpoint::embeddings,
-                            Endpoint::image_generations}) {
+  for (Endpoint endpoint :
+       {Endpoint::chat_completions, Endpoint::completions, Endpoint::embeddings, Endpoint::image_generations}) {
     const std::string body = assemble(aiperf::mock::huge_reply(endpoint, false, kTotal));
     EXPECT_GE(static_cast<std::int64_t>(body.size()), kTotal);
     EXPECT_LT(static_cast<std::int64_t>(body.size()), kTotal + (1 << 20));
@@ -201,7 +203,7 @@ TEST(MockFaults, EmptyResponseBodiesCarryNoContent) {
   auto completion = parse_event(
       parser, aiperf::mock::completion_body(faulty_header(Endpoint::completions, Fault::empty_response, false, -1)));
   EXPECT_EQ(std::string_view(completion["choices"].at(0)["text"]), "");
-  // What the server does for images and embeddings: no items at all (worker: n = 0, inputs = 0).
+  // What the server does for images and embeddings: no items at all (the router sets n = 0, inputs = 0).
   aiperf::mock::ImageCache cache;
   aiperf::mock::ImageRequest images;
   images.prompt = "x";
@@ -242,8 +244,8 @@ TEST(MockFaults, NoUsageLeavesUsageOutEvenWhenTheStreamAsksForIt) {
   const std::string body = aiperf::mock::images_body(images, *image, "http://h:1", 0, false);
   EXPECT_EQ(body.find("usage"), std::string::npos);
   EXPECT_EQ(simdjson::dom::array(parse_event(parser, body)["data"]).size(), 1u);
-  for (const std::string& round : aiperf::mock::image_stream_events(Endpoint::image_generations, images, *image, 0,
-                                                                    false)) {
+  for (const std::string& round :
+       aiperf::mock::image_stream_events(Endpoint::image_generations, images, *image, 0, false)) {
     EXPECT_EQ(round.find("usage"), std::string::npos);
     for (const std::string& data : event_data(round)) {
       if (data != "[DONE]") EXPECT_TRUE(parse_event(parser, data)["b64_json"].is_string());
@@ -258,8 +260,8 @@ TEST(MockFaults, IgnoreMaxTokensSendsTheConfiguredCountWhateverTheRequestAsks) {
     EXPECT_FALSE(header.finished_by_length);
   }
   simdjson::dom::parser parser;
-  auto body = parse_event(parser, aiperf::mock::completion_body(
-                                      faulty_header(Endpoint::completions, Fault::ignore_max_tokens, false, 2)));
+  auto body = parse_event(
+      parser, aiperf::mock::completion_body(faulty_header(Endpoint::completions, Fault::ignore_max_tokens, false, 2)));
   EXPECT_EQ(std::string_view(body["choices"].at(0)["text"]), " the of and to in a is that");
   EXPECT_EQ(int64_t(body["usage"]["completion_tokens"]), 8);
   EXPECT_EQ(std::string_view(body["choices"].at(0)["finish_reason"]), "stop");
@@ -283,6 +285,80 @@ TEST(MockFaults, ContentFaultsApplyWhereTheyCanChangeTheReply) {
   EXPECT_EQ(aiperf::mock::fault_name(Fault::empty_response), "empty-response");
   EXPECT_EQ(aiperf::mock::fault_name(Fault::no_usage), "no-usage");
   EXPECT_EQ(aiperf::mock::fault_name(Fault::ignore_max_tokens), "ignore-max-tokens");
+}
+
+// A stream's SSE events, valid and invalid JSON counted, and the lines not in SSE form.
+struct StreamCheck {
+  int json_events = 0;
+  int broken_json_events = 0;
+  bool done = false;
+  std::size_t invalid_lines = 0;
+};
+
+StreamCheck check_stream(const std::string& text) {
+  StreamCheck check;
+  simdjson::dom::parser parser;
+  aiperf::SseParser sse;
+  sse.feed(text, [&](std::string_view data) {
+    if (aiperf::is_done(data)) {
+      check.done = true;
+      return;
+    }
+    simdjson::dom::element event;
+    ++(parser.parse(simdjson::padded_string(data)).get(event) == simdjson::SUCCESS ? check.json_events
+                                                                                   : check.broken_json_events);
+  });
+  check.invalid_lines = sse.invalid_lines();
+  return check;
+}
+
+TEST(MockFaults, TextStreamsAreTheSameWrittenAtOnceOrTokenByToken) {
+  for (Fault fault : {Fault::none, Fault::no_done, Fault::bad_json, Fault::bad_sse, Fault::empty_response,
+                      Fault::no_usage, Fault::ignore_max_tokens}) {
+    const auto header = faulty_header(Endpoint::chat_completions, fault, true, 6);
+    const std::string prefix = aiperf::mock::stream_event_prefix(header);
+    const std::int64_t total = header.completion_tokens;
+    std::string scratch, at_once, piecewise;
+    const auto events = aiperf::mock::append_text_stream(at_once, scratch, header, prefix, fault, 0, total, true);
+    std::uint32_t piece_events = 0;
+    for (std::int64_t token = 0; token < total; ++token) {
+      piece_events +=
+          aiperf::mock::append_text_stream(piecewise, scratch, header, prefix, fault, token, token + 1, false);
+    }
+    piece_events += aiperf::mock::append_text_stream(piecewise, scratch, header, prefix, fault, total, total, true);
+    EXPECT_EQ(piecewise, at_once) << aiperf::mock::fault_name(fault);
+    EXPECT_EQ(piece_events, events);
+    const StreamCheck check = check_stream(at_once);
+    // What a --timing-log line counts: every SSE event but [DONE], broken or not.
+    EXPECT_EQ(static_cast<std::uint32_t>(check.json_events + check.broken_json_events) +
+                  (fault == Fault::bad_sse ? static_cast<std::uint32_t>(check.invalid_lines) : 0u),
+              events)
+        << aiperf::mock::fault_name(fault);
+    EXPECT_EQ(check.done, fault != Fault::no_done);
+  }
+}
+
+TEST(MockFaults, TextStreamFaultsBreakWhatTheyName) {
+  auto stream = [](Fault fault, std::int64_t max_tokens) {
+    const auto header = faulty_header(Endpoint::completions, fault, false, max_tokens);
+    std::string scratch, out;
+    aiperf::mock::append_text_stream(out, scratch, header, aiperf::mock::stream_event_prefix(header), fault, 0,
+                                     header.completion_tokens, true);
+    return check_stream(out);
+  };
+  const StreamCheck plain = stream(Fault::none, 6);
+  EXPECT_EQ(plain.json_events, 7);  // six tokens and the finish event
+  EXPECT_EQ(plain.broken_json_events, 0);
+  EXPECT_EQ(plain.invalid_lines, 0u);
+  const StreamCheck bad_json = stream(Fault::bad_json, 6);
+  EXPECT_EQ(bad_json.broken_json_events, 1);
+  EXPECT_EQ(bad_json.json_events, 6);
+  const StreamCheck bad_sse = stream(Fault::bad_sse, 6);
+  EXPECT_EQ(bad_sse.invalid_lines, 3u);  // tokens 3, 4 and 5 without `data: `
+  EXPECT_EQ(bad_sse.json_events, 4);
+  EXPECT_EQ(stream(Fault::bad_json, 0).broken_json_events, 1);  // no tokens: the finish event breaks
+  EXPECT_EQ(stream(Fault::bad_sse, 0).invalid_lines, 2u);       // the finish event and [DONE]
+  EXPECT_FALSE(stream(Fault::no_done, 6).done);
 }
 
 struct Reply {
@@ -413,7 +489,8 @@ TEST(MockFaultServer, EmptyResponseStreamsTheRoleAloneAndImagesComeBackEmpty) {
   aiperf::MockServer server(faulty(Fault::empty_response));
   const int port = server.start();
   const Reply stream =
-      post(port, "e", R"({"stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]})");
+      post(port, "e",
+           R"({"stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]})");
   EXPECT_EQ(stream.result, CURLE_OK);
   EXPECT_EQ(stream.status, 200);
   const auto events = event_data(stream.body);
@@ -432,8 +509,8 @@ TEST(MockFaultServer, EmptyResponseStreamsTheRoleAloneAndImagesComeBackEmpty) {
 
 TEST(MockFaultServer, NoUsageAndIgnoreMaxTokensChangeOnlyWhatTheyName) {
   aiperf::MockServer no_usage(faulty(Fault::no_usage));
-  const Reply stream = post(no_usage.start(), "u",
-                            R"({"stream":true,"stream_options":{"include_usage":true},"messages":[]})");
+  const Reply stream =
+      post(no_usage.start(), "u", R"({"stream":true,"stream_options":{"include_usage":true},"messages":[]})");
   EXPECT_EQ(event_data(stream.body).size(), 8u + 2u);
   EXPECT_EQ(stream.body.find("usage"), std::string::npos);
   aiperf::MockServer ignoring(faulty(Fault::ignore_max_tokens));

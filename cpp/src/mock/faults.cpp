@@ -1,19 +1,32 @@
 // The mock server's faulty-server modes, free of libevent: names, which request gets which fault, and the broken
-// texts the faults send. mock_server.cpp does the sending (resets, hangs, trickles).
+// texts the faults send. fault_replies.cpp does the sending (resets, hangs, trickles).
 #include <array>
 #include <cmath>
 #include <string>
 
 #include "aiperf/common/error.hpp"
-#include "aiperf/mock_server.hpp"
+#include "aiperf/mock/faults.hpp"
 
 namespace aiperf::mock {
 namespace {
 
-constexpr std::array<std::string_view, kFaultKinds> kFaultNames = {
-    "none",      "http-500",    "http-429",     "http-400", "reset-before-response", "reset-mid-stream",
-    "no-done",   "bad-json",    "bad-sse",      "huge-response", "hang", "trickle", "wrong-content-type",
-    "bad-base64", "empty-response", "no-usage", "ignore-max-tokens"};
+constexpr std::array<std::string_view, kFaultKinds> kFaultNames = {"none",
+                                                                   "http-500",
+                                                                   "http-429",
+                                                                   "http-400",
+                                                                   "reset-before-response",
+                                                                   "reset-mid-stream",
+                                                                   "no-done",
+                                                                   "bad-json",
+                                                                   "bad-sse",
+                                                                   "huge-response",
+                                                                   "hang",
+                                                                   "trickle",
+                                                                   "wrong-content-type",
+                                                                   "bad-base64",
+                                                                   "empty-response",
+                                                                   "no-usage",
+                                                                   "ignore-max-tokens"};
 
 constexpr std::size_t kFillerBytes = std::size_t{1} << 20;
 
@@ -32,8 +45,8 @@ std::string stream_filler() {
     for (int i = 0; i < 16384; ++i) text += " the";
     return text;
   }();
-  const std::string event = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"" + content +
-                            "\"},\"finish_reason\":null}]}\n\n";
+  const std::string event =
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"" + content + "\"},\"finish_reason\":null}]}\n\n";
   std::string out;
   out.reserve(kFillerBytes);
   while (out.size() + event.size() <= kFillerBytes) out += event;
@@ -101,18 +114,12 @@ Fault choose_fault(const std::vector<FaultRule>& rules, std::uint64_t seed, std:
 
 bool fault_applies(Fault fault, Endpoint endpoint, bool stream, bool b64_images) {
   switch (fault) {
-    case Fault::none:
-      return false;
-    case Fault::no_done:
-      return stream && (endpoint == Endpoint::chat_completions || endpoint == Endpoint::completions);
-    case Fault::bad_sse:
-      return stream;
-    case Fault::bad_base64:
-      return b64_images;
-    case Fault::ignore_max_tokens:
-      return endpoint == Endpoint::chat_completions || endpoint == Endpoint::completions;
-    default:
-      return true;
+    case Fault::none: return false;
+    case Fault::no_done: return stream && (endpoint == Endpoint::chat_completions || endpoint == Endpoint::completions);
+    case Fault::bad_sse: return stream;
+    case Fault::bad_base64: return b64_images;
+    case Fault::ignore_max_tokens: return endpoint == Endpoint::chat_completions || endpoint == Endpoint::completions;
+    default: return true;
   }
 }
 
@@ -123,16 +130,39 @@ void apply_reply_fault(ReplyHeader& header, Fault fault, std::int64_t output_tok
       header.finished_by_length = false;
       header.empty = true;
       return;
-    case Fault::no_usage:
-      header.usage = false;
-      return;
+    case Fault::no_usage: header.usage = false; return;
     case Fault::ignore_max_tokens:
       header.completion_tokens = output_tokens_cap;
       header.finished_by_length = false;  // a server that ignores the limit stops on its own
       return;
-    default:
-      return;
+    default: return;
   }
+}
+
+std::uint32_t append_text_stream(std::string& out, std::string& scratch, const ReplyHeader& header,
+                                 std::string_view prefix, Fault fault, std::int64_t first, std::int64_t last,
+                                 bool end) {
+  const std::int64_t total = header.completion_tokens;
+  const std::int64_t half = total / 2;  // where reset-mid-stream, bad-json and bad-sse strike
+  std::uint32_t events = 0;
+  for (std::int64_t token = first; token < last; ++token, ++events) {
+    if ((fault == Fault::bad_json && token == half) || (fault == Fault::bad_sse && token >= half)) {
+      scratch.clear();
+      append_stream_token_event(scratch, header, prefix, token);
+      fault == Fault::bad_json ? break_first_event_json(scratch) : strip_data_fields(scratch);
+      out += scratch;
+    } else {
+      append_stream_token_event(out, header, prefix, token);
+    }
+  }
+  if (!end) return events;
+  scratch.clear();
+  append_stream_end_events(scratch, header, prefix, fault != Fault::no_done);
+  if (total == 0 && fault == Fault::bad_json) break_first_event_json(scratch);
+  if (total == 0 && fault == Fault::bad_sse) strip_data_fields(scratch);
+  out += scratch;
+  // The finish_reason event, the usage event, an empty reply's role-only event.
+  return events + 1 + (header.include_usage && header.usage) + header.empty;
 }
 
 HugeReply huge_reply(Endpoint endpoint, bool stream, std::int64_t total_bytes) {

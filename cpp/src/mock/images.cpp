@@ -5,8 +5,9 @@
 #include <cstring>
 
 #include "aiperf/common/error.hpp"
-#include "aiperf/mock_server.hpp"
 #include "aiperf/encode/png.hpp"
+#include "aiperf/mock/images.hpp"
+#include "aiperf/mock/responses.hpp"
 
 namespace aiperf::mock {
 namespace {
@@ -26,9 +27,8 @@ bool parse_positive_int(std::string_view text, int& value) {
 char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
 bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return ascii_lower(x) == ascii_lower(y);
-         });
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return ascii_lower(x) == ascii_lower(y); });
 }
 
 std::string_view trim(std::string_view text) {
@@ -420,7 +420,8 @@ std::pair<int, int> image_output_size(const ImageRequest& request) {
   if (request.width > 0 && request.height > 0) return {request.width, request.height};
   if (request.reference_width > 0 && request.reference_height > 0) {
     // A reference image larger than the mock draws is answered at the largest size it draws.
-    return {std::min(request.reference_width, kMaxMockImageSide), std::min(request.reference_height, kMaxMockImageSide)};
+    return {std::min(request.reference_width, kMaxMockImageSide),
+            std::min(request.reference_height, kMaxMockImageSide)};
   }
   return {kDefaultImageSide, kDefaultImageSide};
 }
@@ -444,7 +445,8 @@ std::shared_ptr<const MockImage> ImageCache::get(int width, int height) {
   }
   // Encoded outside the lock: a new size must not stall the other loop threads' lookups.
   auto image = std::make_shared<MockImage>();
-  image->png = synthetic_png(width, height, static_cast<std::uint64_t>(width) << 32 | static_cast<std::uint32_t>(height));
+  image->png =
+      synthetic_png(width, height, static_cast<std::uint64_t>(width) << 32 | static_cast<std::uint32_t>(height));
   image->base64.reserve((image->png.size() + 2) / 3 * 4);
   append_base64(image->base64, image->png);
   std::lock_guard lock(mutex_);
@@ -468,7 +470,8 @@ std::string images_body(const ImageRequest& request, const MockImage& image, std
     url += ".png";
   }
   std::string out;
-  out.reserve(256 + request.n * (as_url ? url.size() + 64 : image.base64.size() + 32) + request.prompt.size() * request.n);
+  out.reserve(256 + request.n * (as_url ? url.size() + 64 : image.base64.size() + 32) +
+              request.prompt.size() * request.n);
   out += "{\"created\":";
   append_int(out, created_unix_s);
   out += ",\"data\":[";

@@ -1,6 +1,6 @@
 // The mock server's timing log: per-thread batches of fixed-size entries, grouped per request and written as JSON
 // lines by one background thread (format in docs/accuracy.md).
-#include "aiperf/mock_timing_log.hpp"
+#include "aiperf/mock/timing_log.hpp"
 
 #include <cerrno>
 #include <charconv>
@@ -11,7 +11,7 @@
 #include "aiperf/common/clock.hpp"
 #include "aiperf/common/error.hpp"
 #include "aiperf/encode/json_writer.hpp"
-#include "aiperf/mock_server.hpp"
+#include "aiperf/mock/faults.hpp"
 
 namespace aiperf::mock {
 namespace {
