@@ -22,10 +22,9 @@ from pathlib import Path
 # Run from a source checkout before the package is installed: use the in-tree aiperf.inputs.tokenizer.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "python"))
 
-from aiperf.inputs.tokenizer import (
+from aiperf.inputs.tokenizer import TOKENIZER_JSON, gpt2_asset_dir
+from aiperf.inputs.tokenizer.gpt2_asset import (
     GPT2_TIKTOKEN_FILE,
-    TOKENIZER_JSON,
-    gpt2_asset_dir,
     load_tiktoken_ranks,
     write_gpt2_tokenizer_json,
 )

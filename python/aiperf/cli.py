@@ -153,7 +153,7 @@ def config_from_args(argv: Sequence[str]) -> ProfileConfig:
     for name, value in vars(args).items():
         if name != "command":
             setattr(config, name, value)
-    validate(config)
+    config = validate(config)
     config.cli_command = "aiperf profile " + " ".join(shlex.quote(a)
                                                       for a in redact_argv(list(argv), config.secret_values))
     return config

@@ -202,6 +202,8 @@ def synthetic_images(spec: SyntheticImageSpec, count: int, rng: np.random.Genera
     images = []
     for width, height, seed, fmt in zip(widths, heights, seeds, formats):
         if fmt == "jpeg":
+            if encode_jpeg is None:  # validate() refuses --image-format jpeg in such a build first
+                raise ImageError("JPEG is not available in this build (the engine has no JPEG encoder)")
             images.append(InputImage(data=encode_jpeg(width, height, seed), mime_type="image/jpeg"))
         else:
             images.append(InputImage(data=encode_png(width, height, seed), mime_type="image/png"))

@@ -9,20 +9,40 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiperf.config import ProfileConfig
-from aiperf.inputs.dataset import Turn
+from aiperf.inputs.dataset.types import Turn
 from aiperf.inputs.endpoints import Endpoint
 
-__all__ = ["EDIT_RESERVED_FIELDS", "EncodedBodies", "MultipartForm", "build_payload", "encode_bodies",
+if TYPE_CHECKING:
+    from aiperf.config import ProfileConfig
+
+__all__ = ["EDIT_RESERVED_FIELDS", "BodySpec", "EncodedBodies", "MultipartForm", "build_payload", "encode_bodies",
            "fill_history", "history_hole", "payload_description", "refused_extra_fields"]
 
 JSON_CONTENT_TYPE = "application/json"
 MULTIPART_CONTENT_TYPE = "multipart/form-data"
 # image_edit: fields that carry the request's own prompt and images; extra inputs may not replace them
 EDIT_RESERVED_FIELDS = ("prompt", "image", "url", "mask")
+
+
+@dataclass(frozen=True, kw_only=True)
+class BodySpec:
+    """The options every request body depends on, besides its turn."""
+
+    model: str  # for turns that name no model of their own
+    streaming: bool = False
+    use_legacy_max_tokens: bool = False  # chat: max_tokens instead of max_completion_tokens
+    content_type: str = JSON_CONTENT_TYPE  # image_edit: multipart/form-data or application/json
+    extra_body: Mapping[str, Any] = field(default_factory=dict)  # --extra-inputs, merged over every body
+
+    @classmethod
+    def from_config(cls, config: ProfileConfig) -> BodySpec:
+        return cls(model=config.model[0], streaming=config.streaming,
+                   use_legacy_max_tokens=config.use_legacy_max_tokens,
+                   content_type=config.effective_request_content_type, extra_body=config.extra_body)
 
 
 @dataclass
@@ -66,9 +86,9 @@ def refused_extra_fields(endpoint: Endpoint, extra: dict[str, Any] | None) -> li
     return [key for key in extra if key in EDIT_RESERVED_FIELDS]
 
 
-def _extras(endpoint: Endpoint, turn: Turn, config: ProfileConfig) -> dict[str, Any]:
+def _extras(endpoint: Endpoint, turn: Turn, spec: BodySpec) -> dict[str, Any]:
     merged: dict[str, Any] = dict(turn.extra_body or {})
-    merged.update(config.extra_body)
+    merged.update(spec.extra_body)
     for key in refused_extra_fields(endpoint, merged):
         del merged[key]
     return merged
@@ -82,12 +102,12 @@ def _chat_content(turn: Turn) -> Any:
     return parts
 
 
-def _image_edit(turn: Turn, config: ProfileConfig, model: str, extras: dict[str, Any]) -> dict | MultipartForm:
+def _image_edit(turn: Turn, spec: BodySpec, model: str, extras: dict[str, Any]) -> dict[str, Any] | MultipartForm:
     base: dict[str, Any] = {"prompt": _prompt(turn), "model": model, "response_format": "b64_json", "n": 1}
     base.update(extras)
     urls = [image.url for image in turn.image_inputs if image.is_url]
     files = [image for image in turn.image_inputs if not image.is_url]
-    if config.effective_request_content_type == JSON_CONTENT_TYPE:
+    if spec.content_type == JSON_CONTENT_TYPE:
         payload = dict(base)
         if files:
             data_urls = [image.as_url() for image in files]
@@ -121,14 +141,14 @@ def fill_history(payload: Any, responses: list[str]) -> Any:
     return payload
 
 
-def build_payload(endpoint: Endpoint, turn: Turn, config: ProfileConfig,
+def build_payload(endpoint: Endpoint, turn: Turn, spec: BodySpec,
                   history: list[Turn] | None = None) -> dict[str, Any] | MultipartForm:
     """The request of `turn`. Chat turns after the first carry the conversation so far (`history`: the earlier
     turns of the session), each earlier answer a history hole the engine fills with the response text."""
-    model = turn.model or config.model[0]
-    extras = _extras(endpoint, turn, config)
+    model = turn.model or spec.model
+    extras = _extras(endpoint, turn, spec)
     if endpoint.type == "image_edit":
-        return _image_edit(turn, config, model, extras)
+        return _image_edit(turn, spec, model, extras)
     payload: dict[str, Any]
     if endpoint.type == "chat":
         messages: list[dict[str, Any]] = []
@@ -145,12 +165,12 @@ def build_payload(endpoint: Endpoint, turn: Turn, config: ProfileConfig,
         payload = {"prompt": _prompt(turn), "model": model, "response_format": "b64_json", "n": 1}
     else:  # pragma: no cover - endpoints are validated before
         raise ValueError(f"no payload builder for endpoint type {endpoint.type!r}")
-    if config.streaming and endpoint.supports_streaming:
+    if spec.streaming and endpoint.supports_streaming:
         payload["stream"] = True
         if endpoint.produces_tokens:
             payload["stream_options"] = {"include_usage": True}
     if turn.max_tokens is not None and endpoint.max_tokens_field:
-        field_name = "max_tokens" if config.use_legacy_max_tokens else endpoint.max_tokens_field
+        field_name = "max_tokens" if spec.use_legacy_max_tokens else endpoint.max_tokens_field
         payload[field_name] = turn.max_tokens
     payload.update(extras)
     return payload

@@ -75,20 +75,11 @@ def _load_tokenizer(config: ProfileConfig) -> Any:
 
 
 def _load_conversations(config: ProfileConfig, endpoint: Endpoint, tokenizer: Any) -> list:
-    from aiperf.inputs.dataset import InputFileError, attach_images, load_dataset
+    from aiperf.inputs.dataset import DatasetSpec, InputFileError, attach_images, load_dataset
 
     input_file = Path(config.input_file) if config.input_file else None
     try:
-        conversations = load_dataset(
-            input_file=input_file,
-            custom_dataset_type=config.custom_dataset_type, tokenizer=tokenizer,
-            num_entries=config.num_dataset_entries, isl_mean=config.synthetic_input_tokens_mean,
-            isl_stddev=config.synthetic_input_tokens_stddev, osl_mean=config.output_tokens_mean,
-            osl_stddev=config.output_tokens_stddev, batch_size=config.prompt_batch_size,
-            random_seed=config.random_seed, exact_lengths=False,
-            num_conversations=config.conversation_num, turns_mean=config.conversation_turn_mean,
-            turns_stddev=config.conversation_turn_stddev, turn_delay_mean_ms=config.conversation_turn_delay_mean,
-            turn_delay_stddev_ms=config.conversation_turn_delay_stddev)
+        conversations = load_dataset(DatasetSpec.from_config(config), tokenizer)
         if endpoint.accepts_images:
             attach_images(conversations, input_file=input_file, spec=config.synthetic_images,
                           random_seed=config.random_seed, require_image=endpoint.requires_image,
@@ -164,15 +155,16 @@ def build_request_inputs(config: ProfileConfig, endpoint: Endpoint, conversation
     With `count_tokens=False` the counts are None: run_profile counts them with count_input_tokens() while
     the engine runs, so the tokenizer need not be loaded before the first request.
     """
-    from aiperf.inputs.payloads import build_payload, encode_bodies, payload_description
+    from aiperf.inputs.payloads import BodySpec, build_payload, encode_bodies, payload_description
     from aiperf.results.export import RequestInputs
 
+    body_spec = BodySpec.from_config(config)
     payloads: list = []
     session_ids: list[str] = []
     turn_indices: list[int] = []
     for conversation in conversations:
         for turn_index, turn in enumerate(conversation.turns):
-            payloads.append(build_payload(endpoint, turn, config, history=conversation.turns[:turn_index]))
+            payloads.append(build_payload(endpoint, turn, body_spec, history=conversation.turns[:turn_index]))
             session_ids.append(conversation.session_id)
             turn_indices.append(turn_index)
     if not payloads:

@@ -402,6 +402,7 @@ TEST(Engine, SeveralThreadsShareTheRequestCount) {
   config.num_threads = 2;
   config.concurrency = 4;
   config.request_count = 20;
+  config.request_rate = 200;  // 100 ms: a loaded machine cannot let one thread finish before the other starts
   const auto records = run(config);
   ASSERT_EQ(records->size(), 20u);
   std::set<std::int32_t> workers(records->worker_id.begin(), records->worker_id.end());
@@ -473,6 +474,9 @@ TEST(Engine, DrainHandsOutEveryRecordOnceWhileTheRunGoesOn) {
   config.num_threads = 2;
   config.concurrency = 4;
   config.request_count = 400;
+  // Sent at 2,000 req/s, so the run (200 ms) outlasts a pause of this thread on a loaded machine and drain() hands
+  // the records out in several batches.
+  config.request_rate = 2000;
   Engine engine(config, {R"({"model":"m"})"});
   EXPECT_THROW(engine.drain(), Error);  // not started
   engine.start();

@@ -286,7 +286,7 @@ def test_synthetic_conversations_count_history_in_input_length(mock_server, tmp_
 def test_multi_turn_session_ids_must_be_unique(tmp_path):
     path = _write(tmp_path, [{"session_id": "a", "turns": [{"text": "x"}]},
                              {"session_id": "a", "turns": [{"text": "y"}]}])
-    from aiperf.inputs.dataset.files import load_multi_turn
+    from aiperf.inputs.dataset.multi_turn import load_multi_turn
 
     with pytest.raises(InputFileError, match=r"input.jsonl:2: session_id: 'a' is already the session of line 1"):
         load_multi_turn(path, osl_mean=None, osl_stddev=0, rng=np.random.default_rng(0))

@@ -13,16 +13,20 @@ from __future__ import annotations
 
 import os
 import random
-import uuid
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from aiperf.inputs.dataset import Conversation, Turn
+from aiperf.inputs.dataset.spec import ConversationSpec, SyntheticPromptSpec
+from aiperf.inputs.dataset.types import Conversation, Turn, new_session_id
 
-__all__ = ["MAX_ATTEMPTS", "PromptSource", "corpus_text", "sample_lengths", "synthetic_conversations"]
+if TYPE_CHECKING:
+    from aiperf.inputs.tokenizer import Tokenizer
+
+__all__ = ["MAX_ATTEMPTS", "PromptSource", "corpus_text", "sample_lengths", "synthetic_conversations",
+           "synthetic_sessions"]
 
 MAX_ATTEMPTS = 8
 CORPUS_SEED = 20240611
@@ -161,8 +165,8 @@ def sample_lengths(rng: np.random.Generator, mean: float, stddev: float, count: 
     return np.maximum(1, np.rint(rng.normal(mean, stddev, size=count))).astype(np.int64)
 
 
-def _corpus_cache_files(tokenizer: Any) -> tuple[Path, Path] | None:
-    fingerprint = getattr(tokenizer, "fingerprint", None)
+def _corpus_cache_files(tokenizer: Tokenizer) -> tuple[Path, Path] | None:
+    fingerprint = tokenizer.fingerprint
     if not fingerprint:
         return None
     import hashlib
@@ -174,7 +178,7 @@ def _corpus_cache_files(tokenizer: Any) -> tuple[Path, Path] | None:
     return folder / f"{key}.npy", folder / f"{key}.pieces.json"
 
 
-def _corpus_pieces(tokenizer: Any, tokens: np.ndarray) -> list[str] | None:
+def _corpus_pieces(tokenizer: Tokenizer, tokens: np.ndarray) -> list[str] | None:
     """Each corpus token's own decoded text, when joining them reproduces `decode(tokens)` exactly (byte-level
     BPE such as GPT-2); None otherwise (e.g. WordPiece's "##" or Metaspace's "▁" decoding)."""
     table = {int(t): tokenizer.decode([int(t)]) for t in np.unique(tokens)}
@@ -194,10 +198,11 @@ def _bits(flags: np.ndarray) -> str:
 
 
 def _from_bits(text: str) -> np.ndarray:
-    return np.frombuffer(text.encode("ascii"), dtype=np.uint8) == ord("1")
+    flags: np.ndarray = np.frombuffer(text.encode("ascii"), dtype=np.uint8) == ord("1")
+    return flags
 
 
-def _safe_starts(tokenizer: Any, tokens: np.ndarray, pieces: list[str]) -> np.ndarray:
+def _safe_starts(tokenizer: Tokenizer, tokens: np.ndarray, pieces: list[str]) -> np.ndarray:
     """Positions where a prompt may start so that it re-encodes to its window's length: a word start (the
     piece begins with whitespace) whose word, with and without that whitespace (prompts are stripped), encodes
     to as many tokens as it has in the corpus, and to the very same tokens with the whitespace."""
@@ -223,10 +228,10 @@ def _safe_starts(tokenizer: Any, tokens: np.ndarray, pieces: list[str]) -> np.nd
     return safe
 
 
-def _corpus(tokenizer: Any) -> tuple[np.ndarray, list[str] | None, np.ndarray | None, np.ndarray | None]:
+def _corpus(tokenizer: Tokenizer) -> tuple[np.ndarray, list[str] | None, np.ndarray | None, np.ndarray | None]:
     """The built-in corpus as token ids, their text pieces (see _corpus_pieces), safe prompt starts (see
-    _safe_starts) and word starts (see _word_starts), cached on disk per tokenizer file: with a warm cache this needs no tokenizer at all (saves
-    its load, ~0.17 s for GPT-2, and ~0.1 s of encoding)."""
+    _safe_starts) and word starts (see _word_starts), cached on disk per tokenizer file: with a warm cache this
+    needs no tokenizer at all."""
     import json
 
     files = _corpus_cache_files(tokenizer)
@@ -249,7 +254,7 @@ def _corpus(tokenizer: Any) -> tuple[np.ndarray, list[str] | None, np.ndarray | 
         try:
             files[0].parent.mkdir(parents=True, exist_ok=True)
             suffix = f".{os.getpid()}.tmp"
-            extra = None if pieces is None else {
+            extra = None if pieces is None or safe is None or words is None else {
                 "pieces": pieces, "safe_starts": _bits(safe), "word_starts": _bits(words)}
             tmp_extra = files[1].with_name(files[1].name + suffix)
             tmp_extra.write_text(json.dumps(extra), encoding="utf-8")
@@ -262,7 +267,7 @@ def _corpus(tokenizer: Any) -> tuple[np.ndarray, list[str] | None, np.ndarray | 
     return tokens, pieces, safe, words
 
 
-def _corpus_tokens(tokenizer: Any) -> np.ndarray:
+def _corpus_tokens(tokenizer: Tokenizer) -> np.ndarray:
     """The built-in corpus as token ids (cached on disk per tokenizer file)."""
     return _corpus(tokenizer)[0]
 
@@ -278,7 +283,7 @@ class PromptSource:
     `fast_prompts()` joins cached token pieces without the tokenizer (lengths may differ by a token or so).
     """
 
-    def __init__(self, tokenizer: Any, text: str | None = None) -> None:
+    def __init__(self, tokenizer: Tokenizer, text: str | None = None) -> None:
         self.tokenizer = tokenizer
         # A leading space makes the first sentence tokenize like every later one (" The"), so wrapping around
         # from the end of the stream to its start gives the same tokens as the text would.
@@ -371,30 +376,18 @@ class PromptSource:
         return best_text, best_count
 
 
-def synthetic_conversations(
-    tokenizer: Any,
-    *,
-    num_entries: int,
-    isl_mean: int,
-    isl_stddev: float,
-    osl_mean: int | None,
-    osl_stddev: float,
-    batch_size: int,
-    rng: np.random.Generator,
-    exact_lengths: bool = True,
-) -> list[Conversation]:
-    """`num_entries` single-turn conversations, each turn holding `batch_size` prompts.
+def synthetic_conversations(tokenizer: Tokenizer, spec: SyntheticPromptSpec,
+                            rng: np.random.Generator) -> list[Conversation]:
+    """`spec.num_entries` single-turn conversations, each turn holding `spec.batch_size` prompts. Same rng state,
+    same result.
 
-    Prompt lengths ~ normal(isl_mean, isl_stddev) tokens and the requested output length ~ normal(osl_mean,
-    osl_stddev) (None when osl_mean is None), both rounded and at least 1. Same rng state, same result.
-
-    `exact_lengths=True` (the default): every prompt re-encodes to its length (see PromptSource.prompts) and
-    `Turn.input_tokens` holds the count. `exact_lengths=False` (what `aiperf profile` uses): when the tokenizer's
-    pieces join into its text (byte-level BPE such as GPT-2), prompts are joined from the corpus cache's pieces
-    (see PromptSource.fast_prompts; with a warm cache the tokenizer is not even loaded), `Turn.input_tokens` is
-    None and callers count the prompts themselves; otherwise the exact path is taken. The two paths draw from
-    `rng` differently, so one seed gives different prompts on each.
+    With `spec.exact_lengths` every prompt re-encodes to its length (see PromptSource.prompts) and
+    `Turn.input_tokens` holds the count. Without, when the tokenizer's pieces join into its text (byte-level BPE
+    such as GPT-2), prompts are joined from the corpus cache's pieces (see PromptSource.fast_prompts; with a warm
+    cache the tokenizer is not even loaded), `Turn.input_tokens` is None and callers count the prompts themselves;
+    otherwise the exact path is taken. The two paths draw from `rng` differently.
     """
+    num_entries, batch_size = spec.num_entries, spec.batch_size
     if num_entries < 0:
         raise ValueError(f"num_entries must be >= 0, got {num_entries}")
     if batch_size < 1:
@@ -402,13 +395,14 @@ def synthetic_conversations(
     if num_entries == 0:
         return []
     source = PromptSource(tokenizer)
-    input_lengths = sample_lengths(rng, isl_mean, isl_stddev, num_entries * batch_size)
+    input_lengths = sample_lengths(rng, spec.isl_mean, spec.isl_stddev, num_entries * batch_size)
     counts: np.ndarray | None = None
-    if not exact_lengths and source.has_fast_path:
+    if not spec.exact_lengths and source.has_fast_path:
         texts = source.fast_prompts(input_lengths, rng)
     else:
         texts, counts = source.prompts_with_counts(input_lengths, rng)
-    output_lengths = sample_lengths(rng, osl_mean, osl_stddev, num_entries) if osl_mean is not None else None
+    output_lengths = (sample_lengths(rng, spec.osl_mean, spec.osl_stddev, num_entries)
+                      if spec.osl_mean is not None else None)
     conversations = []
     for entry in range(num_entries):
         turn = Turn(
@@ -417,7 +411,29 @@ def synthetic_conversations(
             input_tokens=(int(counts[entry * batch_size : (entry + 1) * batch_size].sum())
                           if counts is not None else None),
         )
-        conversations.append(
-            Conversation(session_id=str(uuid.UUID(bytes=rng.bytes(16), version=4)), turns=[turn])
-        )
+        conversations.append(Conversation(session_id=new_session_id(rng), turns=[turn]))
+    return conversations
+
+
+def synthetic_sessions(tokenizer: Tokenizer, prompts: SyntheticPromptSpec, shape: ConversationSpec,
+                       rng: np.random.Generator) -> list[Conversation]:
+    """Multi-turn conversations: every turn a synthetic prompt of its own, grouped into conversations of
+    ~ normal(turns_mean, turns_stddev) turns, each later turn after a think time ~ normal(delay mean, stddev)."""
+    from dataclasses import replace
+
+    turn_counts = sample_lengths(rng, shape.turns_mean, shape.turns_stddev,
+                                 shape.num_conversations or prompts.num_entries)
+    turns = [c.turns[0] for c in synthetic_conversations(
+        tokenizer, replace(prompts, num_entries=int(turn_counts.sum())), rng)]
+    delay_mean, delay_stddev = shape.turn_delay_mean_ms, shape.turn_delay_stddev_ms
+    delays = (np.maximum(rng.normal(delay_mean, delay_stddev, size=len(turns)), 0.0)
+              if delay_mean > 0 or delay_stddev > 0 else np.zeros(len(turns)))
+    conversations = []
+    start = 0
+    for count in turn_counts:
+        group = turns[start:start + int(count)]
+        for index, turn in enumerate(group):
+            turn.delay_ms = float(delays[start + index]) if index > 0 else None
+        conversations.append(Conversation(session_id=new_session_id(rng), turns=group))
+        start += int(count)
     return conversations

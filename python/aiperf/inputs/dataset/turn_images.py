@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aiperf.inputs.dataset import Conversation, InputFileError
+from aiperf.inputs.dataset.types import Conversation, InputFileError
 from aiperf.inputs.input_images import ImageError, InputImage, SyntheticImageSpec, resolve_image, synthetic_images
 
 __all__ = ["attach_images"]

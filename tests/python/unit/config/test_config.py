@@ -137,3 +137,42 @@ def test_options_doc_is_up_to_date():
     spec.loader.exec_module(module)
     assert (root / "docs" / "options.md").read_text(encoding="utf-8") == module.render(), \
         "run: python tools/gen_options_doc.py"
+
+
+def test_validate_returns_a_new_config_and_leaves_the_given_one_as_it_was():
+    from aiperf.config import ProfileConfig, validate
+
+    given = ProfileConfig(model=["a,b"], extra_inputs=["n:4"], log_level="debug")
+    checked = validate(given)
+    assert checked is not given
+    assert (checked.model, checked.extra_body, checked.log_level) == (["a", "b"], {"n": 4}, "DEBUG")
+    assert (given.model, given.extra_body, given.log_level) == (["a,b"], {}, "debug")
+
+
+def test_every_row_knows_its_field_default():
+    from aiperf.config import OPTIONS, ProfileConfig
+
+    defaults = ProfileConfig()
+    assert all(getattr(defaults, o.dest) == o.default for o in OPTIONS)
+    assert {o.dest: o.type for o in OPTIONS}["concurrency"] is int
+
+
+def test_choices_are_checked_for_python_callers_too():
+    with pytest.raises(ConfigError, match="--kernel-timestamps: 'always' is not one of auto, on, off"):
+        make_config(model="m", kernel_timestamps="always")
+    with pytest.raises(ConfigError, match="--export-level: 'all' is not one of summary, records, raw"):
+        make_config(model="m", export_level="all")
+
+
+def test_a_row_whose_annotation_has_no_cli_parser_fails_at_import_time():
+    from dataclasses import fields, make_dataclass
+
+    from aiperf.config.options import _ROW, _row, flag, option
+
+    odd = make_dataclass("Odd", [("sizes", "dict[str, int]", option("--sizes", group="X", help="h")),
+                                 ("switch", "int", flag("--switch", group="X", help="h"))])
+    sizes, switch = fields(odd)
+    with pytest.raises(TypeError, match="no CLI parser"):
+        _row(sizes.name, str(sizes.type), sizes.metadata[_ROW], None)
+    with pytest.raises(TypeError, match="must be annotated"):
+        _row(switch.name, str(switch.type), switch.metadata[_ROW], False)

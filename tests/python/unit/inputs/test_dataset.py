@@ -9,8 +9,16 @@ from typing import Any
 import numpy as np
 import pytest
 
-from aiperf.inputs.dataset import Conversation, InputFileError, Turn, load_dataset
-from aiperf.inputs.dataset.files import load_single_turn
+from aiperf.inputs.dataset import (
+    Conversation,
+    ConversationSpec,
+    DatasetSpec,
+    InputFileError,
+    SyntheticPromptSpec,
+    Turn,
+    load_dataset,
+)
+from aiperf.inputs.dataset.single_turn import load_single_turn
 from aiperf.inputs.dataset.synthetic import corpus_text, sample_lengths, synthetic_conversations
 from aiperf.inputs.tokenizer import Tokenizer, gpt2_asset_dir, load_tokenizer
 
@@ -52,7 +60,7 @@ def synth(tokenizer: Tokenizer, seed: int = 0, **overrides: Any) -> list[Convers
         "batch_size": 1,
     }
     options.update(overrides)
-    return synthetic_conversations(tokenizer, rng=np.random.default_rng(seed), **options)
+    return synthetic_conversations(tokenizer, SyntheticPromptSpec(**options), np.random.default_rng(seed))
 
 
 def prompts(conversations: list[Conversation]) -> list[str]:
@@ -84,18 +92,9 @@ def test_different_seeds_give_different_prompts(gpt2: Tokenizer) -> None:
 
 def test_load_dataset_with_random_seed_is_reproducible(gpt2: Tokenizer) -> None:
     def load(seed: int) -> list[Conversation]:
-        return load_dataset(
-            input_file=None,
-            custom_dataset_type=None,
-            tokenizer=gpt2,
-            num_entries=20,
-            isl_mean=64,
-            isl_stddev=8.0,
-            osl_mean=None,
-            osl_stddev=0.0,
-            batch_size=1,
-            random_seed=seed,
-        )
+        prompts = SyntheticPromptSpec(num_entries=20, isl_mean=64, isl_stddev=8.0, osl_mean=None, osl_stddev=0.0,
+                                      batch_size=1)
+        return load_dataset(DatasetSpec(input_file=None, dataset_type=None, random_seed=seed, prompts=prompts), gpt2)
 
     assert load(7) == load(7)
     assert load(7) != load(8)
@@ -180,18 +179,10 @@ def write_lines(tmp_path: Path, lines: list[str], name: str = "inputs.jsonl") ->
 def load_file(
     path: Path, custom_dataset_type: str | None = None, osl_mean: int | None = None, seed: int | None = 0
 ) -> list[Conversation]:
-    return load_dataset(
-        input_file=path,
-        custom_dataset_type=custom_dataset_type,
-        tokenizer=None,
-        num_entries=100,
-        isl_mean=550,
-        isl_stddev=0.0,
-        osl_mean=osl_mean,
-        osl_stddev=0.0,
-        batch_size=1,
-        random_seed=seed,
-    )
+    prompts = SyntheticPromptSpec(num_entries=100, isl_mean=550, isl_stddev=0.0, osl_mean=osl_mean, osl_stddev=0.0,
+                                  batch_size=1)
+    return load_dataset(DatasetSpec(input_file=path, dataset_type=custom_dataset_type, random_seed=seed,
+                                    prompts=prompts), None)
 
 
 def test_single_turn_file_loads_every_field(tmp_path: Path) -> None:
@@ -347,15 +338,16 @@ def test_fast_path_prompts_need_no_tokenizer_once_cached_and_are_reproducible(
     options: dict[str, Any] = {"num_entries": 40, "isl_mean": 120, "isl_stddev": 40, "osl_mean": None,
                                "osl_stddev": 0, "batch_size": 2, "exact_lengths": False}
     cold_tokenizer = _lazy_gpt2(tmp_path / "cache", monkeypatch)
-    cold = synthetic_conversations(cold_tokenizer, rng=np.random.default_rng(7), **options)
+    cold = synthetic_conversations(cold_tokenizer, SyntheticPromptSpec(**options), np.random.default_rng(7))
     assert cold_tokenizer.loaded  # the corpus cache had to be built
 
     warm_tokenizer = _lazy_gpt2(tmp_path / "cache", monkeypatch)
-    warm = synthetic_conversations(warm_tokenizer, rng=np.random.default_rng(7), **options)
+    warm = synthetic_conversations(warm_tokenizer, SyntheticPromptSpec(**options), np.random.default_rng(7))
     assert not warm_tokenizer.loaded  # prompts joined from cached pieces: the tokenizer was never parsed
     assert warm == cold  # same seed, same prompts, cache cold or warm
     assert all(turn.input_tokens is None for c in warm for turn in c.turns)  # counted by the caller
-    assert _texts(synthetic_conversations(warm_tokenizer, rng=np.random.default_rng(8), **options)) != _texts(warm)
+    reseeded = synthetic_conversations(warm_tokenizer, SyntheticPromptSpec(**options), np.random.default_rng(8))
+    assert _texts(reseeded) != _texts(warm)
 
     lengths = sample_lengths(np.random.default_rng(7), 120, 40, 80)
     assert gpt2.count_tokens(_texts(warm)).tolist() == lengths.tolist()  # whole-word windows: exact lengths
@@ -363,16 +355,16 @@ def test_fast_path_prompts_need_no_tokenizer_once_cached_and_are_reproducible(
 
 @pytest.mark.parametrize("isl_mean", [1, 2, 16, 550, 20_000])
 def test_fast_path_prompts_have_the_requested_token_count(gpt2: Tokenizer, isl_mean: int) -> None:
-    conversations = synthetic_conversations(gpt2, num_entries=30, isl_mean=isl_mean, isl_stddev=0, osl_mean=None,
-                                            osl_stddev=0, batch_size=1, rng=np.random.default_rng(3),
-                                            exact_lengths=False)
+    spec = SyntheticPromptSpec(num_entries=30, isl_mean=isl_mean, isl_stddev=0, osl_mean=None, osl_stddev=0,
+                               batch_size=1, exact_lengths=False)
+    conversations = synthetic_conversations(gpt2, spec, np.random.default_rng(3))
     assert gpt2.count_tokens(_texts(conversations)).tolist() == [isl_mean] * 30
 
 
 def test_fast_path_works_with_another_byte_level_tokenizer(small_bpe: Tokenizer) -> None:
-    conversations = synthetic_conversations(small_bpe, num_entries=20, isl_mean=40, isl_stddev=0, osl_mean=None,
-                                            osl_stddev=0, batch_size=1, rng=np.random.default_rng(1),
-                                            exact_lengths=False)
+    spec = SyntheticPromptSpec(num_entries=20, isl_mean=40, isl_stddev=0, osl_mean=None, osl_stddev=0,
+                               batch_size=1, exact_lengths=False)
+    conversations = synthetic_conversations(small_bpe, spec, np.random.default_rng(1))
     assert all(turn.input_tokens is None for c in conversations for turn in c.turns)
     counts = small_bpe.count_tokens(_texts(conversations))
     assert np.abs(counts - 40).max() <= 1
@@ -391,7 +383,36 @@ def test_tokenizers_whose_pieces_do_not_join_take_the_exact_path(tmp_path_factor
     backend.save(str(folder / "tokenizer.json"))
     tokenizer = load_tokenizer(str(folder))
     assert not PromptSource(tokenizer).has_fast_path
-    conversations = synthetic_conversations(tokenizer, num_entries=5, isl_mean=30, isl_stddev=0, osl_mean=None,
-                                            osl_stddev=0, batch_size=1, rng=np.random.default_rng(1),
-                                            exact_lengths=False)
+    spec = SyntheticPromptSpec(num_entries=5, isl_mean=30, isl_stddev=0, osl_mean=None, osl_stddev=0,
+                               batch_size=1, exact_lengths=False)
+    conversations = synthetic_conversations(tokenizer, spec, np.random.default_rng(1))
     assert [turn.input_tokens for c in conversations for turn in c.turns] == [30] * 5
+
+
+# ------------------------------------------------------------------------------------------------ specs
+
+
+def test_dataset_spec_from_config_takes_every_dataset_option(tmp_path: Path) -> None:
+    from aiperf.config import make_config
+
+    path = write_lines(tmp_path, [json.dumps({"text": "hi"})])
+    config = make_config(model="m", input_file=str(path), custom_dataset_type="multi_turn", random_seed=3,
+                         num_dataset_entries=7, isl=11, isl_stddev=2, osl=5, osl_stddev=1, prompt_batch_size=2,
+                         conversation_num=4, conversation_turn_mean=3, conversation_turn_stddev=1,
+                         conversation_turn_delay_mean=10, conversation_turn_delay_stddev=2)
+    assert DatasetSpec.from_config(config) == DatasetSpec(
+        input_file=path, dataset_type="multi_turn", random_seed=3,
+        prompts=SyntheticPromptSpec(num_entries=7, isl_mean=11, isl_stddev=2, osl_mean=5, osl_stddev=1, batch_size=2,
+                                    exact_lengths=False),
+        conversations=ConversationSpec(num_conversations=4, turns_mean=3, turns_stddev=1, turn_delay_mean_ms=10,
+                                       turn_delay_stddev_ms=2))
+
+
+def test_synthetic_multi_turn_conversations_have_their_turns_and_think_times(gpt2: Tokenizer) -> None:
+    spec = DatasetSpec(random_seed=1, prompts=SyntheticPromptSpec(num_entries=50, isl_mean=16),
+                       conversations=ConversationSpec(num_conversations=6, turns_mean=3, turn_delay_mean_ms=40))
+    conversations = load_dataset(spec, gpt2)
+    assert [len(c.turns) for c in conversations] == [3] * 6
+    assert all(c.turns[0].delay_ms is None for c in conversations)
+    assert all(turn.delay_ms is not None and turn.delay_ms >= 0 for c in conversations for turn in c.turns[1:])
+    assert conversations == load_dataset(spec, gpt2)

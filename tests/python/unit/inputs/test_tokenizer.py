@@ -13,15 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aiperf.inputs.tokenizer import (
-    GPT2_EOT_ID,
-    GPT2_PATTERN,
-    Tokenizer,
-    TokenizerError,
-    gpt2_asset_dir,
-    load_tiktoken_ranks,
-    load_tokenizer,
-)
+from aiperf.inputs.tokenizer import Tokenizer, TokenizerError, gpt2_asset_dir, load_tokenizer
+from aiperf.inputs.tokenizer.gpt2_asset import GPT2_EOT_ID, GPT2_PATTERN, load_tiktoken_ranks
 
 REPO = Path(__file__).resolve().parents[4]
 ASSET_DIR = gpt2_asset_dir()  # resolved before any test changes the environment
@@ -81,7 +74,7 @@ def tiktoken_gpt2():
 
 def sample_texts() -> list[str]:
     texts = list(VARIED_TEXTS)
-    texts.append((REPO / "python" / "aiperf" / "inputs" / "tokenizer.py").read_text(encoding="utf-8"))
+    texts.append((REPO / "python" / "aiperf" / "inputs" / "tokenizer" / "gpt2_asset.py").read_text(encoding="utf-8"))
     rng = np.random.default_rng(7)
     alphabet = [
         chr(c)
@@ -214,14 +207,14 @@ def test_local_tokenizer_json_file_loads(tmp_path: Path) -> None:
 
 def test_local_folder_without_tokenizer_json_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text("{}")
-    with pytest.raises(TokenizerError, match="--tokenizer .*has no tokenizer.json"):
+    with pytest.raises(TokenizerError, match=r"--tokenizer .*has no tokenizer.json"):
         load_tokenizer(str(tmp_path))
 
 
 def test_broken_tokenizer_file_is_a_clear_error(tmp_path: Path) -> None:
     file = tmp_path / "tokenizer.json"
     file.write_text('{"not": "a tokenizer"}')
-    with pytest.raises(TokenizerError, match="--tokenizer .*cannot load"):
+    with pytest.raises(TokenizerError, match=r"--tokenizer .*cannot load"):
         load_tokenizer(str(tmp_path))
 
 
@@ -331,7 +324,7 @@ def test_lazy_tokenizer_loads_in_a_background_thread(tmp_path: Path, monkeypatch
 
 
 def test_missing_tokenizer_is_an_error_even_when_lazy(tmp_path: Path) -> None:
-    with pytest.raises(TokenizerError, match="--tokenizer .*not found"):
+    with pytest.raises(TokenizerError, match=r"--tokenizer .*not found"):
         load_tokenizer(str(tmp_path / "missing"), lazy=True)
 
 
@@ -341,7 +334,7 @@ def test_broken_tokenizer_file_fails_on_load_when_lazy(tmp_path: Path, monkeypat
     tokenizer = load_tokenizer(str(tmp_path), lazy=True)
     assert not tokenizer.known_good
     for _ in range(2):  # every use raises the same clear error
-        with pytest.raises(TokenizerError, match="--tokenizer .*cannot load"):
+        with pytest.raises(TokenizerError, match=r"--tokenizer .*cannot load"):
             tokenizer.encode("x")
     thread = tokenizer.load_in_background()
     assert thread is not None

@@ -221,8 +221,8 @@ def test_json_strings_are_escaped(tmp_path):
 def test_extract_images_script_reads_the_raw_export(tmp_path):
     png = b"\x89PNG\r\n\x1a\nfake image bytes"
     body = json.dumps({"created": 1, "data": [{"b64_json": base64.b64encode(png).decode()}]})
-    images = Endpoint("image_generation", "/v1/images/generations", "Image Generation Metrics", False, True, True,
-                      produces_images=True)
+    images = Endpoint(type="image_generation", path="/v1/images/generations", metrics_title="Image Generation Metrics",
+                      produces_tokens=False, supports_streaming=True, tokenizes_input=True, produces_images=True)
     request_inputs = RequestInputs(payloads=[{"prompt": "a cat", "model": "m", "response_format": "b64_json", "n": 1}],
                                    session_ids=["s"], turn_indices=[0])
     run_dir = tmp_path / "run"

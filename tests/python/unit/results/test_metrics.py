@@ -285,8 +285,8 @@ def test_single_token_stream_has_no_inter_token_latency_or_second_token():
 
 
 def test_image_metrics_come_from_images_returned():
-    images = Endpoint("image_generation", "/v1/images/generations", "Image Generation Metrics", False, True, True,
-                      produces_images=True)
+    images = Endpoint(type="image_generation", path="/v1/images/generations", metrics_title="Image Generation Metrics",
+                      produces_tokens=False, supports_streaming=True, tokenizes_input=True, produces_images=True)
     m = run([Req(0, [(50, '{"data":[{},{}]}')], num_images=2), Req(0, [(100, '{"data":[{}]}')], num_images=1)],
             endpoint=images, streaming=False)
     assert m.per_record["image_throughput"].tolist() == pytest.approx([40.0, 10.0])
