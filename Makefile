@@ -83,7 +83,7 @@ format: system-deps
 format-check: system-deps
 	$(CLANG_FORMAT) --dry-run --Werror $(FORMAT_FILES)
 
-test: build cpp-test py-test stubtest
+test: build cpp-test py-test stubtest format-check
 
 # ASan + UBSan (see docs/reliability.md): the GoogleTest binary, then the pytest suite against a sanitized
 # aiperf._engine (a copy of python/aiperf with that module, libasan preloaded into the unsanitized Python).

@@ -144,7 +144,8 @@ void register_engine(py::module_& m) {
       "set_mmap_threshold",
       [](std::int64_t bytes) {
 #if defined(__GLIBC__)
-        return bytes > 0 && bytes <= (std::int64_t{1} << 30) && ::mallopt(M_MMAP_THRESHOLD, static_cast<int>(bytes)) == 1;
+        return bytes > 0 && bytes <= (std::int64_t{1} << 30) &&
+               ::mallopt(M_MMAP_THRESHOLD, static_cast<int>(bytes)) == 1;
 #else
         (void)bytes;
         return false;

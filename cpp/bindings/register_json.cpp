@@ -56,8 +56,8 @@ JsonValue to_json_value(PyObject* object, int depth) {
     Py_ssize_t position = 0;
     while (PyDict_Next(object, &position, &key, &value)) {
       if (!PyUnicode_Check(key)) {
-        throw py::type_error("build_json: dict keys must be str, got " + repr_of(key) + " (" +
-                             Py_TYPE(key)->tp_name + ")");
+        throw py::type_error("build_json: dict keys must be str, got " + repr_of(key) + " (" + Py_TYPE(key)->tp_name +
+                             ")");
       }
       members.emplace_back(utf8_of(key), to_json_value(value, depth + 1));
     }

@@ -46,11 +46,11 @@ py::dict records_dict(const std::shared_ptr<const RecordStore>& store) {
   py::dict d;
 #define AIPERF_BIND_VALUES(name, type, dtype, ...) d[#name] = column(store, s.name, dtype);
 #define AIPERF_BIND_OFFSETS(name, ...) d[#name] = column(store, s.name, "int64");
-#define AIPERF_BIND_TEXT(offsets, text, ...)          \
+#define AIPERF_BIND_TEXT(offsets, text, ...)       \
   d[#offsets] = column(store, s.offsets, "int64"); \
   d[#text] = column(store, s.text, "uint8");
-  AIPERF_RECORD_COLUMNS(AIPERF_BIND_VALUES, AIPERF_BIND_OFFSETS, AIPERF_BIND_VALUES, AIPERF_BIND_TEXT,
-                        AIPERF_BIND_TEXT, AIPERF_BIND_TEXT)
+  AIPERF_RECORD_COLUMNS(AIPERF_BIND_VALUES, AIPERF_BIND_OFFSETS, AIPERF_BIND_VALUES, AIPERF_BIND_TEXT, AIPERF_BIND_TEXT,
+                        AIPERF_BIND_TEXT)
 #undef AIPERF_BIND_VALUES
 #undef AIPERF_BIND_OFFSETS
 #undef AIPERF_BIND_TEXT
@@ -66,13 +66,13 @@ void register_records(py::module_& m) {
 #define AIPERF_SCHEMA_CHUNK_OFFSETS(name, ...) add(#name, "int64", "offsets");
 #define AIPERF_SCHEMA_CHUNK(name, type, dtype, ...) add(#name, dtype, "chunk");
 #define AIPERF_SCHEMA_TEXT(offsets, text, ...) \
-  add(#offsets, "int64", "offsets");      \
+  add(#offsets, "int64", "offsets");           \
   add(#text, "uint8", "blob");
 #define AIPERF_SCHEMA_RAW_CHUNK_TEXT(offsets, text, ...) \
-  add(#offsets, "int64", "raw_offsets");      \
+  add(#offsets, "int64", "raw_offsets");                 \
   add(#text, "uint8", "raw_blob");
 #define AIPERF_SCHEMA_RAW_TEXT(offsets, text, ...) \
-  add(#offsets, "int64", "raw_offsets");      \
+  add(#offsets, "int64", "raw_offsets");           \
   add(#text, "uint8", "raw_blob");
   AIPERF_RECORD_COLUMNS(AIPERF_SCHEMA_RECORD, AIPERF_SCHEMA_CHUNK_OFFSETS, AIPERF_SCHEMA_CHUNK, AIPERF_SCHEMA_TEXT,
                         AIPERF_SCHEMA_RAW_CHUNK_TEXT, AIPERF_SCHEMA_RAW_TEXT)

@@ -95,7 +95,7 @@ def redact_argv(argv: list[str], secrets: Iterable[str] = ()) -> list[str]:
 # Text columns of the engine's records (bytes, offsets) that may hold what a server sent back.
 # (Generated content is left alone: its per-chunk byte counts must keep matching it.)
 _TEXT_COLUMNS = (("error_message", "error_message_offsets"), ("raw", "raw_offsets"),
-                 ("response_headers", "response_header_offsets"))
+                 ("response_headers", "response_header_offsets"), ("request_headers", "request_header_offsets"))
 
 
 def redact_records(records: dict[str, Any], secrets: Iterable[str]) -> dict[str, Any]:

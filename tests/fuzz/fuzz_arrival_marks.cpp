@@ -47,7 +47,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (std::size_t at = 0; at < raw.size();) {
     const std::size_t take = std::min<std::size_t>(raw.size() - at, 1 + next() % 48);
     std::fill(segment_of.begin() + static_cast<std::ptrdiff_t>(at),
-              segment_of.begin() + static_cast<std::ptrdiff_t>(at + take), static_cast<std::int64_t>(segment_end.size()));
+              segment_of.begin() + static_cast<std::ptrdiff_t>(at + take),
+              static_cast<std::int64_t>(segment_end.size()));
     at += take;
     segment_end.push_back(at);
   }

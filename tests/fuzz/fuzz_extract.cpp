@@ -22,8 +22,8 @@ bool reference_base64(std::string_view text) {
   std::size_t padding = 0;
   for (std::size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
-    const bool alphabet = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
-                          c == '/';
+    const bool alphabet =
+        (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
     if (c == '=') {
       if (i + 2 < text.size()) return false;  // '=' only in the last two places
       ++padding;
@@ -48,9 +48,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::string padded(document);
   padded.append(aiperf::ResponseExtractor::in_place_padding_bytes(), ' ');
   aiperf::ResponseFields parsed_in_place;
-  const aiperf::ExtractStatus in_place_status =
-      in_place.extract(std::string_view(padded.data(), size), parsed_in_place,
-                       aiperf::ResponseExtractor::in_place_padding_bytes());
+  const aiperf::ExtractStatus in_place_status = in_place.extract(std::string_view(padded.data(), size), parsed_in_place,
+                                                                 aiperf::ResponseExtractor::in_place_padding_bytes());
 
   if (copied_status != in_place_status || !same(copied, parsed_in_place)) std::abort();
   if (aiperf::is_valid_base64(document) != reference_base64(document)) std::abort();

@@ -111,9 +111,7 @@ void append_json_string(std::string& out, std::string_view s, InvalidUtf8 on_inv
     }
     const auto byte = static_cast<unsigned char>(s[i]);
     switch (kByteClasses[byte]) {
-      case 0:
-        ++i;
-        break;
+      case 0: ++i; break;
       case 1:
         out.append(s.data() + run_start, i - run_start);
         append_escape(out, byte);
@@ -198,11 +196,8 @@ void JsonWriter::before_value() {
       if (frame.has_members) out_ += ',';
       frame.has_members = true;
       break;
-    case Scope::kObjectExpectingValue:
-      frame.scope = Scope::kObjectExpectingKey;
-      break;
-    case Scope::kObjectExpectingKey:
-      throw Error("JsonWriter: a value inside an object needs a key first");
+    case Scope::kObjectExpectingValue: frame.scope = Scope::kObjectExpectingKey; break;
+    case Scope::kObjectExpectingKey: throw Error("JsonWriter: a value inside an object needs a key first");
   }
 }
 

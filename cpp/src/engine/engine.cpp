@@ -121,8 +121,7 @@ void validate_engine_config(const EngineConfig& config, const Workload& workload
   if (!sessions.empty()) {
     const auto turns = static_cast<std::int64_t>(order.empty() ? bodies.size() : order.size());
     if (sessions.size() < 2 || sessions.front() != 0 || sessions.back() != turns) {
-      throw Error("session_offsets must start with 0 and end with the number of turns (" + std::to_string(turns) +
-                  ")");
+      throw Error("session_offsets must start with 0 and end with the number of turns (" + std::to_string(turns) + ")");
     }
     for (std::size_t s = 0; s + 1 < sessions.size(); ++s) {
       if (sessions[s + 1] <= sessions[s]) throw Error("session " + std::to_string(s) + " has no turns");
@@ -139,9 +138,9 @@ void validate_engine_config(const EngineConfig& config, const Workload& workload
     }
   }
   if (fixed_schedule) {
-    const std::int64_t session_total =
-        !sessions.empty() ? static_cast<std::int64_t>(sessions.size()) - 1
-                          : static_cast<std::int64_t>(order.empty() ? bodies.size() : order.size());
+    const std::int64_t session_total = !sessions.empty()
+                                           ? static_cast<std::int64_t>(sessions.size()) - 1
+                                           : static_cast<std::int64_t>(order.empty() ? bodies.size() : order.size());
     if (static_cast<std::int64_t>(schedule.size()) > session_total) {
       throw Error("schedule_ns has more entries than there are sessions");
     }
@@ -175,8 +174,8 @@ struct Engine::Run {
   std::vector<std::thread> threads;
   std::int64_t running_threads = 0;
   std::shared_ptr<const RecordStore> records;  // records(): all of them, merged once
-  bool drained = false;                         // drain() was called: records() has nothing to give
-  std::mutex drain_mutex;                       // one drain() at a time
+  bool drained = false;                        // drain() was called: records() has nothing to give
+  std::mutex drain_mutex;                      // one drain() at a time
   std::string fatal_error;
 };
 
@@ -242,9 +241,8 @@ void Engine::start() {
     const std::int64_t slots = run.config.concurrency / threads + (t < run.config.concurrency % threads ? 1 : 0);
     // Open loop: concurrency is only a cap; start small and add slots when the schedule needs them.
     const std::int64_t initial = run.open_loop() ? std::min<std::int64_t>(slots, kInitialOpenLoopSlots) : slots;
-    run.loops.push_back(std::make_unique<EventLoop>(run.shared, static_cast<std::int32_t>(t),
-                                                    static_cast<std::size_t>(initial),
-                                                    static_cast<std::size_t>(slots)));
+    run.loops.push_back(std::make_unique<EventLoop>(
+        run.shared, static_cast<std::int32_t>(t), static_cast<std::size_t>(initial), static_cast<std::size_t>(slots)));
   }
   run.anchor = capture_clock_anchor();
   run.started = true;

@@ -4,8 +4,8 @@
 #include "aiperf/engine/event_loop.hpp"
 
 #include <sys/epoll.h>
-#include <sys/socket.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -25,8 +25,8 @@ namespace aiperf {
 
 namespace {
 
-constexpr std::size_t kMaxErrorBodyBytes = 64 * 1024;   // kept from an error response; the message quotes 500
-constexpr std::size_t kStreamSniffBytes = 4 * 1024;     // kept from a stream to explain one without events
+constexpr std::size_t kMaxErrorBodyBytes = 64 * 1024;  // kept from an error response; the message quotes 500
+constexpr std::size_t kStreamSniffBytes = 4 * 1024;    // kept from a stream to explain one without events
 constexpr std::size_t kRetainedBufferBytes = 1 << 20;  // larger per-slot buffers (image bodies) are freed after use
 constexpr int kMaxEpollEvents = 64;
 // Requests started per loop pass: each costs ~15 us (libcurl writes it at once); between passes the loop reads and
@@ -225,8 +225,8 @@ void EventLoop::configure_slot(RequestSlot& slot) {
   set_option(easy, CURLOPT_SSL_VERIFYHOST, config.verify_tls ? 2L : 0L);
   if (config.request_timeout_s > 0) {
     const double timeout_ms = std::ceil(config.request_timeout_s * 1000.0);
-    set_option(easy, CURLOPT_TIMEOUT_MS, timeout_ms >= static_cast<double>(LONG_MAX) ? LONG_MAX
-                                                                                     : static_cast<long>(timeout_ms));
+    set_option(easy, CURLOPT_TIMEOUT_MS,
+               timeout_ms >= static_cast<double>(LONG_MAX) ? LONG_MAX : static_cast<long>(timeout_ms));
   }
   // A Content-Length over the limit fails before the body; on_write holds every body to it.
   if (config.max_response_bytes > 0) {
@@ -264,10 +264,11 @@ void EventLoop::run() noexcept {
   bool arrived_at_barrier = false;
   try {
     std::unique_lock store_lock(store_mutex_);
-    store_.reserve(static_cast<std::size_t>(std::clamp<std::int64_t>(
-                       (run_.config.request_count + run_.config.warmup_request_count) /
-                               std::max<std::int64_t>(run_.config.num_threads, 1) + 1,
-                       16, 1 << 16)),
+    store_.reserve(static_cast<std::size_t>(
+                       std::clamp<std::int64_t>((run_.config.request_count + run_.config.warmup_request_count) /
+                                                        std::max<std::int64_t>(run_.config.num_threads, 1) +
+                                                    1,
+                                                16, 1 << 16)),
                    run_.config.streaming ? 1024 : 16);
     store_lock.unlock();
     run_phase(Phase::warmup);
@@ -294,8 +295,7 @@ void EventLoop::run_phase(Phase phase) {
   arm_scheduler_timer();
   epoll_event events[kMaxEpollEvents];
   while (in_flight_ > 0 || !scheduler_.exhausted()) {
-    const int count =
-        ::epoll_wait(epoll_fd_.get(), events, kMaxEpollEvents, starts_deferred_ ? 0 : epoll_timeout_ms());
+    const int count = ::epoll_wait(epoll_fd_.get(), events, kMaxEpollEvents, starts_deferred_ ? 0 : epoll_timeout_ms());
     if (count < 0) {
       if (errno == EINTR) continue;
       throw Error(std::string("epoll_wait failed: ") + std::strerror(errno));

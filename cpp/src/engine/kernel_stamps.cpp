@@ -26,8 +26,7 @@ constexpr std::size_t kPeekBytes = 64 * 1024;  // covers several of libcurl's 16
 
 }  // namespace
 
-KernelStamper::KernelStamper(bool streaming)
-    : streaming_(streaming), sweeps_(streaming), peek_buffer_(kPeekBytes) {
+KernelStamper::KernelStamper(bool streaming) : streaming_(streaming), sweeps_(streaming), peek_buffer_(kPeekBytes) {
   if (sweeps_) {
     sweep_fd_ = FileDescriptor(::epoll_create1(EPOLL_CLOEXEC));
     if (sweep_fd_.get() < 0) throw Error(std::string("cannot create epoll: ") + std::strerror(errno));
@@ -71,8 +70,8 @@ void KernelStamper::refresh_realtime_offset() noexcept {
   const std::int64_t width_ns = after_ns - before_ns;
   const std::int64_t offset_ns = wall_ns - (before_ns + width_ns / 2);
   // A step of the wall clock (a new offset far from the old one) starts over.
-  const bool stepped = realtime_offset_width_ns_ >= 0 &&
-                       std::abs(offset_ns - realtime_minus_mono_ns_) > 1'000'000 + width_ns;
+  const bool stepped =
+      realtime_offset_width_ns_ >= 0 && std::abs(offset_ns - realtime_minus_mono_ns_) > 1'000'000 + width_ns;
   if (realtime_offset_width_ns_ < 0 || width_ns <= realtime_offset_width_ns_ || stepped) {
     realtime_minus_mono_ns_ = offset_ns;
     realtime_offset_width_ns_ = width_ns;
@@ -97,9 +96,9 @@ ssize_t KernelStamper::peek_queue(int fd, RequestSlot& slot, std::int64_t& arriv
     if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_TIMESTAMPNS) continue;
     timespec arrived{};
     std::memcpy(&arrived, CMSG_DATA(header), sizeof arrived);
-    arrived_ns = std::min(static_cast<std::int64_t>(arrived.tv_sec) * 1'000'000'000 + arrived.tv_nsec -
-                              realtime_minus_mono_ns_,
-                          monotonic_ns());
+    arrived_ns =
+        std::min(static_cast<std::int64_t>(arrived.tv_sec) * 1'000'000'000 + arrived.tv_nsec - realtime_minus_mono_ns_,
+                 monotonic_ns());
   }
   if (arrived_ns >= 0 && streaming_ && slot.record.status < 400) {
     slot.arrival_marks.on_peek(std::string_view(peek_buffer_.data(), static_cast<std::size_t>(peeked)), arrived_ns,

@@ -85,9 +85,9 @@ void RecordStore::reserve_touched(const Extent& extent) {
 #define AIPERF_TOUCH_TEXT(offsets, text, ...) \
   reserve_and_touch(offsets, records + 1);    \
   reserve_and_touch(text, extent.text_bytes[text##_text]);
-#define AIPERF_TOUCH_RAW_CHUNK_TEXT(offsets, text, ...) \
-  if (keep_raw_) {                                       \
-    reserve_and_touch(offsets, chunks + 1);              \
+#define AIPERF_TOUCH_RAW_CHUNK_TEXT(offsets, text, ...)      \
+  if (keep_raw_) {                                           \
+    reserve_and_touch(offsets, chunks + 1);                  \
     reserve_and_touch(text, extent.text_bytes[text##_text]); \
   }
 #define AIPERF_TOUCH_RAW_TEXT(offsets, text, ...) \
@@ -112,13 +112,13 @@ void RecordStore::append(const RequestRecord& r) {
   text.append(value);                            \
   offsets.push_back(static_cast<std::int64_t>(text.size()));
   // A record always has raw text for each of its chunks; missing ends are padded so the offsets stay aligned.
-#define AIPERF_APPEND_RAW_CHUNK_TEXT(offsets, text, value, ends)                                        \
-  if (keep_raw_) {                                                                                      \
-    const auto base = static_cast<std::int64_t>(text.size());                                           \
-    text.append(value);                                                                                 \
-    for (std::size_t chunk = 0; chunk < r.chunk_ns.size(); ++chunk) {                                   \
+#define AIPERF_APPEND_RAW_CHUNK_TEXT(offsets, text, value, ends)                                               \
+  if (keep_raw_) {                                                                                             \
+    const auto base = static_cast<std::int64_t>(text.size());                                                  \
+    text.append(value);                                                                                        \
+    for (std::size_t chunk = 0; chunk < r.chunk_ns.size(); ++chunk) {                                          \
       offsets.push_back(base + (chunk < ends.size() ? ends[chunk] : static_cast<std::int64_t>(value.size()))); \
-    }                                                                                                   \
+    }                                                                                                          \
   }
 #define AIPERF_APPEND_RAW_TEXT(offsets, text, value) \
   if (keep_raw_) {                                   \
@@ -143,20 +143,20 @@ void RecordStore::append_row(const RecordStore& source, std::size_t row) {
   name.push_back(name.back() + static_cast<std::int64_t>(last_chunk - first_chunk));
 #define AIPERF_COPY_CHUNK(name, ...) \
   name.insert(name.end(), source.name.begin() + first_chunk, source.name.begin() + last_chunk);
-#define AIPERF_COPY_TEXT(offsets, text, ...)           \
+#define AIPERF_COPY_TEXT(offsets, text, ...)            \
   append_slice(text, source.text, source.offsets, row); \
   offsets.push_back(static_cast<std::int64_t>(text.size()));
   // Raw columns of a store without them are filled with empty texts.
-#define AIPERF_COPY_RAW_CHUNK_TEXT(offsets, text, ...)                                           \
-  for (std::size_t chunk = first_chunk; keep_raw_ && chunk < last_chunk; ++chunk) {              \
-    if (copy_raw) append_slice(text, source.text, source.offsets, chunk);                        \
-    offsets.push_back(static_cast<std::int64_t>(text.size()));                                   \
+#define AIPERF_COPY_RAW_CHUNK_TEXT(offsets, text, ...)                              \
+  for (std::size_t chunk = first_chunk; keep_raw_ && chunk < last_chunk; ++chunk) { \
+    if (copy_raw) append_slice(text, source.text, source.offsets, chunk);           \
+    offsets.push_back(static_cast<std::int64_t>(text.size()));                      \
   }
-#define AIPERF_COPY_RAW_TEXT(offsets, text, ...)                      \
-  if (copy_raw) {                                                     \
-    AIPERF_COPY_TEXT(offsets, text)                                   \
-  } else if (keep_raw_) {                                             \
-    offsets.push_back(offsets.back());                                \
+#define AIPERF_COPY_RAW_TEXT(offsets, text, ...) \
+  if (copy_raw) {                                \
+    AIPERF_COPY_TEXT(offsets, text)              \
+  } else if (keep_raw_) {                        \
+    offsets.push_back(offsets.back());           \
   }
   AIPERF_RECORD_COLUMNS(AIPERF_COPY_RECORD, AIPERF_COPY_CHUNK_OFFSETS, AIPERF_COPY_CHUNK, AIPERF_COPY_TEXT,
                         AIPERF_COPY_RAW_CHUNK_TEXT, AIPERF_COPY_RAW_TEXT)

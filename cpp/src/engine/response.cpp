@@ -46,15 +46,9 @@ std::optional<RecordError> classify_transport_error(const TransferOutcome& outco
     case CURLE_COULDNT_CONNECT:
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
-    case CURLE_SSL_CONNECT_ERROR:
-      error.kind = ErrorKind::connect;
-      break;
-    case CURLE_OPERATION_TIMEDOUT:
-      error.kind = ErrorKind::timeout;
-      break;
-    default:
-      error.kind = ErrorKind::transport;
-      break;
+    case CURLE_SSL_CONNECT_ERROR: error.kind = ErrorKind::connect; break;
+    case CURLE_OPERATION_TIMEDOUT: error.kind = ErrorKind::timeout; break;
+    default: error.kind = ErrorKind::transport; break;
   }
   error.message = curl_easy_strerror(outcome.result);
   if (outcome.write_failed) {
@@ -62,8 +56,8 @@ std::optional<RecordError> classify_transport_error(const TransferOutcome& outco
   } else if (outcome.peek_errno != 0 && (outcome.result == CURLE_PARTIAL_FILE || outcome.result == CURLE_RECV_ERROR ||
                                          outcome.result == CURLE_GOT_NOTHING)) {
     // The kernel-timestamp peek received the socket's error before libcurl could: report it as libcurl would.
-    error.message = std::string(curl_easy_strerror(CURLE_RECV_ERROR)) + ": Recv failure: " +
-                    std::strerror(outcome.peek_errno);
+    error.message =
+        std::string(curl_easy_strerror(CURLE_RECV_ERROR)) + ": Recv failure: " + std::strerror(outcome.peek_errno);
   } else if (!outcome.curl_error.empty()) {
     error.message.append(": ").append(outcome.curl_error);
   }
@@ -120,9 +114,9 @@ std::optional<RecordError> validate_response(const ResponseView& response, const
                    (config.streaming ? "text/event-stream" : "JSON"));
   }
   if (config.streaming && response.sse_invalid_lines > 0) {
-    return invalid("invalid response: bad SSE framing: " + std::to_string(response.sse_invalid_lines) +
-                   " line(s) not 'field: value', the first: " +
-                   std::string(utf8_prefix(response.first_invalid_line, 60)));
+    return invalid(
+        "invalid response: bad SSE framing: " + std::to_string(response.sse_invalid_lines) +
+        " line(s) not 'field: value', the first: " + std::string(utf8_prefix(response.first_invalid_line, 60)));
   }
   if (response.extraction != nullptr && response.extraction->invalid) return invalid(response.extraction->message);
   if (config.streaming && !config.expect_images && !response.done_seen) {
@@ -137,8 +131,8 @@ std::optional<RecordError> validate_response(const ResponseView& response, const
   }
   if (config.expect_content && !config.expect_images && fields.content.empty() && fields.reasoning.empty()) {
     // A server shedding load may end a stream after only a role delta: a 2xx that measured nothing.
-    return RecordError{ErrorKind::empty_response,
-                       std::string(kEmptyResponseMessage) + " (only usage/metadata, null/empty data, or [DONE] markers)"};
+    return RecordError{ErrorKind::empty_response, std::string(kEmptyResponseMessage) +
+                                                      " (only usage/metadata, null/empty data, or [DONE] markers)"};
   }
   return std::nullopt;
 }

@@ -74,7 +74,7 @@ class RampClock {
 
   double operator()(double tau_ns) const {
     if (ramp_s_ <= 0) return tau_ns;
-    const double count = rate_ * tau_ns * 1e-9;                  // expected arrivals so far
+    const double count = rate_ * tau_ns * 1e-9;                     // expected arrivals so far
     const double ramp_count = ramp_s_ * (start_rate_ + rate_) / 2;  // arrivals during the ramp
     if (count >= ramp_count) return (ramp_s_ + (count - ramp_count) / rate_) * 1e9;
     const double a = (rate_ - start_rate_) / (2 * ramp_s_);
@@ -128,8 +128,8 @@ void BeginProfiling::operator()() noexcept {
   run->warmup_sessions.store(counted > 0 ? counted : run->next_warmup.load());
   const std::int64_t start_at_ns = run->config.profiling_start_ns;
   // A start common to several engines: wait for it in short sleeps, so that stop() still ends the run promptly.
-  for (std::int64_t now_ns = monotonic_ns(); start_at_ns > 0 && now_ns < start_at_ns &&
-                                             !run->stop_requested.load(std::memory_order_relaxed);
+  for (std::int64_t now_ns = monotonic_ns();
+       start_at_ns > 0 && now_ns < start_at_ns && !run->stop_requested.load(std::memory_order_relaxed);
        now_ns = monotonic_ns()) {
     std::this_thread::sleep_for(std::chrono::nanoseconds(std::min<std::int64_t>(start_at_ns - now_ns, 5'000'000)));
   }
@@ -138,10 +138,7 @@ void BeginProfiling::operator()() noexcept {
 }
 
 RunShared::RunShared(const EngineConfig& config_in, const Workload& workload_in, std::ptrdiff_t threads)
-    : config(config_in),
-      workload(workload_in),
-      thread_count(threads),
-      warmup_finished(threads, BeginProfiling{this}) {
+    : config(config_in), workload(workload_in), thread_count(threads), warmup_finished(threads, BeginProfiling{this}) {
   if (!workload.session_offsets.empty()) {
     session_count_ = static_cast<std::int64_t>(workload.session_offsets.size()) - 1;
   } else if (!workload.order.empty()) {
@@ -201,13 +198,13 @@ void Scheduler::begin_phase(Phase phase, std::int64_t now_ns) {
   const std::int64_t start_ns = run_.profiling_start_ns.load();
   phase_start_ns_ = phase == Phase::profiling && start_ns > 0 ? start_ns : now_ns;
   const std::vector<std::int64_t>& schedule = run_.schedule(phase);
-  const bool open_loop = phase == Phase::profiling ? (config.request_rate > 0 || !run_.workload.schedule_ns.empty())
-                                                   : !schedule.empty();
+  const bool open_loop =
+      phase == Phase::profiling ? (config.request_rate > 0 || !run_.workload.schedule_ns.empty()) : !schedule.empty();
   schedule_ = open_loop ? &schedule : nullptr;
   next_schedule_index_ = worker_id_;
-  claims_left_ = open_loop ? next_schedule_index_ < static_cast<std::int64_t>(schedule.size())
-                           : (phase == Phase::profiling || config.warmup_request_count > 0 ||
-                              config.warmup_duration_s > 0);
+  claims_left_ = open_loop
+                     ? next_schedule_index_ < static_cast<std::int64_t>(schedule.size())
+                     : (phase == Phase::profiling || config.warmup_request_count > 0 || config.warmup_duration_s > 0);
   ramp_end_ns_ = config.concurrency_ramp_s > 0 && max_active_sessions_ > 1
                      ? phase_start_ns_ + seconds_to_ns(config.concurrency_ramp_s)
                      : -1;
@@ -225,16 +222,16 @@ void Scheduler::begin_phase(Phase phase, std::int64_t now_ns) {
 std::int64_t Scheduler::concurrency_cap(std::int64_t now_ns) const noexcept {
   if (ramp_end_ns_ < 0 || now_ns >= ramp_end_ns_) return max_active_sessions_;
   // 1 at the phase start, one more every ramp / (max - 1), max at the ramp's end
-  const double fraction = static_cast<double>(now_ns - phase_start_ns_) /
-                          static_cast<double>(ramp_end_ns_ - phase_start_ns_);
+  const double fraction =
+      static_cast<double>(now_ns - phase_start_ns_) / static_cast<double>(ramp_end_ns_ - phase_start_ns_);
   const auto steps = static_cast<std::int64_t>(std::floor(fraction * static_cast<double>(max_active_sessions_ - 1)));
   return std::clamp<std::int64_t>(1 + steps, 1, max_active_sessions_);
 }
 
 std::int64_t Scheduler::next_ramp_step_ns(std::int64_t now_ns) const noexcept {
   if (ramp_end_ns_ < 0 || now_ns >= ramp_end_ns_ || max_active_sessions_ <= 1) return -1;
-  const double step_ns = static_cast<double>(ramp_end_ns_ - phase_start_ns_) /
-                         static_cast<double>(max_active_sessions_ - 1);
+  const double step_ns =
+      static_cast<double>(ramp_end_ns_ - phase_start_ns_) / static_cast<double>(max_active_sessions_ - 1);
   const double steps_done = std::floor(static_cast<double>(now_ns - phase_start_ns_) / step_ns);
   return std::min(ramp_end_ns_, phase_start_ns_ + static_cast<std::int64_t>(std::ceil((steps_done + 1) * step_ns)));
 }
@@ -408,8 +405,8 @@ void Scheduler::fill_body(const RequestTicket& ticket, const BodyTemplate& body,
   for (std::size_t i = 0; i < body.holes.size(); ++i) {
     out.append(body.pieces[i]);
     const auto turn = static_cast<std::size_t>(body.holes[i]);
-    const bool known = session != nullptr && turn < session->responses.size() &&
-                       static_cast<std::int32_t>(turn) < ticket.turn_index;
+    const bool known =
+        session != nullptr && turn < session->responses.size() && static_cast<std::int32_t>(turn) < ticket.turn_index;
     append_json_string(out, known ? std::string_view(session->responses[turn]) : std::string_view(),
                        InvalidUtf8::replace);
   }

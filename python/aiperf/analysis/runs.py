@@ -202,6 +202,7 @@ def records_frame(records: Records, per_record: dict[str, np.ndarray], request_i
 
     from aiperf.engine import Phase
     from aiperf.results.export import error_columns
+    from aiperf.results.metrics import METRICS
 
     n = len(records["request_index"])
     body = records["body_index"].astype(np.int64)
@@ -232,6 +233,8 @@ def records_frame(records: Records, per_record: dict[str, np.ndarray], request_i
         columns["intended_start_ns"] = wall(records["intended_ns"])
     columns.update(error_columns(records))
     for tag, values in per_record.items():
+        if tag in METRICS and METRICS[tag].kind != "record":  # counters are summed, never per record
+            continue
         if isinstance(values, np.ndarray) and values.ndim == 1 and len(values) == n and values.dtype != object:
             columns[tag] = values
     return pd.DataFrame(columns)

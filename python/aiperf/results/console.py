@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Self
 
-from aiperf.results.metrics import METRICS, RunMetrics, console_metrics
+from aiperf.engine import Phase
+from aiperf.results.metrics import METRICS, ErrorEntry, RunMetrics, RunWarning, console_metrics
 
 if TYPE_CHECKING:
     from aiperf.inputs.endpoints import Endpoint
 
 __all__ = ["TABLE_STATS", "ProgressDisplay", "error_table", "errors_by_type", "metric_label", "metrics_table",
-           "print_summary"]
+           "print_summary", "warning_panel"]
 
 TITLE_PREFIX = "aiperf"
 TABLE_STATS = ("avg", "min", "max", "p99", "p90", "p50", "std")
@@ -61,7 +62,7 @@ def metrics_table(metrics: RunMetrics, endpoint: Endpoint) -> Any:
     return table
 
 
-def errors_by_type(errors: Sequence[dict]) -> list[tuple[str, int]]:
+def errors_by_type(errors: Sequence[ErrorEntry]) -> list[tuple[str, int]]:
     """(type, count) per error type of an error summary, most frequent first."""
     totals: dict[str, int] = {}
     for error in errors:
@@ -70,7 +71,7 @@ def errors_by_type(errors: Sequence[dict]) -> list[tuple[str, int]]:
     return sorted(totals.items(), key=lambda item: -item[1])
 
 
-def error_table(errors: Sequence[dict]) -> Any:
+def error_table(errors: Sequence[ErrorEntry]) -> Any:
     """One row per error kind and message pattern, with counts; the caption totals each kind."""
     from rich.table import Table
     from rich.text import Text
@@ -90,6 +91,14 @@ def error_table(errors: Sequence[dict]) -> Any:
     return table
 
 
+def warning_panel(warning: RunWarning) -> Any:
+    """One warning of a run, boxed as AIPerf shows its warnings."""
+    from rich.panel import Panel
+    from rich.text import Text
+
+    return Panel(Text(warning.text()), title=warning.title, border_style="bold yellow", expand=False)
+
+
 def print_summary(metrics: RunMetrics, *, endpoint: Endpoint, console: Any = None,
                   exported_files: Sequence[Path] = (), log_file: Path | None = None,
                   was_cancelled: bool = False) -> None:
@@ -104,6 +113,9 @@ def print_summary(metrics: RunMetrics, *, endpoint: Endpoint, console: Any = Non
     if metrics.errors:
         console.print()
         console.print(error_table(metrics.errors))
+    for warning in metrics.warnings:
+        console.print()
+        console.print(warning_panel(warning))
     console.print()
     lag = metrics.summary.get("schedule_lag")
     if lag and lag.get("count"):
@@ -119,7 +131,7 @@ def print_summary(metrics: RunMetrics, *, endpoint: Endpoint, console: Any = Non
         console.print(Text(f"Log File: {log_file}"))
 
 
-def schedule_line(lag: dict, intended_latency: dict | None) -> str:
+def schedule_line(lag: dict[str, Any], intended_latency: dict[str, Any] | None) -> str:
     """How far behind its schedule the client sent (open loop), and what latency is when timed from the schedule."""
     def ms(value: float) -> str:
         return f"{value * 1000:,.0f} us" if abs(value) < 1 else f"{value:,.2f} ms"
@@ -180,22 +192,22 @@ class ProgressDisplay:
             return
         if self._progress is None:
             self.start()
-        phase = int(getattr(progress, "phase", 1))
+        phase = int(getattr(progress, "phase", Phase.PROFILING))  # past PROFILING: finished
         completed = int(getattr(progress, "completed", 0))
         errors = int(getattr(progress, "errors", 0))
         now = time.monotonic()
-        if phase >= 1 and self._profiling_started is None:
+        if phase >= Phase.PROFILING and self._profiling_started is None:
             self._profiling_started = now
-        if phase == 0:
+        if phase == Phase.WARMUP:
             description, done, total = "Warm-up", completed, self.warmup_total or None
         else:
-            description = "Profiling" if phase == 1 else "Finished"
+            description = "Profiling" if phase == Phase.PROFILING else "Finished"
             done = max(completed - self.warmup_total, 0)
             total = self.total
         rate = "-"
-        if self._profiling_started is not None and now > self._profiling_started and phase >= 1:
+        if self._profiling_started is not None and now > self._profiling_started and phase >= Phase.PROFILING:
             rate = f"{done / (now - self._profiling_started):,.1f}"
-        if total is None and self.duration_s and phase == 1 and self._profiling_started is not None:
+        if total is None and self.duration_s and phase == Phase.PROFILING and self._profiling_started is not None:
             description = f"Profiling {now - self._profiling_started:,.0f}/{self.duration_s:,.0f} s"
         self._progress.update(self._task, description=description, completed=done, total=total, errors=errors,
                               rate=rate)

@@ -7,43 +7,46 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
+from aiperf.engine import ClockAnchor, ErrorKind, Phase, Records
 from aiperf.inputs.payloads import fill_history
-from aiperf.results.metrics import METRICS, RunMetrics, SessionHistory, decode_ragged, error_code, error_type_name
+from aiperf.results.columns import decode_ragged, int64
+
+# artifact_dir_name, RAW_JSONL and RECORDS_JSONL are imported from here by run/ and analysis/
+from aiperf.results.formats import (
+    INPUTS_JSON,
+    RAW_JSONL,
+    RECORDS_JSONL,
+    SCHEMA_VERSION,
+    STAT_KEYS,
+    SUMMARY_CSV,
+    SUMMARY_JSON,
+    artifact_dir_name,
+    json_number,
+    metric_json_block,
+)
+from aiperf.results.metrics import METRICS, PerRecord, RunMetrics, SessionHistory, error_code, error_type_name
 
 __all__ = [
-    "INPUTS_JSON",
     "RAW_JSONL",
     "RECORDS_JSONL",
-    "SCHEMA_VERSION",
-    "STAT_KEYS",
-    "SUMMARY_CSV",
-    "SUMMARY_JSON",
     "RecordsWriter",
     "RequestInputs",
     "artifact_dir_name",
     "error_columns",
-    "metric_json_block",
-    "write_exports",
     "write_summary_files",
 ]
 
-SCHEMA_VERSION = "1.5"
-SUMMARY_JSON = "profile_export_aiperf.json"
-SUMMARY_CSV = "profile_export_aiperf.csv"
-RECORDS_JSONL = "profile_export.jsonl"
-RAW_JSONL = "profile_export_raw.jsonl"
-INPUTS_JSON = "inputs.json"
-STAT_KEYS = ("avg", "min", "max", "p1", "p5", "p10", "p25", "p50", "p75", "p90", "p95", "p99", "std")
-_JSON_STAT_KEYS = (*STAT_KEYS, "count", "sum")
 _BATCH = 8192  # lines written per write() call
 _SSE_DONE = "[DONE]"
 
@@ -52,40 +55,24 @@ _SSE_DONE = "[DONE]"
 class RequestInputs:
     """What was sent, indexed by records["body_index"]."""
 
-    payloads: list[dict]  # the JSON body (payload description) per body index
+    payloads: list[dict[str, Any]]  # the JSON body (payload description) per body index
     session_ids: list[str]
     turn_indices: list[int]
-    request_headers: dict[str, str] = field(default_factory=dict)  # sent with every request, secrets redacted
 
-
-def artifact_dir_name(model: str, endpoint_type: str, *, concurrency: int | None, request_rate: float | None,
-                      fixed_schedule: bool = False) -> str:
-    """AIPerf's folder name: `<model, '/'→'_'>-openai-<endpoint_type>-<stimulus>`."""
-    if fixed_schedule:
-        stimulus = ["fixed_schedule"]
-    else:
-        stimulus = []
-        if concurrency is not None:
-            stimulus.append(f"concurrency{int(concurrency)}")
-        if request_rate is not None:
-            stimulus.append(f"request_rate{float(request_rate)}")
-    parts = [model.replace("/", "_"), "openai", endpoint_type]
-    if stimulus:
-        parts.append("-".join(stimulus))
-    return "-".join(parts)
+    def requested_output_tokens(self) -> npt.NDArray[np.float64]:
+        """Per body: the output tokens the request asked for (max_completion_tokens or max_tokens), NaN where none."""
+        asked = np.full(len(self.payloads), np.nan)
+        for i, payload in enumerate(self.payloads):
+            value = payload.get("max_completion_tokens", payload.get("max_tokens"))
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                asked[i] = value
+        return asked
 
 
 # ------------------------------------------------------------------------------------------------ helpers
 
-def _wall(mono_ns: np.ndarray, anchor_wall_ns: int, anchor_mono_ns: int) -> np.ndarray:
-    mono_ns = np.asarray(mono_ns, dtype=np.int64)
-    return np.where(mono_ns >= 0, mono_ns - anchor_mono_ns + anchor_wall_ns, -1)
-
-
-def _json_number(value: float) -> Any:
-    """A float for JSON: whole numbers stay floats, NaN/inf become null (JSON has no NaN)."""
-    value = float(value)
-    return value if np.isfinite(value) else None
+def _wall(mono_ns: npt.ArrayLike, anchor: ClockAnchor) -> npt.NDArray[np.int64]:
+    return anchor.to_wall_ns(np.asarray(mono_ns, dtype=np.int64))
 
 
 def _int_or_null_strings(values: np.ndarray) -> list[str]:
@@ -122,14 +109,14 @@ def _iso(epoch_ns: int) -> str:
     return datetime.fromtimestamp(epoch_ns / 1e9, tz=timezone.utc).isoformat()
 
 
-def error_columns(records: dict[str, np.ndarray]) -> dict[str, Any]:
+def error_columns(records: Records) -> dict[str, Any]:
     """error_code / error_type / error_message per record (None when the request succeeded)."""
     kinds = np.asarray(records["error_kind"])
     n = len(kinds)
     code = np.full(n, None, dtype=object)
     etype = np.full(n, None, dtype=object)
     message = np.full(n, None, dtype=object)
-    failed = np.flatnonzero(kinds != 0)
+    failed = np.flatnonzero(kinds != ErrorKind.OK)
     if failed.size:
         statuses = np.asarray(records["status"])[failed].tolist()
         fkinds = kinds[failed].tolist()
@@ -139,35 +126,35 @@ def error_columns(records: dict[str, np.ndarray]) -> dict[str, Any]:
     return {"error_code": code, "error_type": etype, "error_message": message}
 
 
-def _error_json(records: dict[str, np.ndarray]) -> list[str]:
+def _error_json(records: Records) -> list[str]:
     """JSON text of each record's `error` field ("null" when it succeeded)."""
     columns = error_columns(records)
     out = ["null"] * len(columns["error_code"])
-    for i in np.flatnonzero(np.asarray(records["error_kind"]) != 0).tolist():
+    for i in np.flatnonzero(records["error_kind"] != ErrorKind.OK).tolist():
         out[i] = json.dumps({"code": columns["error_code"][i], "type": columns["error_type"][i],
                              "message": columns["error_message"][i]})
     return out
 
 
-def _metadata_json(records: dict[str, np.ndarray], request_inputs: RequestInputs, anchor_wall_ns: int,
-                   anchor_mono_ns: int, request_id_prefix: str) -> list[str]:
+def _metadata_json(records: Records, request_inputs: RequestInputs, anchor: ClockAnchor,
+                   request_id_prefix: str) -> list[str]:
     """JSON text of each record's `metadata` object, built from columns."""
-    request_index = np.asarray(records["request_index"], dtype=np.int64).tolist()
+    request_index = int64(records, "request_index").tolist()
     n = len(request_index)
-    session_num = np.asarray(records.get("session_num", records["request_index"]), dtype=np.int64).tolist()
+    session_num = int64(records, "session_num").tolist()
     intended = _int_or_null_strings(_wall(records.get("intended_ns", np.full(n, -1, dtype=np.int64)),
-                                          anchor_wall_ns, anchor_mono_ns))
-    body = np.asarray(records["body_index"], dtype=np.int64)
+                                          anchor))
+    body = int64(records, "body_index")
     session_ids = [json.dumps(s) for s in request_inputs.session_ids]
     turn_indices = [str(int(t)) for t in request_inputs.turn_indices]
-    start = _int_or_null_strings(_wall(records["start_ns"], anchor_wall_ns, anchor_mono_ns))
-    ack = _int_or_null_strings(_wall(records["ack_ns"], anchor_wall_ns, anchor_mono_ns))
-    end_wall = _wall(records["end_ns"], anchor_wall_ns, anchor_mono_ns)
+    start = _int_or_null_strings(_wall(records["start_ns"], anchor))
+    ack = _int_or_null_strings(_wall(records["ack_ns"], anchor))
+    end_wall = _wall(records["end_ns"], anchor)
     end = _int_or_null_strings(end_wall)
     cancelled = np.asarray(records["was_cancelled"], dtype=bool)
     cancel_time = _int_or_null_strings(np.where(cancelled, end_wall, -1))
-    worker = np.asarray(records["worker_id"], dtype=np.int64).tolist()
-    phase = np.where(np.asarray(records["phase"]) == 1, '"profiling"', '"warmup"').tolist()
+    worker = int64(records, "worker_id").tolist()
+    phase = np.where(records["phase"] == Phase.PROFILING, '"profiling"', '"warmup"').tolist()
     cancelled_text = np.where(cancelled, "true", "false").tolist()
     prefix = json.dumps(request_id_prefix)[1:-1].replace("%", "%%")
     x_request_ids = [f"{i:012x}" for i in request_index]
@@ -181,7 +168,7 @@ def _metadata_json(records: dict[str, np.ndarray], request_inputs: RequestInputs
                                           end, worker, phase, cancelled_text, cancel_time)))
 
 
-def _metrics_json(per_record: dict[str, np.ndarray], per_record_lists: dict[str, tuple[np.ndarray, np.ndarray]],
+def _metrics_json(per_record: PerRecord, per_record_lists: dict[str, tuple[np.ndarray, np.ndarray]],
                   n: int) -> list[str]:
     """JSON text of each record's `metrics` object: the record metrics that have a value for it."""
     tags = [tag for tag, values in per_record.items()
@@ -202,7 +189,7 @@ def _metrics_json(per_record: dict[str, np.ndarray], per_record_lists: dict[str,
     for tag in tags:
         columns[tag] = _float_strings(per_record[tag], METRICS[tag].integer)
     masks = np.unique(present).tolist()
-    out: list[str] | np.ndarray = [] if len(masks) == 1 else np.empty(n, dtype=object)
+    out = np.empty(n if len(masks) > 1 else 0, dtype=object)  # the single-mask case returns below
     for mask in masks:
         chosen = [tag for bit, tag in enumerate(all_tags) if mask >> bit & 1]
         template = "{" + ",".join(
@@ -228,11 +215,16 @@ def _write_lines(f: Any, lines: Any) -> None:
         f.write("\n".join(batch) + "\n")
 
 
+# the first line of a request or response head: "POST /v1/chat/completions HTTP/1.1", "HTTP/1.1 200 OK"
+_START_LINE = re.compile(r"HTTP/\S+ \d{3}\b|[A-Z]+ \S+ HTTP/\S+$")
+
+
 def _parse_header_block(block: str, redact: Callable[[dict[str, str]], dict[str, str]] | None) -> dict[str, str]:
-    """Headers of the last response in a raw header block (skips 1xx interim responses)."""
+    """Headers of the last head in a raw header block: the last response (after 1xx interim ones), or the last
+    request libcurl sent (after a redirect or a retry); the start line is not a header."""
     headers: dict[str, str] = {}
     for line in block.replace("\r\n", "\n").split("\n"):
-        if line.startswith("HTTP/"):
+        if _START_LINE.match(line):
             headers = {}
         elif ":" in line:
             name, _, value = line.partition(":")
@@ -242,18 +234,8 @@ def _parse_header_block(block: str, redact: Callable[[dict[str, str]], dict[str,
 
 # ------------------------------------------------------------------------------------------------ files
 
-def metric_json_block(tag: str, stats: dict[str, float]) -> dict[str, Any]:
-    """One metric of a summary as AIPerf writes it: `unit` and the statistics (record metrics), or `unit` and
-    `avg` (counts, totals, throughputs)."""
-    block: dict[str, Any] = {"unit": stats.get("unit", METRICS[tag].unit if tag in METRICS else "")}
-    keys = _JSON_STAT_KEYS if METRICS.get(tag) and METRICS[tag].kind == "record" else ("avg",)
-    for key in keys:
-        if key in stats:
-            block[key] = int(stats[key]) if key == "count" else _json_number(stats[key])
-    return block
-
-
-def _summary_json(metrics: RunMetrics, input_config: dict, aiperf_version: str, was_cancelled: bool) -> dict:
+def _summary_json(metrics: RunMetrics, input_config: dict[str, Any], aiperf_version: str, was_cancelled: bool
+                  ) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "aiperf_version": aiperf_version,
@@ -268,7 +250,7 @@ def _summary_json(metrics: RunMetrics, input_config: dict, aiperf_version: str, 
     for tag, stats in metrics.summary.items():
         doc[tag] = metric_json_block(tag, stats)
     if "benchmark_duration" not in doc:
-        doc["benchmark_duration"] = {"unit": "sec", "avg": _json_number(metrics.benchmark_duration_s)}
+        doc["benchmark_duration"] = {"unit": "sec", "avg": json_number(metrics.benchmark_duration_s)}
     return doc
 
 
@@ -308,7 +290,7 @@ def _write_summary_csv(path: Path, metrics: RunMetrics) -> None:
 
 
 def _write_inputs(path: Path, request_inputs: RequestInputs) -> None:
-    sessions: dict[str, list[tuple[int, dict]]] = {}
+    sessions: dict[str, list[tuple[int, dict[str, Any]]]] = {}
     for payload, session, turn in zip(request_inputs.payloads, request_inputs.session_ids,
                                       request_inputs.turn_indices):
         sessions.setdefault(session, []).append((turn, payload))
@@ -322,30 +304,26 @@ def _write_inputs(path: Path, request_inputs: RequestInputs) -> None:
 _HOLE_MARK = '"\\u0000aiperf-turn:'
 
 
-def _raw_lines(records: dict[str, np.ndarray], request_inputs: RequestInputs, metadata: list[str],
+def _raw_lines(records: Records, request_inputs: RequestInputs, metadata: list[str],
                errors: list[str], redact: Callable[[dict[str, str]], dict[str, str]] | None,
-               history: SessionHistory | None):
+               history: SessionHistory | None) -> Iterator[str]:
     """profile_export_raw.jsonl lines. A later turn of a conversation shows the history as it was sent: the
     answers of the earlier turns, from `history` (which learns this batch's answers here)."""
     n = len(records["request_index"])
     payload_json: dict[int, str] = {}  # each body serialised once
-    headers = dict(request_inputs.request_headers)
-    request_headers_json = json.dumps(redact(headers) if redact else headers)
-    body = np.asarray(records["body_index"], dtype=np.int64).tolist()
-    start = np.asarray(records["start_ns"], dtype=np.int64).tolist()
-    status = np.asarray(records["status"], dtype=np.int64).tolist()
-    chunk_offsets = np.asarray(records["chunk_offsets"], dtype=np.int64).tolist()
-    chunk_ns = np.asarray(records["chunk_ns"], dtype=np.int64).tolist()
+    body = int64(records, "body_index").tolist()
+    start = int64(records, "start_ns").tolist()
+    status = int64(records, "status").tolist()
+    chunk_offsets = int64(records, "chunk_offsets").tolist()
+    chunk_ns = int64(records, "chunk_ns").tolist()
     raw_offsets = np.asarray(records.get("raw_offsets", np.zeros(1, dtype=np.int64)), dtype=np.int64)
     raw = np.asarray(records.get("raw", np.zeros(0, dtype=np.uint8)), dtype=np.uint8).tobytes()
     has_raw = len(raw_offsets) == len(chunk_ns) + 1
     raw_bounds = raw_offsets.tolist()
-    header_offsets = np.asarray(records.get("response_header_offsets", np.zeros(n + 1, dtype=np.int64)),
-                                dtype=np.int64).tolist()
-    header_bytes = np.asarray(records.get("response_headers", np.zeros(0, dtype=np.uint8)),
-                              dtype=np.uint8).tobytes()
-    sessions = np.asarray(records.get("session_num", records["request_index"]), dtype=np.int64)
-    turns = np.asarray(records.get("turn_index", np.zeros(n, dtype=np.int32)), dtype=np.int64)
+    response_heads = _header_blocks(records, "response_header_offsets", "response_headers", redact)
+    request_heads = _header_blocks(records, "request_header_offsets", "request_headers", redact)
+    sessions = int64(records, "session_num")
+    turns = int64(records, "turn_index", default=0)
     if history is not None:
         history.remember_texts(sessions, turns, decode_ragged(records["content_offsets"], records["content"]))
     session_list, turn_list = sessions.tolist(), turns.tolist()
@@ -364,26 +342,35 @@ def _raw_lines(records: dict[str, np.ndarray], request_inputs: RequestInputs, me
                 if text.strip() == _SSE_DONE:  # the SSE end sentinel is not JSON; readers json.loads every text
                     continue
                 responses.append(f'{{"perf_ns":{chunk_ns[c]},"text":{json.dumps(text, ensure_ascii=False)}}}')
-        if len(header_offsets) == n + 1 and header_offsets[i + 1] > header_offsets[i]:
-            block = header_bytes[header_offsets[i]:header_offsets[i + 1]].decode("latin-1")
-            response_headers = json.dumps(_parse_header_block(block, redact), ensure_ascii=False)
-        else:
-            response_headers = "{}"
         yield (f'{{"metadata":{metadata[i]},"start_perf_ns":{start[i]},"payload":{payload},'
-               f'"request_headers":{request_headers_json},"status":{status[i] if status[i] > 0 else "null"},'
-               f'"response_headers":{response_headers},"responses":[{",".join(responses)}],"error":{errors[i]}}}')
+               f'"request_headers":{request_heads[i]},"status":{status[i] if status[i] > 0 else "null"},'
+               f'"response_headers":{response_heads[i]},"responses":[{",".join(responses)}],"error":{errors[i]}}}')
+
+
+def _header_blocks(records: Records, offsets: str, blob: str,
+                   redact: Callable[[dict[str, str]], dict[str, str]] | None) -> list[str]:
+    """JSON text of each record's headers from a raw header-block column ("{}" where it holds none: the request
+    was never sent, or the engine kept no raw data)."""
+    n = len(records["request_index"])
+    bounds = np.asarray(records.get(offsets, np.zeros(1, dtype=np.int64)), dtype=np.int64)
+    if len(bounds) != n + 1:
+        return ["{}"] * n
+    data = np.asarray(records[blob], dtype=np.uint8).tobytes()
+    starts, ends = bounds[:-1].tolist(), bounds[1:].tolist()
+    return [json.dumps(_parse_header_block(data[s:e].decode("latin-1"), redact), ensure_ascii=False) if e > s
+            else "{}" for s, e in zip(starts, ends)]
 
 
 class RecordsWriter:
     """profile_export.jsonl and, at export level raw, profile_export_raw.jsonl, written batch by batch while the
     run goes on (nothing per record is kept once its lines are written)."""
 
-    def __init__(self, artifact_dir: Path, *, export_level: str, request_inputs: RequestInputs, anchor_wall_ns: int,
-                 anchor_mono_ns: int, request_id_prefix: str,
+    def __init__(self, artifact_dir: Path, *, export_level: str, request_inputs: RequestInputs, anchor: ClockAnchor,
+                 request_id_prefix: str,
                  redact_headers: Callable[[dict[str, str]], dict[str, str]] | None = None) -> None:
         _check_export_level(export_level)
         self._inputs = request_inputs
-        self._anchors = (anchor_wall_ns, anchor_mono_ns)
+        self._anchor = anchor
         self._prefix = request_id_prefix
         self._redact = redact_headers
         self.paths: list[Path] = []
@@ -397,7 +384,12 @@ class RecordsWriter:
                 self.paths.append(artifact_dir / RAW_JSONL)
                 self._raw_file = self.paths[-1].open("w", encoding="utf-8")
 
-    def write(self, records: dict[str, np.ndarray], per_record: dict[str, np.ndarray],
+    @property
+    def request_inputs(self) -> RequestInputs:
+        """What was sent, by body index."""
+        return self._inputs
+
+    def write(self, records: Records, per_record: PerRecord,
               per_record_lists: dict[str, tuple[np.ndarray, np.ndarray]],
               history: SessionHistory | None = None) -> None:
         """The lines of one batch. `history`: answers of earlier turns (multi-turn runs), shared across batches."""
@@ -406,7 +398,7 @@ class RecordsWriter:
         n = len(records["request_index"])
         if n == 0:
             return
-        metadata = _metadata_json(records, self._inputs, *self._anchors, self._prefix)
+        metadata = _metadata_json(records, self._inputs, self._anchor, self._prefix)
         errors = _error_json(records)
         _write_lines(self._records_file, map('{"metadata":%s,"metrics":%s,"error":%s}'.__mod__,
                                              zip(metadata, _metrics_json(per_record, per_record_lists, n), errors)))
@@ -427,7 +419,7 @@ def _check_export_level(export_level: str) -> None:
 
 
 def write_summary_files(artifact_dir: Path, *, metrics: RunMetrics, request_inputs: RequestInputs,
-                        input_config: dict, aiperf_version: str, was_cancelled: bool) -> list[Path]:
+                        input_config: dict[str, Any], aiperf_version: str, was_cancelled: bool) -> list[Path]:
     """profile_export_aiperf.json, profile_export_aiperf.csv and inputs.json; returns the paths written."""
     artifact_dir = Path(artifact_dir)
     artifact_dir.mkdir(parents=True, exist_ok=True)
@@ -441,34 +433,3 @@ def write_summary_files(artifact_dir: Path, *, metrics: RunMetrics, request_inpu
     inputs_path = artifact_dir / INPUTS_JSON
     _write_inputs(inputs_path, request_inputs)
     return [summary_path, csv_path, inputs_path]
-
-
-def write_exports(artifact_dir: Path, *, export_level: str, metrics: RunMetrics, records: dict[str, np.ndarray],
-                  request_inputs: RequestInputs, input_config: dict, aiperf_version: str, was_cancelled: bool,
-                  anchor_wall_ns: int, anchor_mono_ns: int, request_id_prefix: str,
-                  redact_headers: Callable[[dict[str, str]], dict[str, str]] | None = None) -> list[Path]:
-    """Write the artifact files for `export_level` ("summary" | "records" | "raw") of a run held in memory as one
-    set of records; returns the paths written. (A run streamed in batches uses RecordsWriter per batch and
-    write_summary_files() at the end, which is what this does in one go.)
-
-    `redact_headers`, when given, is applied to the request headers and to every response's headers.
-    """
-    writer = RecordsWriter(artifact_dir, export_level=export_level, request_inputs=request_inputs,
-                           anchor_wall_ns=anchor_wall_ns, anchor_mono_ns=anchor_mono_ns,
-                           request_id_prefix=request_id_prefix, redact_headers=redact_headers)
-    try:
-        turns = np.asarray(records.get("turn_index", np.zeros(0, dtype=np.int32)))
-        writer.write(records, metrics.per_record, metrics.per_record_lists,
-                     SessionHistory() if (turns > 0).any() else None)
-    finally:
-        paths = writer.close()
-    summary, csv_path, inputs = write_summary_files(artifact_dir, metrics=metrics, request_inputs=request_inputs,
-                                                    input_config=input_config, aiperf_version=aiperf_version,
-                                                    was_cancelled=was_cancelled)
-    from aiperf.results.timeslices import time_columns, write_time_exports  # imports this module
-
-    times = write_time_exports(artifact_dir, columns=time_columns(records), per_record=metrics.per_record,
-                               slice_duration_s=input_config.get("slice_duration"), export_level=export_level,
-                               anchor_wall_ns=anchor_wall_ns, anchor_mono_ns=anchor_mono_ns,
-                               goodput=input_config.get("goodput_slos"), input_config=input_config)
-    return [summary, csv_path, *paths, inputs, *times]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -42,7 +43,7 @@ class Timeline:
     failed: npt.NDArray[np.int64]  # failed requests that ended in the bin
     output_tokens: npt.NDArray[np.float64] | None  # output tokens of the successful requests that ended in the bin
 
-    def columns(self) -> dict[str, npt.NDArray]:
+    def columns(self) -> dict[str, npt.NDArray[Any]]:
         """The series by name (what `Run.timeline` turns into a DataFrame); absent series are left out."""
         names = ("time_s", "request_throughput", "error_rate", "send_rate", "concurrency", "max_concurrency",
                  "output_token_throughput", "intended_rate", "send_lag_ms")
@@ -102,8 +103,9 @@ def compute_timeline(start_ns: npt.ArrayLike, end_ns: npt.ArrayLike, *, ok: npt.
     """Bin a run's requests over time.
 
     `ok` marks successful requests (default: all); `output_tokens` (per request, NaN allowed) adds the output
-    token throughput; `intended_start_ns` (open-loop schedules: when each request should have been sent) adds
-    the intended rate and the send lag. Time 0 is `origin_ns` (default: the first intended or actual start).
+    token throughput, unless successful requests have no count at all; `intended_start_ns` (open-loop schedules:
+    when each request should have been sent) adds the intended rate and the send lag. Time 0 is `origin_ns`
+    (default: the first intended or actual start).
     """
     start = _as_ns(start_ns)
     end = _as_ns(end_ns)
@@ -129,13 +131,13 @@ def compute_timeline(start_ns: npt.ArrayLike, end_ns: npt.ArrayLike, *, ok: npt.
         bin_s = nice_bin_s(duration_s, target_bins=min(60, max(10, int((end > 0).sum()) // 5)))
     if not bin_s > 0:
         raise ValueError(f"bin_s must be > 0 (got {bin_s})")
-    bins = max(int(math.ceil(duration_s / bin_s - 1e-9)), 1)
+    bins = max(math.ceil(duration_s / bin_s - 1e-9), 1)
     edges_ns = origin_ns + np.round(np.arange(bins + 1) * bin_s * NS_PER_S).astype(np.int64)
     # rates are per second of the bin that the run covered: the last bin usually ends after the run
     covered_s = np.diff(np.minimum(edges_ns, max(run_end_ns, origin_ns + 1))) / NS_PER_S
     covered_s = np.where(covered_s > 0, covered_s, bin_s)
 
-    def per_bin(times: npt.NDArray[np.int64], weights: npt.NDArray | None = None) -> npt.NDArray:
+    def per_bin(times: npt.NDArray[np.int64], weights: npt.NDArray[np.float64] | None = None) -> npt.NDArray[Any]:
         counts, _ = np.histogram(times, bins=edges_ns, weights=weights)
         return counts
 
@@ -147,11 +149,12 @@ def compute_timeline(start_ns: npt.ArrayLike, end_ns: npt.ArrayLike, *, ok: npt.
     if output_tokens is not None:
         counts = np.asarray(output_tokens, dtype=np.float64)
         use = finished & ok_mask & np.isfinite(counts)
-        token_counts = per_bin(end[use], counts[use]).astype(np.float64)
-        tokens = token_counts / covered_s
+        if use.any() or not (finished & ok_mask).any():  # successes without any count (no usage): no zeros series
+            token_counts = per_bin(end[use], counts[use]).astype(np.float64)
+            tokens = token_counts / covered_s
 
     step_times, in_flight = concurrency_steps(start, end, run_end_ns)
-    covered_edges = np.append(edges_ns[:-1], edges_ns[:-1][-1] + int(round(covered_s[-1] * NS_PER_S)))
+    covered_edges = np.append(edges_ns[:-1], edges_ns[:-1][-1] + round(covered_s[-1] * NS_PER_S))
     mean_concurrency, max_concurrency = _bin_steps(step_times, in_flight, covered_edges)
 
     intended_rate = lag = None
@@ -164,7 +167,8 @@ def compute_timeline(start_ns: npt.ArrayLike, end_ns: npt.ArrayLike, *, ok: npt.
         with np.errstate(invalid="ignore", divide="ignore"):
             lag = np.where(lag_count > 0, lag_sum / np.maximum(lag_count, 1), np.nan)
 
-    return Timeline(origin_ns=int(origin_ns), bin_s=float(bin_s), time_s=np.arange(bins) * float(bin_s),
+    time_s = np.arange(bins, dtype=np.float64) * float(bin_s)
+    return Timeline(origin_ns=int(origin_ns), bin_s=float(bin_s), time_s=time_s,
                     request_throughput=completed / covered_s, error_rate=failed / covered_s,
                     send_rate=sends / covered_s, concurrency=mean_concurrency, max_concurrency=max_concurrency,
                     output_token_throughput=tokens, intended_rate=intended_rate, send_lag_ms=lag, covered_s=covered_s,

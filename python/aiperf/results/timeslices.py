@@ -24,7 +24,16 @@ from typing import Any
 
 import numpy as np
 
-from aiperf.results.export import STAT_KEYS, metric_json_block
+from aiperf.engine import ClockAnchor, ErrorKind, Phase
+from aiperf.results.columns import int64
+from aiperf.results.formats import (
+    STAT_KEYS,
+    TIMELINE_CSV,
+    TIMELINE_JSON,
+    TIMESLICES_CSV,
+    TIMESLICES_JSON,
+    metric_json_block,
+)
 from aiperf.results.metrics import METRICS, NS_PER_S, measurement_window, response_end_times, summary_stats
 from aiperf.results.timeline import Timeline, compute_timeline
 
@@ -40,10 +49,6 @@ __all__ = [
     "write_time_exports",
 ]
 
-TIMESLICES_JSON = "profile_export_aiperf_timeslices.json"
-TIMESLICES_CSV = "profile_export_aiperf_timeslices.csv"
-TIMELINE_JSON = "profile_export_timeline.json"
-TIMELINE_CSV = "profile_export_timeline.csv"
 _CSV_STATS = (*STAT_KEYS, "count")
 
 
@@ -59,27 +64,26 @@ class TimeSlice:
 
 def time_columns(records: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The numeric columns `write_time_exports` needs, taken from the engine's records."""
-    n = len(records["request_index"])
     return {
-        "start_ns": np.asarray(records["start_ns"], dtype=np.int64),
-        "response_end_ns": np.asarray(response_end_times(records), dtype=np.int64),
-        "end_ns": np.asarray(records["end_ns"], dtype=np.int64),
-        "intended_ns": np.asarray(records.get("intended_ns", np.full(n, -1)), dtype=np.int64),
+        "start_ns": int64(records, "start_ns"),
+        "response_end_ns": response_end_times(records),
+        "end_ns": int64(records, "end_ns"),
+        "intended_ns": int64(records, "intended_ns"),
         "phase": np.asarray(records["phase"], dtype=np.int8),
         "error_kind": np.asarray(records["error_kind"], dtype=np.int8),
     }
 
 
 def compute_timeslices(columns: Mapping[str, np.ndarray], per_record: Mapping[str, np.ndarray], *,
-                       slice_duration_s: float, anchor_wall_ns: int, anchor_mono_ns: int,
+                       slice_duration_s: float, anchor: ClockAnchor,
                        goodput: Mapping[str, float] | None = None) -> list[TimeSlice]:
     """AIPerf's time slices of the profiling requests (see the module docstring); empty slices are left out."""
     if not (slice_duration_s > 0 and math.isfinite(slice_duration_s)):
         raise ValueError(f"--slice-duration: must be a finite number > 0 (got {slice_duration_s})")
-    slice_ns = max(int(round(slice_duration_s * NS_PER_S)), 1)
-    start = np.asarray(columns["start_ns"], dtype=np.int64)
-    rows = np.flatnonzero((np.asarray(columns["phase"]) == 1) & (start >= 0))
-    start_wall = start[rows] - anchor_mono_ns + anchor_wall_ns
+    slice_ns = max(round(slice_duration_s * NS_PER_S), 1)
+    start = int64(columns, "start_ns")
+    rows = np.flatnonzero((columns["phase"] == Phase.PROFILING) & (start >= 0))
+    start_wall = anchor.to_wall_ns(start[rows])
     slot = start_wall // slice_ns
     order = np.argsort(slot, kind="stable")
     rows, slot = rows[order], slot[order]
@@ -89,42 +93,42 @@ def compute_timeslices(columns: Mapping[str, np.ndarray], per_record: Mapping[st
     groups = zip(np.split(rows, bounds), slot[np.concatenate(([0], bounds))].tolist())
     # goodput SLOs on metrics this run has none of are reported once, by the run summary
     slos = {tag: value for tag, value in (goodput or {}).items() if tag in per_record} or None
-    ok = np.asarray(columns["error_kind"]) == 0
-    response_end = np.asarray(columns["response_end_ns"], dtype=np.int64)
-    end = np.asarray(columns["end_ns"], dtype=np.int64)
+    ok = columns["error_kind"] == ErrorKind.OK
+    response_end = int64(columns, "response_end_ns")
+    end = int64(columns, "end_ns")
     slices = []
     for index, (members, first_slot) in enumerate(groups):
         everyone = np.ones(len(members), bool)
         window_start, window_end = measurement_window(start[members], response_end[members], end[members],
-                                                      everyone, default_ns=anchor_mono_ns)
+                                                      everyone, default_ns=anchor.mono_ns)
         summary = summary_stats({tag: np.asarray(values)[members] for tag, values in per_record.items()},
                             ok[members], ~ok[members], duration_s=(window_end - window_start) / NS_PER_S,
-                            start_wall_ns=window_start - anchor_mono_ns + anchor_wall_ns,
-                            end_wall_ns=window_end - anchor_mono_ns + anchor_wall_ns, goodput=slos)
+                            start_wall_ns=window_start - anchor.mono_ns + anchor.wall_ns,
+                            end_wall_ns=window_end - anchor.mono_ns + anchor.wall_ns, goodput=slos)
         slices.append(TimeSlice(index=index, start_wall_ns=int(first_slot) * slice_ns,
                                 end_wall_ns=(int(first_slot) + 1) * slice_ns, summary=summary))
     return slices
 
 
-def timeline_of(columns: Mapping[str, np.ndarray], per_record: Mapping[str, np.ndarray], *, anchor_wall_ns: int,
-                anchor_mono_ns: int, bin_s: float | None = None) -> Timeline:
+def timeline_of(columns: Mapping[str, np.ndarray], per_record: Mapping[str, np.ndarray], *, anchor: ClockAnchor,
+                bin_s: float | None = None) -> Timeline:
     """Concurrency and throughput per bucket of the profiling phase, on the wall clock (what Run.timeline shows)."""
-    profiling = np.asarray(columns["phase"]) == 1
+    profiling = columns["phase"] == Phase.PROFILING
 
     def wall(name: str) -> np.ndarray:
-        mono = np.asarray(columns[name], dtype=np.int64)[profiling]
-        return np.where(mono >= 0, mono - anchor_mono_ns + anchor_wall_ns, -1)
+        mono = int64(columns, name)[profiling]
+        return anchor.to_wall_ns(mono)
 
     tokens = per_record.get("output_sequence_length")
-    return compute_timeline(wall("start_ns"), wall("end_ns"), ok=np.asarray(columns["error_kind"])[profiling] == 0,
+    return compute_timeline(wall("start_ns"), wall("end_ns"), ok=columns["error_kind"][profiling] == ErrorKind.OK,
                             output_tokens=None if tokens is None else np.asarray(tokens)[profiling],
                             intended_start_ns=wall("intended_ns"), bin_s=bin_s)
 
 
 def write_time_exports(artifact_dir: Path, *, columns: Mapping[str, np.ndarray],
                        per_record: Mapping[str, np.ndarray], slice_duration_s: float | None, export_level: str,
-                       anchor_wall_ns: int, anchor_mono_ns: int, goodput: Mapping[str, float] | None = None,
-                       input_config: dict | None = None) -> list[Path]:
+                       anchor: ClockAnchor, goodput: Mapping[str, float] | None = None,
+                       input_config: dict[str, Any] | None = None) -> list[Path]:
     """Write the timeslice files (with a slice duration) and the timeline files (export levels records and raw);
     returns the paths written.
 
@@ -136,7 +140,7 @@ def write_time_exports(artifact_dir: Path, *, columns: Mapping[str, np.ndarray],
     written: list[Path] = []
     if slice_duration_s is not None:
         slices = compute_timeslices(columns, per_record, slice_duration_s=slice_duration_s,
-                                    anchor_wall_ns=anchor_wall_ns, anchor_mono_ns=anchor_mono_ns, goodput=goodput)
+                                    anchor=anchor, goodput=goodput)
         written.append(_write_json(artifact_dir / TIMESLICES_JSON, {
             "timeslices": [{"timeslice_index": s.index, **{tag: metric_json_block(tag, stats)
                                                             for tag, stats in s.summary.items()}}
@@ -145,7 +149,7 @@ def write_time_exports(artifact_dir: Path, *, columns: Mapping[str, np.ndarray],
         }))
         written.append(_write_timeslices_csv(artifact_dir / TIMESLICES_CSV, slices))
     if export_level in ("records", "raw"):
-        timeline = timeline_of(columns, per_record, anchor_wall_ns=anchor_wall_ns, anchor_mono_ns=anchor_mono_ns,
+        timeline = timeline_of(columns, per_record, anchor=anchor,
                                bin_s=slice_duration_s)
         rows = _timeline_rows(timeline)
         written.append(_write_json(artifact_dir / TIMELINE_JSON, {
@@ -162,7 +166,7 @@ def write_time_exports(artifact_dir: Path, *, columns: Mapping[str, np.ndarray],
 
 # ------------------------------------------------------------------------------------------------ files
 
-def _write_json(path: Path, doc: dict) -> Path:
+def _write_json(path: Path, doc: dict[str, Any]) -> Path:
     with path.open("w", encoding="utf-8") as f:
         json.dump(doc, f, indent=2, ensure_ascii=False, allow_nan=False, default=str)
         f.write("\n")

@@ -176,18 +176,8 @@ def build_request_inputs(config: ProfileConfig, endpoint: Endpoint, conversation
     except (ValueError, TypeError) as e:
         raise ConfigError(f"--extra-inputs: payload cannot be written as JSON: {e}") from None
     inputs = RequestInputs(payloads=[payload_description(p) for p in payloads], session_ids=session_ids,
-                           turn_indices=turn_indices, request_headers=_request_headers(config, encoded.content_type))
+                           turn_indices=turn_indices)
     return inputs, input_tokens, encoded
-
-
-def _request_headers(config: ProfileConfig, content_type: str) -> dict[str, str]:
-    """Headers of every request, as exports show them (secrets redacted)."""
-    from aiperf.redaction import redact_headers
-
-    headers = {"Content-Type": content_type}
-    headers.update({k: v for k, v in config.headers.items() if k.lower() != "content-type"
-                    or not content_type.startswith("multipart/")})
-    return redact_headers(headers)
 
 
 def _turn_line(conversation: Any) -> str:
@@ -613,7 +603,7 @@ def _report_workers(engine: Any, artifact_dir: Path, print_table: bool) -> None:
 
 
 def run_profile(config: ProfileConfig, *, console: Any = None, print_table: bool = True) -> ProfileResult:
-    from aiperf.engine import Engine, EngineError, set_mmap_threshold
+    from aiperf.engine import ClockAnchor, Engine, EngineError, set_mmap_threshold
 
     endpoint = get_endpoint(config.endpoint_type)
     streaming = config.streaming and endpoint.supports_streaming
@@ -667,7 +657,7 @@ def run_profile(config: ProfileConfig, *, console: Any = None, print_table: bool
 
             token_counter.start()
             writer = RecordsWriter(artifact_dir, export_level=config.export_level, request_inputs=inputs,
-                                   anchor_wall_ns=engine.anchor_wall_ns, anchor_mono_ns=engine.anchor_mono_ns,
+                                   anchor=ClockAnchor(engine.anchor_wall_ns, engine.anchor_mono_ns),
                                    request_id_prefix=request_id_prefix, redact_headers=redact_headers)
             collecting["writer"] = writer
             collecting["collector"] = RecordCollector(
@@ -691,9 +681,8 @@ def run_profile(config: ProfileConfig, *, console: Any = None, print_table: bool
         from aiperf.results.console import print_summary
         from aiperf.results.export import write_summary_files
 
-        metrics, records = collecting["collector"].finish(anchor_wall_ns=engine.anchor_wall_ns,
-                                                          anchor_mono_ns=engine.anchor_mono_ns,
-                                                          goodput=config.goodput_slos or None)
+        anchor = ClockAnchor(engine.anchor_wall_ns, engine.anchor_mono_ns)
+        metrics, records = collecting["collector"].finish(anchor=anchor, goodput=config.goodput_slos or None)
         summary_json, summary_csv, inputs_json = write_summary_files(
             artifact_dir, metrics=metrics, request_inputs=inputs, input_config=config.to_dict(),
             aiperf_version=__version__, was_cancelled=was_cancelled)
@@ -702,8 +691,8 @@ def run_profile(config: ProfileConfig, *, console: Any = None, print_table: bool
         files = [summary_json, summary_csv, *record_files, inputs_json]
         files += write_time_exports(artifact_dir, columns=records, per_record=metrics.per_record,
                                     slice_duration_s=config.slice_duration, export_level=config.export_level,
-                                    anchor_wall_ns=engine.anchor_wall_ns, anchor_mono_ns=engine.anchor_mono_ns,
-                                    goodput=config.goodput_slos or None, input_config=config.to_dict())
+                                    anchor=anchor, goodput=config.goodput_slos or None,
+                                    input_config=config.to_dict())
         collector = collecting["collector"]
         log.info("%d records taken in %d batches (%.3f s of metrics and export lines during the run); summary "
                  "and exports finished %.3f s after the run", collector.count, collector.batches, collector.busy_s,

@@ -28,14 +28,11 @@ std::string json_of_string(std::string_view s) {
 }  // namespace
 
 TEST(JsonWriter, ObjectKeepsInsertionOrderAndIsCompact) {
-  const JsonValue payload = JsonObject{{"model", "m"},
-                                       {"messages", JsonArray{JsonObject{{"role", "user"}, {"content", "hi"}}}},
-                                       {"stream", true},
-                                       {"max_tokens", 16},
-                                       {"temperature", 0.5},
-                                       {"stop", nullptr},
-                                       {"a", JsonArray{}},
-                                       {"b", JsonObject{}}};
+  const JsonValue payload =
+      JsonObject{{"model", "m"},       {"messages", JsonArray{JsonObject{{"role", "user"}, {"content", "hi"}}}},
+                 {"stream", true},     {"max_tokens", 16},
+                 {"temperature", 0.5}, {"stop", nullptr},
+                 {"a", JsonArray{}},   {"b", JsonObject{}}};
   EXPECT_EQ(aiperf::to_json(payload),
             R"({"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true,"max_tokens":16,)"
             R"("temperature":0.5,"stop":null,"a":[],"b":{}})");
@@ -80,8 +77,9 @@ TEST(JsonWriter, LongAsciiRunsWithEscapesAtEveryPosition) {
 }
 
 TEST(JsonWriter, InvalidUtf8IsRejectedWithItsOffset) {
-  const std::string invalid[] = {"\x80", "ab\xc3", "\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80",
-                                 "\xf8\x88\x80\x80\x80", "\xff", "xxxxxxxx\xfe"};
+  const std::string invalid[] = {
+      "\x80", "ab\xc3",      "\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xf8\x88\x80\x80\x80",
+      "\xff", "xxxxxxxx\xfe"};
   for (const auto& s : invalid) {
     EXPECT_THROW(json_of_string(s), aiperf::Error) << s;
   }
@@ -139,8 +137,17 @@ TEST(JsonWriter, MisuseOfTheStreamingApiThrows) {
 
 TEST(JsonWriter, InvalidUtf8CanBeReplacedInsteadOfThrown) {
   std::string out;
-  EXPECT_THROW(aiperf::append_json_string(out, std::string_view("a\xff" "b", 3)), aiperf::Error);
+  EXPECT_THROW(aiperf::append_json_string(out, std::string_view("a\xff"
+                                                                "b",
+                                                                3)),
+               aiperf::Error);
   out.clear();
-  aiperf::append_json_string(out, std::string_view("a\xff" "b\"", 4), aiperf::InvalidUtf8::replace);
-  EXPECT_EQ(out, "\"a\xEF\xBF\xBD" "b\\\"\"");
+  aiperf::append_json_string(out,
+                             std::string_view("a\xff"
+                                              "b\"",
+                                              4),
+                             aiperf::InvalidUtf8::replace);
+  EXPECT_EQ(out,
+            "\"a\xEF\xBF\xBD"
+            "b\\\"\"");
 }

@@ -96,8 +96,7 @@ TEST(Png, SyntheticImagesArePicturesNotFlatColour) {
     const Decoded decoded = decode_rgb(png);
     std::set<std::uint32_t> colours;
     for (std::size_t i = 0; i + 2 < decoded.rgb.size(); i += 3) {
-      colours.insert(std::uint32_t{decoded.rgb[i]} << 16 | std::uint32_t{decoded.rgb[i + 1]} << 8 |
-                     decoded.rgb[i + 2]);
+      colours.insert(std::uint32_t{decoded.rgb[i]} << 16 | std::uint32_t{decoded.rgb[i + 1]} << 8 | decoded.rgb[i + 2]);
     }
     // Sky gradient, sun, mountain layers and the textured ground: many dozens of colours in use.
     EXPECT_GT(colours.size(), 64u) << "seed " << seed;

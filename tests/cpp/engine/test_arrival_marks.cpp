@@ -145,7 +145,10 @@ Outcome simulate(std::mt19937_64& rng, bool lf_only) {
           const std::int64_t k = parser.blank_lines();
           const std::int64_t timed = marks.time_of_blank_line(k);
           ++outcome.blank_lines;
-          if (timed < 0) ++outcome.unknown; else if (timed > segment_of[i]) ++outcome.late;
+          if (timed < 0)
+            ++outcome.unknown;
+          else if (timed > segment_of[i])
+            ++outcome.late;
           if (timed >= 0) {
             EXPECT_GE(timed, segment_of[i]) << "blank line " << k << " timed before it arrived";
             if (timed == segment_of[i]) ++outcome.exact;

@@ -18,15 +18,14 @@
 #include <vector>
 
 #include "aiperf/common/clock.hpp"
-#include "aiperf/engine/engine.hpp"
 #include "aiperf/common/error.hpp"
+#include "aiperf/engine/engine.hpp"
 
 namespace aiperf {
 namespace {
 
-constexpr std::string_view kChatBody =
-    R"({"choices":[{"message":{"role":"assistant","content":"hello"}}],)"
-    R"("usage":{"prompt_tokens":3,"completion_tokens":1}})";
+constexpr std::string_view kChatBody = R"({"choices":[{"message":{"role":"assistant","content":"hello"}}],)"
+                                       R"("usage":{"prompt_tokens":3,"completion_tokens":1}})";
 
 // Serves each connection on its own thread; requests on a connection are answered in order (keep-alive).
 class TestServer {
@@ -152,8 +151,9 @@ class TestServer {
       return plain(200, kChatBody);
     }
     if (path == "/bad-stream") {
-      return plain(200, "data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\n\ndata: not json\n\n"
-                        "data: {\"error\":{\"message\":\"overloaded\"}}\n\ndata: [DONE]\n\n");
+      return plain(200,
+                   "data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\n\ndata: not json\n\n"
+                   "data: {\"error\":{\"message\":\"overloaded\"}}\n\ndata: [DONE]\n\n");
     }
     // Successful but empty: what a server shedding load or a broken backend sends.
     if (path == "/role-only-stream" || path == "/role-only-no-done" || path == "/reasoning-stream") {
@@ -169,7 +169,8 @@ class TestServer {
     if (path == "/empty-content") return plain(200, R"({"choices":[{"message":{"content":""}}]})");
     if (path == "/image-empty") return plain(200, R"({"created":1,"data":[]})");
     if (path == "/image-one") return plain(200, R"({"created":1,"data":[{"b64_json":"aGk="}]})");
-    if (path == "/embeddings") return plain(200, R"({"data":[{"embedding":[0.5],"index":0}],"usage":{"prompt_tokens":3}})");
+    if (path == "/embeddings")
+      return plain(200, R"({"data":[{"embedding":[0.5],"index":0}],"usage":{"prompt_tokens":3}})");
     if (path == "/stream" || path == "/hang") {
       if (!send_all(fd, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")) {
         return false;

@@ -38,7 +38,8 @@ TEST(ResponseExtractor, CountsOutOfTheInt64RangeAreAbsent) {
   ResponseExtractor extractor;
   ResponseFields fields;
   EXPECT_EQ(extractor.extract(R"({"usage":{"prompt_tokens":2.0,"completion_tokens":2e111,
-                                 "completion_tokens_details":{"reasoning_tokens":-1e300}}})", fields),
+                                 "completion_tokens_details":{"reasoning_tokens":-1e300}}})",
+                              fields),
             ExtractStatus::ok);
   EXPECT_EQ(fields.usage_prompt_tokens, 2);
   EXPECT_EQ(fields.usage_completion_tokens, -1);
@@ -65,9 +66,9 @@ TEST(ResponseExtractor, PrefersReasoningContentOverReasoning) {
 TEST(ResponseExtractor, ToleratesNullsAndMissingFields) {
   ResponseExtractor extractor;
   ResponseFields fields;
-  EXPECT_EQ(extractor.extract(R"({"choices":[{"delta":{"content":null,"reasoning_content":null}}],"usage":null})",
-                              fields),
-            ExtractStatus::ok);
+  EXPECT_EQ(
+      extractor.extract(R"({"choices":[{"delta":{"content":null,"reasoning_content":null}}],"usage":null})", fields),
+      ExtractStatus::ok);
   EXPECT_EQ(extractor.extract(R"({"choices":[],"usage":{"prompt_tokens":4,"completion_tokens":null}})", fields),
             ExtractStatus::ok);
   EXPECT_EQ(extractor.extract(R"({"choices":null,"error":null})", fields), ExtractStatus::ok);
@@ -121,9 +122,9 @@ TEST(ResponseExtractor, RejectsDocumentsThatAreNotJsonObjects) {
 TEST(ResponseExtractor, ReportsAnOpenAiErrorObjectMessage) {
   ResponseExtractor extractor;
   ResponseFields fields;
-  EXPECT_EQ(extractor.extract(R"({"error":{"message":"model not found","type":"invalid_request_error","code":404}})",
-                              fields),
-            ExtractStatus::error_object);
+  EXPECT_EQ(
+      extractor.extract(R"({"error":{"message":"model not found","type":"invalid_request_error","code":404}})", fields),
+      ExtractStatus::error_object);
   EXPECT_EQ(fields.error_message, "model not found");
   ResponseFields bare;
   EXPECT_EQ(extractor.extract(R"({"error":"overloaded"})", bare), ExtractStatus::error_object);
@@ -133,9 +134,9 @@ TEST(ResponseExtractor, ReportsAnOpenAiErrorObjectMessage) {
 TEST(ResponseExtractor, CountsImagesButNotEmbeddings) {
   ResponseExtractor extractor;
   ResponseFields images;
-  EXPECT_EQ(extractor.extract(R"({"created":1,"data":[{"b64_json":"iVBO"},{"url":"http://x/y.png"},{"url":null}]})",
-                              images),
-            ExtractStatus::ok);
+  EXPECT_EQ(
+      extractor.extract(R"({"created":1,"data":[{"b64_json":"iVBO"},{"url":"http://x/y.png"},{"url":null}]})", images),
+      ExtractStatus::ok);
   EXPECT_EQ(images.num_images, 2);
   ResponseFields embeddings;
   EXPECT_EQ(extractor.extract(R"({"object":"list","data":[{"object":"embedding","embedding":[0.1,-2e-3],"index":0}],
@@ -171,11 +172,11 @@ TEST(Extract, Base64ValidationFollowsRfc4648) {
   EXPECT_TRUE(aiperf::is_valid_base64("iVBORw0KGgo="));
   EXPECT_TRUE(aiperf::is_valid_base64("YWJjZA=="));
   EXPECT_TRUE(aiperf::is_valid_base64("a+/9"));
-  EXPECT_FALSE(aiperf::is_valid_base64("abc"));        // length not a multiple of 4
-  EXPECT_FALSE(aiperf::is_valid_base64("ab=c"));       // padding inside
-  EXPECT_FALSE(aiperf::is_valid_base64("a==="));        // at most two padding characters
-  EXPECT_FALSE(aiperf::is_valid_base64("ab c"));       // whitespace
-  EXPECT_FALSE(aiperf::is_valid_base64("ab-_"));       // URL-safe alphabet is not OpenAI's
+  EXPECT_FALSE(aiperf::is_valid_base64("abc"));   // length not a multiple of 4
+  EXPECT_FALSE(aiperf::is_valid_base64("ab=c"));  // padding inside
+  EXPECT_FALSE(aiperf::is_valid_base64("a==="));  // at most two padding characters
+  EXPECT_FALSE(aiperf::is_valid_base64("ab c"));  // whitespace
+  EXPECT_FALSE(aiperf::is_valid_base64("ab-_"));  // URL-safe alphabet is not OpenAI's
 }
 
 TEST(Extract, InvalidBase64ImageIsNotedAndStillCounted) {

@@ -125,17 +125,17 @@ void expect_column_lengths(const RecordStore& store) {
   const std::size_t chunks = store.chunk_count();
   const std::size_t raw_extra = store.keep_raw() ? 1 : 0;
 #define EXPECT_RECORD(name, ...) EXPECT_EQ(store.name.size(), n) << #name;
-#define EXPECT_CHUNK_OFFSETS(name, ...)        \
+#define EXPECT_CHUNK_OFFSETS(name, ...)         \
   EXPECT_EQ(store.name.size(), n + 1) << #name; \
   EXPECT_EQ(static_cast<std::size_t>(store.name.back()), chunks) << #name;
 #define EXPECT_CHUNK(name, ...) EXPECT_EQ(store.name.size(), chunks) << #name;
-#define EXPECT_TEXT(offsets, text, ...)            \
+#define EXPECT_TEXT(offsets, text, ...)               \
   EXPECT_EQ(store.offsets.size(), n + 1) << #offsets; \
   EXPECT_EQ(static_cast<std::size_t>(store.offsets.back()), store.text.size()) << #text;
-#define EXPECT_RAW_CHUNK_TEXT(offsets, text, ...)                                      \
+#define EXPECT_RAW_CHUNK_TEXT(offsets, text, ...)                                 \
   EXPECT_EQ(store.offsets.size(), store.keep_raw() ? chunks + 1 : 0) << #offsets; \
   if (!store.offsets.empty()) EXPECT_EQ(static_cast<std::size_t>(store.offsets.back()), store.text.size());
-#define EXPECT_RAW_TEXT(offsets, text, ...)                                  \
+#define EXPECT_RAW_TEXT(offsets, text, ...)                                          \
   EXPECT_EQ(store.offsets.size(), store.keep_raw() ? n + raw_extra : 0) << #offsets; \
   if (!store.offsets.empty()) EXPECT_EQ(static_cast<std::size_t>(store.offsets.back()), store.text.size());
   AIPERF_RECORD_COLUMNS(EXPECT_RECORD, EXPECT_CHUNK_OFFSETS, EXPECT_CHUNK, EXPECT_TEXT, EXPECT_RAW_CHUNK_TEXT,

@@ -244,8 +244,9 @@ TEST(ValidateResponse, ImagesMustBeThereAndValidBase64) {
 }
 
 TEST(ValidateResponse, ExpectContentMakesEveryEmptyShapeAnEmptyResponse) {
-  const std::string message = "No responses with actual content were received from the server (only usage/metadata, "
-                              "null/empty data, or [DONE] markers)";
+  const std::string message =
+      "No responses with actual content were received from the server (only usage/metadata, "
+      "null/empty data, or [DONE] markers)";
   // A role-only stream, empty choices, a usage-only body, content "": all leave content and reasoning empty.
   for (const bool streaming : {false, true}) {
     Response response(streaming);

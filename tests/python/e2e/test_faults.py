@@ -81,9 +81,9 @@ CASES = [
          r"invalid response: b64_json is not valid base64 \(\d+ characters\)"),
     Case("bad-base64", "image_generation", True, "InvalidResponse", 200,
          r"invalid response: b64_json is not valid base64 \(\d+ characters\)"),
-    Case("empty-response", "image_generation", False, "InvalidInferenceResultError", 200,
+    Case("empty-response", "image_generation", False, "InvalidInferenceResultError", None,
          r"No responses with actual content were received from the server \(no image in the response\)"),
-    *[Case("empty-response", endpoint_type, streaming, "InvalidInferenceResultError", 200,
+    *[Case("empty-response", endpoint_type, streaming, "InvalidInferenceResultError", None,
            r"No responses with actual content were received from the server \(only usage/metadata, null/empty "
            r"data, or \[DONE\] markers\)")
       for endpoint_type in ("chat", "completions") for streaming in (False, True)],
@@ -333,3 +333,54 @@ def test_a_server_without_usage_is_measured_with_the_tokenizers_counts(tmp_path)
         missing = [server.fault_for(rid) == "no-usage" for rid in result.records["x_request_id"]]
     assert 0 < sum(missing) < REQUESTS and result.error_summary == []
     assert result.records["output_sequence_length"].tolist() == [OUTPUT_TOKENS] * REQUESTS
+
+
+# ---- what aiperf reports about those answers (issue 22): AIPerf's warnings, and no zeros for what was not sent ----
+
+
+def _profile_to_console(server: MockServer, tmp_path, **options: Any) -> tuple[Any, str]:
+    console = Console(file=StringIO(), width=300)
+    config = make_config(model="m", url=server.url, tokenizer="gpt2", request_count=REQUESTS, concurrency=4,
+                         artifact_dir=str(tmp_path / "run"), ui_type="none", export_level="records", **options)
+    return run_profile(config, console=console), console.file.getvalue()
+
+
+def test_a_server_ignoring_max_tokens_gets_aiperfs_output_length_mismatch_warning(tmp_path):
+    with MockServer(ttft_ms=0, itl_ms=0, output_tokens=OUTPUT_TOKENS, faults=["ignore-max-tokens:0.5"],
+                    seed=3) as server:
+        result, text = _profile_to_console(server, tmp_path, streaming=True, output_tokens_mean=2)
+        ignored = [server.fault_for(rid) == "ignore-max-tokens" for rid in result.records["x_request_id"]]
+    n_ignored = sum(ignored)
+    assert 0 < n_ignored < REQUESTS
+    assert text.index("Output Sequence Length Mismatch Warning") > text.index("Request Count (requests)")
+    assert f"{n_ignored:,} of {REQUESTS:,} requests ({n_ignored / REQUESTS * 100:.1f}%) have output length" in text
+    assert "min(requested x 5%, 50)" in text
+    exported = json.loads((result.artifact_dir / "profile_export_aiperf.json").read_text())
+    assert exported["osl_mismatch_count"] == {"unit": "requests", "avg": float(n_ignored)}
+    lines = [json.loads(line) for line in (result.artifact_dir / "profile_export.jsonl").read_text().splitlines()]
+    by_id = {line["metadata"]["x_request_id"]: line["metrics"] for line in lines}
+    for request_id, was_ignored in zip(result.records["x_request_id"], ignored):
+        # 8 tokens sent for 2 asked: +300%; the others as asked
+        assert by_id[request_id]["osl_mismatch_diff_pct"] == {"value": 300.0 if was_ignored else 0.0, "unit": "%"}
+        assert "osl_mismatch_count" not in by_id[request_id]
+    assert "Output Sequence Length Mismatch Warning" in (result.artifact_dir / "logs" / "aiperf.log").read_text()
+
+
+def test_server_token_counts_from_a_server_without_usage_are_left_out_with_one_warning(tmp_path):
+    with MockServer(ttft_ms=0, itl_ms=0, output_tokens=OUTPUT_TOKENS, faults=["no-usage:1"], seed=3) as server:
+        result, text = _profile_to_console(server, tmp_path, streaming=True, use_server_token_count=True)
+    assert result.error_summary == []
+    assert text.count("Server Token Counts Missing") == 1
+    assert f"{REQUESTS:,} of {REQUESTS:,} successful responses carried no usage token counts" in text
+    for row in ("Output Sequence Length (tokens)", "Input Sequence Length (tokens)", "Inter Token Latency (ms)",
+                "Output Token Throughput (tokens/sec)", "Output Token Throughput Per User"):
+        assert row not in text, row  # never a row of zeros
+    assert "Time to First Token (ms)" in text and "Request Latency (ms)" in text
+    exported = json.loads((result.artifact_dir / "profile_export_aiperf.json").read_text())
+    for tag in ("output_sequence_length", "input_sequence_length", "inter_token_latency", "output_token_throughput",
+                "total_osl", "total_isl", "total_output_tokens", "total_token_throughput"):
+        assert tag not in exported, tag
+    assert exported["request_count"]["avg"] == REQUESTS and exported["time_to_first_token"]["count"] == REQUESTS
+    timeline = json.loads((result.artifact_dir / "profile_export_timeline.json").read_text())
+    assert all("output_token_throughput" not in bucket for bucket in timeline["buckets"])
+    assert "Server Token Counts Missing" in (result.artifact_dir / "logs" / "aiperf.log").read_text()

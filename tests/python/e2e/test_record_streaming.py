@@ -15,12 +15,12 @@ from aiperf import _engine
 from aiperf import run as run_module
 from aiperf.inputs.endpoints import get_endpoint
 from aiperf.results.collect import RecordCollector
-from aiperf.results.export import write_exports
-from aiperf.results.metrics import compute_metrics
+from helpers import process_records
 
 # ragged columns: offsets -> the data they index
 _RAGGED = {"error_message_offsets": "error_message", "chunk_offsets": "chunk_ns", "content_offsets": "content",
-           "reasoning_offsets": "reasoning", "raw_offsets": "raw", "response_header_offsets": "response_headers"}
+           "reasoning_offsets": "reasoning", "raw_offsets": "raw", "response_header_offsets": "response_headers",
+           "request_header_offsets": "request_headers"}
 
 
 def concat_batches(batches: list[dict]) -> dict:
@@ -95,14 +95,10 @@ def test_streamed_run_equals_the_same_records_processed_at_once(mock_server, tmp
     endpoint = get_endpoint("chat")
     tokenizer = collector._tokenizer
     inputs, input_tokens = writer._inputs, collector._input_tokens
-    anchor_wall, anchor_mono = writer._anchors
-    metrics = compute_metrics(records, endpoint=endpoint, streaming=True, input_tokens_per_body=input_tokens,
-                              tokenizer=tokenizer, anchor_wall_ns=anchor_wall, anchor_mono_ns=anchor_mono)
-    prefix = writer._prefix
     at_once = tmp_path / "at_once"
-    write_exports(at_once, export_level="raw", metrics=metrics, records=records, request_inputs=inputs,
-                  input_config={}, aiperf_version="x", was_cancelled=False, anchor_wall_ns=anchor_wall,
-                  anchor_mono_ns=anchor_mono, request_id_prefix=prefix)
+    metrics = process_records(records, at_once, endpoint=endpoint, streaming=True, tokenizer=tokenizer,
+                              input_tokens=input_tokens, request_inputs=inputs, export_level="raw",
+                              anchor=writer._anchor, request_id_prefix=writer._prefix).metrics
     assert _lines(at_once / "profile_export.jsonl") == lines
     assert _lines(at_once / "profile_export_raw.jsonl") == _lines(streamed / "profile_export_raw.jsonl")
     assert set(result.summary) == set(metrics.summary)

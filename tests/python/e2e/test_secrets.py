@@ -33,6 +33,7 @@ class _EchoingServer(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _EchoingHandler)
         self.received: list[dict[str, str]] = []
+        self.heads: list[dict[str, str]] = []  # every header of every request, as received
         self.lock = threading.Lock()
 
 
@@ -46,6 +47,7 @@ class _EchoingHandler(BaseHTTPRequestHandler):
                        if k.lower() in ("authorization", "x-api-key", "api-key", "cookie")}
         with self.server.lock:
             self.server.received.append(credentials)
+            self.server.heads.append(dict(self.headers.items()))
             fail = len(self.server.received) % 2 == 0
         body = (json.dumps({"error": {"message": f"Incorrect API key provided: {credentials}", "type": "auth",
                                       "code": 401}}).encode() if fail else OK_BODY)
@@ -115,6 +117,26 @@ def test_credentials_reach_the_server_but_no_artifact_or_console_output(echoing_
     assert REDACTED in summary["error_summary"][0]["error_details"]["message"]
     assert REDACTED in summary["input_config"]["cli_command"]
     assert "127.0.0.1" in summary["input_config"]["base_url"]
+
+
+def test_raw_export_request_headers_are_the_headers_the_server_received(echoing_server, tmp_path):
+    import aiperf
+
+    port = echoing_server.server_address[1]
+    aiperf.profile(model="m", tokenizer="gpt2", url=f"127.0.0.1:{port}", request_count=4, concurrency=1,
+                   api_key=API_KEY, header=["X-Team: search", f"X-Api-Key: {X_API_KEY}"], export_level="raw",
+                   artifact_dir=str(tmp_path), ui_type="none", print_table=False)
+    received = {head["X-Request-ID"]: head for head in echoing_server.heads}
+    lines = [json.loads(line) for line in (tmp_path / "profile_export_raw.jsonl").read_text().splitlines()]
+    assert len(lines) == len(received) == 4
+    for line in lines:
+        sent = line["request_headers"]
+        head = received[sent["X-Request-ID"]]
+        assert set(sent) == set(head)  # the same headers, none guessed and none missing (Host, Accept, ...)
+        for name, value in head.items():
+            secret = name.lower() in ("authorization", "x-api-key")
+            assert sent[name] == (REDACTED if secret else value), name
+        assert sent["X-Team"] == "search" and "Accept" in sent
 
 
 def test_redaction_helpers():

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from aiperf.cli import main
+from aiperf.engine import ClockAnchor
 from aiperf.results.timeslices import (
     TIMELINE_CSV,
     TIMELINE_JSON,
@@ -22,6 +23,7 @@ from aiperf.results.timeslices import (
 S = 1_000_000_000
 ANCHOR_WALL_NS = 1000 * S  # engine clock 5 s is wall clock 1000 s, a multiple of the 1 s slices
 ANCHOR_MONO_NS = 5 * S
+ANCHOR = ClockAnchor(wall_ns=ANCHOR_WALL_NS, mono_ns=ANCHOR_MONO_NS)
 
 
 def _run():
@@ -49,8 +51,7 @@ def _run():
 
 def _slices(**kwargs):
     columns, per_record = _run()
-    return compute_timeslices(columns, per_record, slice_duration_s=1.0, anchor_wall_ns=ANCHOR_WALL_NS,
-                              anchor_mono_ns=ANCHOR_MONO_NS, **kwargs)
+    return compute_timeslices(columns, per_record, slice_duration_s=1.0, anchor=ANCHOR, **kwargs)
 
 
 def test_requests_fall_in_the_wall_clock_slice_of_their_start_and_empty_slices_are_left_out():
@@ -86,12 +87,12 @@ def test_a_slice_duration_that_is_not_positive_is_rejected():
     columns, per_record = _run()
     for bad in (0, -0.5, float("nan"), float("inf")):
         with pytest.raises(ValueError, match="--slice-duration: must be a finite number > 0"):
-            compute_timeslices(columns, per_record, slice_duration_s=bad, anchor_wall_ns=0, anchor_mono_ns=0)
+            compute_timeslices(columns, per_record, slice_duration_s=bad, anchor=ClockAnchor(0, 0))
 
 
 def test_timeline_buckets_count_starts_ends_and_requests_in_flight():
     columns, per_record = _run()
-    timeline = timeline_of(columns, per_record, anchor_wall_ns=ANCHOR_WALL_NS, anchor_mono_ns=ANCHOR_MONO_NS,
+    timeline = timeline_of(columns, per_record, anchor=ANCHOR,
                            bin_s=1.0)
     # origin: the first profiling start (wall 1000.1 s); requests at 0-0.2, 0.4-0.8, 0.7-1.3 (failed), 1.1-1.5,
     # 3.4-3.6 s; the run ends at 3.6 s, so the last bucket covers 0.6 s
@@ -109,8 +110,7 @@ def test_timeline_buckets_count_starts_ends_and_requests_in_flight():
 def test_files_follow_aiperf_layouts(tmp_path):
     columns, per_record = _run()
     written = write_time_exports(tmp_path, columns=columns, per_record=per_record, slice_duration_s=1.0,
-                                 export_level="records", anchor_wall_ns=ANCHOR_WALL_NS,
-                                 anchor_mono_ns=ANCHOR_MONO_NS, input_config={"slice_duration": 1.0})
+                                 export_level="records", anchor=ANCHOR, input_config={"slice_duration": 1.0})
     assert [p.name for p in written] == [TIMESLICES_JSON, TIMESLICES_CSV, TIMELINE_JSON, TIMELINE_CSV]
     doc = json.loads((tmp_path / TIMESLICES_JSON).read_text())
     assert list(doc) == ["timeslices", "input_config"] and doc["input_config"]["slice_duration"] == 1.0
@@ -137,8 +137,7 @@ def test_files_follow_aiperf_layouts(tmp_path):
 
 def test_summary_level_writes_no_timeline_and_no_slice_duration_writes_no_timeslices(tmp_path):
     columns, per_record = _run()
-    common = dict(columns=columns, per_record=per_record, anchor_wall_ns=ANCHOR_WALL_NS,
-                  anchor_mono_ns=ANCHOR_MONO_NS)
+    common = {"columns": columns, "per_record": per_record, "anchor": ANCHOR}
     assert [p.name for p in write_time_exports(tmp_path, slice_duration_s=None, export_level="raw", **common)] == \
         [TIMELINE_JSON, TIMELINE_CSV]
     assert write_time_exports(tmp_path / "x", slice_duration_s=None, export_level="summary", **common) == []

@@ -24,8 +24,7 @@ class JsonValue {
   JsonValue(std::nullptr_t) : value_(nullptr) {}
   JsonValue(bool b) : value_(b) {}
   template <std::integral T>
-    requires(!std::same_as<T, bool>)
-  JsonValue(T i) : value_(static_cast<std::int64_t>(i)) {}
+  requires(!std::same_as<T, bool>) JsonValue(T i) : value_(static_cast<std::int64_t>(i)) {}
   JsonValue(double d) : value_(d) {}
   JsonValue(const char* s) : value_(std::string(s)) {}
   JsonValue(std::string s) : value_(std::move(s)) {}

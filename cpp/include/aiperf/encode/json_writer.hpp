@@ -31,8 +31,7 @@ class JsonWriter {
   void value(const char* s) { value(std::string_view(s)); }
   void value(const std::string& s) { value(std::string_view(s)); }
   template <std::integral T>
-    requires(!std::same_as<T, bool>)
-  void value(T i) {
+  requires(!std::same_as<T, bool>) void value(T i) {
     if constexpr (std::is_signed_v<T>) {
       write_int(static_cast<std::int64_t>(i));
     } else {

@@ -15,7 +15,7 @@ struct Summary {
   double avg = 0;
   double min = 0;
   double max = 0;
-  double std = 0;  // population standard deviation (numpy.std, ddof=0)
+  double std = 0;                                                // population standard deviation (numpy.std, ddof=0)
   std::array<double, kSummaryPercentiles.size()> percentiles{};  // same order as kSummaryPercentiles
 };
 

@@ -41,13 +41,13 @@ class ArrivalMarks {
     std::int64_t arrived_ns;
   };
   std::vector<Mark> marks_;
-  std::size_t cursor_ = 0;         // marks_ before it answered smaller k already
+  std::size_t cursor_ = 0;  // marks_ before it answered smaller k already
   std::int64_t counted_ = 0;
-  std::size_t seen_unread_ = 0;    // bytes at the queue's head already counted
+  std::size_t seen_unread_ = 0;  // bytes at the queue's head already counted
   std::int64_t delivered_at_peek_ = -1;
-  bool body_started_ = false;      // the response headers' end was seen
-  bool off_ = false;               // a queue too long to follow: nothing more is counted for this response
-  std::size_t body_from_ = 0;      // in the current queue: where the body starts (after the headers' end)
+  bool body_started_ = false;  // the response headers' end was seen
+  bool off_ = false;           // a queue too long to follow: nothing more is counted for this response
+  std::size_t body_from_ = 0;  // in the current queue: where the body starts (after the headers' end)
 };
 
 }  // namespace aiperf

@@ -10,43 +10,43 @@
 namespace aiperf {
 
 struct EngineConfig {
-  std::string url;                      // full URL including the endpoint path, http:// or https://
-  std::vector<std::string> headers;     // "Name: value" lines added to every request
+  std::string url;                   // full URL including the endpoint path, http:// or https://
+  std::vector<std::string> headers;  // "Name: value" lines added to every request
   std::string content_type = "application/json";
-  bool streaming = false;               // parse the body as SSE
+  bool streaming = false;  // parse the body as SSE
   // Closed loop: sessions in flight (a single-turn request is a session of one turn). Open loop: the most requests
   // in flight; a request due while all are busy waits for one and is sent late (its intended time is recorded).
   std::int64_t concurrency = 1;
-  std::int64_t request_count = 10;      // profiling sessions; 0 = unbounded (needs benchmark_duration_s > 0)
+  std::int64_t request_count = 10;        // profiling sessions; 0 = unbounded (needs benchmark_duration_s > 0)
   std::int64_t warmup_request_count = 0;  // warm-up sessions; 0 with warmup_duration_s > 0: unbounded
-  double warmup_duration_s = 0.0;       // warm-up stops starting sessions after this long (0 = no limit)
+  double warmup_duration_s = 0.0;         // warm-up stops starting sessions after this long (0 = no limit)
   // Open loop: sessions start on a schedule computed up front, not when a slot frees. A non-empty
   // Workload::schedule_ns is used as given; otherwise request_rate > 0 draws one from the arrival pattern.
-  double request_rate = 0.0;            // sessions per second; 0 = closed loop
+  double request_rate = 0.0;                // sessions per second; 0 = closed loop
   std::string arrival_pattern = "poisson";  // constant | poisson | gamma
-  double arrival_smoothness = 1.0;      // gamma shape: < 1 burstier than poisson, > 1 smoother
+  double arrival_smoothness = 1.0;          // gamma shape: < 1 burstier than poisson, > 1 smoother
   // Each phase ramps its rate linearly from request_rate * 0.1 s / ramp up to request_rate over this many seconds
   // (the arrival pattern's shape is kept: the schedule's clock is stretched), then stays at it. 0 = no ramp.
   double request_rate_ramp_s = 0.0;
   // Each phase starts with 1 session (closed loop) or request (open loop) in flight and allows one more at even
   // intervals, reaching `concurrency` after this many seconds. 0 = no ramp.
   double concurrency_ramp_s = 0.0;
-  std::uint64_t random_seed = 0;        // arrival times and cancellation choices
-  double cancellation_rate = 0.0;       // fraction (0..1) of requests cancelled cancellation_delay_s after start
+  std::uint64_t random_seed = 0;   // arrival times and cancellation choices
+  double cancellation_rate = 0.0;  // fraction (0..1) of requests cancelled cancellation_delay_s after start
   double cancellation_delay_s = 0.0;
-  double benchmark_duration_s = 0.0;    // 0 = none
-  double grace_period_s = 30.0;         // after the duration; inf = never cancel
-  double request_timeout_s = 21600.0;   // per request, connect included; 0 = none
+  double benchmark_duration_s = 0.0;   // 0 = none
+  double grace_period_s = 30.0;        // after the duration; inf = never cancel
+  double request_timeout_s = 21600.0;  // per request, connect included; 0 = none
   std::int64_t num_threads = 1;
   bool keep_raw = false;
-  std::string proxy;                    // "" = no proxy, environment ignored
-  bool verify_tls = true;               // https: check the server's certificate and host name
+  std::string proxy;       // "" = no proxy, environment ignored
+  bool verify_tls = true;  // https: check the server's certificate and host name
   std::string request_id_prefix;
   // Response bytes are timed by the kernel's receive timestamp (SO_TIMESTAMPNS, read with a MSG_PEEK before
   // libcurl reads), not when the loop gets to them: a burst of arrivals read one after another keeps the times it
   // arrived at. Costs one extra recvmsg() per socket wake-up. Bytes past what the peek saw fall back to the clock.
   bool kernel_timestamps = false;
-  bool expect_images = false;           // image endpoints: a success without a valid image is an invalid response
+  bool expect_images = false;  // image endpoints: a success without a valid image is an invalid response
   // Text and image endpoints (not embeddings): a 2xx response that carried no content or reasoning content (with
   // expect_images: no image) is an error record of kind empty_response, not a success.
   bool expect_content = false;
@@ -70,9 +70,9 @@ struct Workload {
   std::vector<std::string> bodies;
   std::vector<std::int32_t> order;
   std::vector<std::int64_t> session_offsets;
-  std::vector<std::int64_t> turn_delay_ns;   // one per entry of order, or empty
-  std::vector<std::int64_t> schedule_ns;     // fixed schedule: profiling session k (dataset session k) starts at
-                                             // profiling start + schedule_ns[k]; one profiling session per entry
+  std::vector<std::int64_t> turn_delay_ns;  // one per entry of order, or empty
+  std::vector<std::int64_t> schedule_ns;    // fixed schedule: profiling session k (dataset session k) starts at
+                                            // profiling start + schedule_ns[k]; one profiling session per entry
 };
 
 struct Progress {
@@ -94,9 +94,9 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  void start();                    // starts the loop threads and returns
-  bool wait(double timeout_s);     // true once the run has finished; timeout_s < 0 waits without limit
-  void stop();                     // any thread: stop sending and cancel in-flight requests
+  void start();                 // starts the loop threads and returns
+  bool wait(double timeout_s);  // true once the run has finished; timeout_s < 0 waits without limit
+  void stop();                  // any thread: stop sending and cancel in-flight requests
   Progress progress() const;
   // The merged records, sorted by request_index; throws aiperf::Error before the run has finished.
   std::shared_ptr<const RecordStore> records() const;

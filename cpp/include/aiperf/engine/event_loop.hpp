@@ -81,7 +81,7 @@ class EventLoop {
   // removed and re-added: two epoll_ctl calls saved per request. Closed sockets are forgotten in on_close_socket.
   std::vector<std::uint32_t> socket_events_;
   std::vector<CurlShard*> socket_shards_;  // per socket fd: the shard whose multi handle watches it
-  std::optional<KernelStamper> stamper_;  // kernel_timestamps
+  std::optional<KernelStamper> stamper_;   // kernel_timestamps
   FileDescriptor scheduler_timer_fd_;
   FileDescriptor wake_fd_;
   CurlUrlPtr url_;  // parsed once; libcurl copies it per transfer instead of parsing the URL string again
@@ -98,7 +98,7 @@ class EventLoop {
   };
   std::priority_queue<PlannedCancel, std::vector<PlannedCancel>, std::greater<>> planned_cancels_;
   std::int64_t armed_wake_ns_ = -2;  // what the scheduler timer is set to (-1: off, -2: unknown)
-  bool starts_deferred_ = false;      // start_requests() stopped at its per-pass budget with requests to start
+  bool starts_deferred_ = false;     // start_requests() stopped at its per-pass budget with requests to start
   std::size_t in_flight_ = 0;
   ResponseExtractor extractor_;
   std::mutex store_mutex_;  // guards store_: the loop appends, Engine::drain() takes it from another thread

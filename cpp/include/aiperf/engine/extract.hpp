@@ -9,8 +9,8 @@ namespace aiperf {
 
 // What a request's response documents have yielded so far; extract() appends to it.
 struct ResponseFields {
-  std::string content;    // choices[0].delta.content / message.content / text
-  std::string reasoning;  // reasoning_content, or reasoning when reasoning_content is absent
+  std::string content;                    // choices[0].delta.content / message.content / text
+  std::string reasoning;                  // reasoning_content, or reasoning when reasoning_content is absent
   std::int64_t usage_prompt_tokens = -1;  // -1: absent
   std::int64_t usage_completion_tokens = -1;
   std::int64_t usage_reasoning_tokens = -1;

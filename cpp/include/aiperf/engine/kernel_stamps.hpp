@@ -46,7 +46,7 @@ class KernelStamper {
   std::vector<char> peek_buffer_;           // MSG_PEEK target
   std::int64_t realtime_minus_mono_ns_ = 0;
   std::int64_t realtime_offset_width_ns_ = -1;  // the bracket it was read in (-1: not yet)
-  FileDescriptor sweep_fd_;                      // edge-triggered epoll set of the same sockets
+  FileDescriptor sweep_fd_;                     // edge-triggered epoll set of the same sockets
   std::vector<std::uint8_t> sweep_registered_;  // per socket fd: in sweep_fd_
   std::int64_t last_full_look_ns_ = 0;          // when the loop last saw every ready socket (epoll_wait or a sweep)
 };

@@ -12,15 +12,15 @@
 namespace aiperf {
 
 // What became of a request, (name, value); values never change (they are stored and exported).
-#define AIPERF_ERROR_KINDS(X)                                                                          \
-  X(ok, 0)                                                                                             \
-  X(connect, 1)                                                                                        \
-  X(timeout, 2)                                                                                        \
-  X(http_status, 3)        /* HTTP status >= 400 */                                                    \
-  X(transport, 4)          /* reset, dropped stream */                                                 \
-  X(invalid_response, 5)                                                                               \
-  X(cancelled, 6)                                                                                      \
-  X(response_too_large, 7) /* the body passed EngineConfig::max_response_bytes */                      \
+#define AIPERF_ERROR_KINDS(X)                                                     \
+  X(ok, 0)                                                                        \
+  X(connect, 1)                                                                   \
+  X(timeout, 2)                                                                   \
+  X(http_status, 3) /* HTTP status >= 400 */                                      \
+  X(transport, 4)   /* reset, dropped stream */                                   \
+  X(invalid_response, 5)                                                          \
+  X(cancelled, 6)                                                                 \
+  X(response_too_large, 7) /* the body passed EngineConfig::max_response_bytes */ \
   X(empty_response, 8)     /* EngineConfig::expect_content: a 2xx with no text, reasoning or image */
 
 #define AIPERF_PHASES(X) \
@@ -50,10 +50,10 @@ struct RequestRecord {
   std::string error_message;
   std::vector<std::int64_t> chunk_ns;
   std::vector<std::int32_t> chunk_content_bytes;
-  std::string raw;                          // keep_raw: text of every chunk, concatenated
-  std::vector<std::int64_t> raw_chunk_ends; // keep_raw: end of each chunk's text in `raw`
-  std::string response_headers;             // keep_raw: raw header block
-  std::string request_headers;              // keep_raw: the request header block as libcurl sent it
+  std::string raw;                           // keep_raw: text of every chunk, concatenated
+  std::vector<std::int64_t> raw_chunk_ends;  // keep_raw: end of each chunk's text in `raw`
+  std::string response_headers;              // keep_raw: raw header block
+  std::string request_headers;               // keep_raw: the request header block as libcurl sent it
   ResponseFields fields;
   std::int64_t response_bytes = 0;
 
@@ -73,8 +73,12 @@ class RecordStore {
     AIPERF_RECORD_COLUMNS(AIPERF_RECORD_COLUMNS_SKIP, AIPERF_RECORD_COLUMNS_SKIP, AIPERF_RECORD_COLUMNS_SKIP,
                           AIPERF_TEXT_INDEX, AIPERF_TEXT_INDEX, AIPERF_TEXT_INDEX)
 #undef AIPERF_TEXT_INDEX
-    text_column_count
   };
+#define AIPERF_COUNT_TEXT(...) +1
+  static constexpr std::size_t text_column_count =
+      0 AIPERF_RECORD_COLUMNS(AIPERF_RECORD_COLUMNS_SKIP, AIPERF_RECORD_COLUMNS_SKIP, AIPERF_RECORD_COLUMNS_SKIP,
+                              AIPERF_COUNT_TEXT, AIPERF_COUNT_TEXT, AIPERF_COUNT_TEXT);
+#undef AIPERF_COUNT_TEXT
 
   // What a store holds, for sizing the next one like it.
   struct Extent {
@@ -101,11 +105,11 @@ class RecordStore {
 #define AIPERF_DECLARE_TEXT(offsets, text, ...) \
   std::vector<std::int64_t> offsets{0};         \
   std::string text;
-#define AIPERF_DECLARE_RAW_TEXT(offsets, text, ...) \
+#define AIPERF_DECLARE_RAW_TEXT(offsets, text, ...)                            \
   std::vector<std::int64_t> offsets; /* keep_raw: starts with 0; else empty */ \
   std::string text;
-  AIPERF_RECORD_COLUMNS(AIPERF_DECLARE_RECORD, AIPERF_DECLARE_CHUNK_OFFSETS, AIPERF_DECLARE_RECORD,
-                        AIPERF_DECLARE_TEXT, AIPERF_DECLARE_RAW_TEXT, AIPERF_DECLARE_RAW_TEXT)
+  AIPERF_RECORD_COLUMNS(AIPERF_DECLARE_RECORD, AIPERF_DECLARE_CHUNK_OFFSETS, AIPERF_DECLARE_RECORD, AIPERF_DECLARE_TEXT,
+                        AIPERF_DECLARE_RAW_TEXT, AIPERF_DECLARE_RAW_TEXT)
 #undef AIPERF_DECLARE_RECORD
 #undef AIPERF_DECLARE_CHUNK_OFFSETS
 #undef AIPERF_DECLARE_TEXT

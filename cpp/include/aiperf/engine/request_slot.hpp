@@ -45,7 +45,7 @@ struct RequestSlot {
   std::string request_body;  // a body with history holes, filled for this request
   RequestRecord record;
   SseParser sse;
-  std::string body;        // non-streaming or error body; streaming: the first bytes, to explain a bad stream
+  std::string body;  // non-streaming or error body; streaming: the first bytes, to explain a bad stream
   std::int32_t sse_events = 0;
   std::string_view write_chunk;  // during on_write: the bytes being delivered (events inside it are parsed in place)
   std::int64_t last_byte_ns = -1;
@@ -56,12 +56,12 @@ struct RequestSlot {
   // kernel_timestamps, streaming: when each event's end arrived, from every peek of the socket (sweeps included).
   ArrivalMarks arrival_marks;
   std::int64_t delivered_bytes = 0;  // header and body bytes libcurl has handed over for this response
-  int peek_errno = 0;  // an error the peek received in libcurl's place (its own read then sees only the close)
+  int peek_errno = 0;          // an error the peek received in libcurl's place (its own read then sees only the close)
   ExtractionState extraction;  // a document of the response that was not JSON
-  bool write_failed = false;  // a callback could not store data (out of memory)
-  bool too_large = false;     // the body passed max_response_bytes: the transfer was cut off
-  bool done_seen = false;     // the stream's data: [DONE] arrived
-  std::string retry_after;    // an error response's Retry-After header
+  bool write_failed = false;   // a callback could not store data (out of memory)
+  bool too_large = false;      // the body passed max_response_bytes: the transfer was cut off
+  bool done_seen = false;      // the stream's data: [DONE] arrived
+  std::string retry_after;     // an error response's Retry-After header
 };
 
 }  // namespace aiperf

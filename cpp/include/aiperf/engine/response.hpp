@@ -39,17 +39,17 @@ struct ExtractionState {
 // How libcurl's transfer ended, before any byte of it is judged.
 struct TransferOutcome {
   CURLcode result = CURLE_OK;
-  bool too_large = false;        // on_write cut the body off at max_response_bytes
-  bool write_failed = false;     // a callback could not store data (out of memory)
-  int peek_errno = 0;            // an error a kernel-timestamp peek received in libcurl's place
+  bool too_large = false;       // on_write cut the body off at max_response_bytes
+  bool write_failed = false;    // a callback could not store data (out of memory)
+  int peek_errno = 0;           // an error a kernel-timestamp peek received in libcurl's place
   std::string_view curl_error;  // libcurl's CURLOPT_ERRORBUFFER
 };
 
 // A 2xx or error response as received, for validate_response.
 struct ResponseView {
   std::int32_t status = 0;
-  std::string_view body;         // an error response's body (the message quotes it)
-  std::string_view retry_after;  // an error response's Retry-After header
+  std::string_view body;               // an error response's body (the message quotes it)
+  std::string_view retry_after;        // an error response's Retry-After header
   const char* content_type = nullptr;  // null: the response had none
   std::int32_t sse_events = 0;
   std::int64_t sse_invalid_lines = 0;

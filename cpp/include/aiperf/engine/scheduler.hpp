@@ -76,9 +76,9 @@ struct SessionState {
   std::int32_t turn_count = 1;
   std::int32_t next_turn = 0;
   Phase phase = Phase::profiling;
-  std::int64_t due_ns = -1;           // when the next turn may be sent
-  bool due_is_intended = false;       // due_ns is a schedule time (open loop first turn), recorded as intended
-  std::vector<std::string> responses; // response text per finished turn (kept only when later turns quote it)
+  std::int64_t due_ns = -1;            // when the next turn may be sent
+  bool due_is_intended = false;        // due_ns is a schedule time (open loop first turn), recorded as intended
+  std::vector<std::string> responses;  // response text per finished turn (kept only when later turns quote it)
 };
 
 struct RequestTicket {
@@ -88,8 +88,8 @@ struct RequestTicket {
   std::int64_t session_num = 0;
   std::int32_t turn_index = 0;
   std::int64_t intended_ns = -1;
-  bool cancel = false;               // --request-cancellation-rate picked this request
-  SessionState* session = nullptr;   // owned by the scheduler until the session's last turn ends
+  bool cancel = false;              // --request-cancellation-rate picked this request
+  SessionState* session = nullptr;  // owned by the scheduler until the session's last turn ends
 };
 
 // Decides what one loop thread sends. Closed loop: a new session starts whenever fewer than the thread's share of

@@ -39,10 +39,10 @@ class SseParser {
   template <class OnEvent>
   void process_line(std::string_view line, bool line_in_input, OnEvent& on_event);
 
-  std::string partial_line_;  // a line split across feeds
-  std::string event_data_;    // data lines of the event being assembled
-  bool has_data_ = false;     // a `data` field was seen (an empty `data:` still dispatches an empty event)
-  bool skip_lf_ = false;      // the previous feed ended on CR: a leading LF completes that CRLF
+  std::string partial_line_;     // a line split across feeds
+  std::string event_data_;       // data lines of the event being assembled
+  bool has_data_ = false;        // a `data` field was seen (an empty `data:` still dispatches an empty event)
+  bool skip_lf_ = false;         // the previous feed ended on CR: a leading LF completes that CRLF
   std::string_view event_view_;  // the event's only data line, inside the current feed's input
   bool data_in_input_ = false;   // event_view_ holds the event's data (event_data_ is then unused)
   std::size_t invalid_lines_ = 0;

@@ -8,18 +8,24 @@ from __future__ import annotations
 
 import numpy as np
 
+from aiperf.engine import RECORD_SCHEMA
+
+
+def _ragged_columns() -> dict[str, str]:
+    """offsets column -> the column it indexes, from the record schema: chunk_offsets indexes the chunk columns
+    (chunk_ns stands for them), every other offsets column the data column right after it."""
+    ragged: dict[str, str] = {}
+    for i, (name, _, kind) in enumerate(RECORD_SCHEMA):
+        if kind in ("offsets", "raw_offsets"):
+            ragged[name] = "chunk_ns" if name == "chunk_offsets" else RECORD_SCHEMA[i + 1][0]
+    return ragged
+
+
 TIME_COLUMNS = ("intended_ns", "start_ns", "ack_ns", "end_ns", "chunk_ns")
 # offsets column -> the column it indexes; an offsets column has one entry more than rows (or chunks), or none
-RAGGED_COLUMNS = {
-    "error_message_offsets": "error_message",
-    "chunk_offsets": "chunk_ns",
-    "content_offsets": "content",
-    "reasoning_offsets": "reasoning",
-    "raw_offsets": "raw",
-    "response_header_offsets": "response_headers",
-}
+RAGGED_COLUMNS = _ragged_columns()
 # Indexed per chunk rather than per record.
-CHUNK_COLUMNS = ("chunk_ns", "chunk_content_bytes")
+CHUNK_COLUMNS = tuple(name for name, _, kind in RECORD_SCHEMA if kind == "chunk")
 
 
 def to_driver_clock(batch: dict[str, np.ndarray], *, offset_ns: int, first_worker_id: int) -> dict[str, np.ndarray]:

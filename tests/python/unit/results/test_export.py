@@ -11,32 +11,29 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_metrics import ANCHOR_MONO, ANCHOR_WALL, MS, Req, make_records, run, streaming_requests
 
+from aiperf.engine import ErrorKind
 from aiperf.inputs.endpoints import Endpoint
 from aiperf.redaction import redact_headers
-from aiperf.results.export import RequestInputs, artifact_dir_name, error_columns, write_exports
+from aiperf.results.export import RequestInputs, error_columns
+from aiperf.results.formats import artifact_dir_name
+from helpers import ANCHOR_MONO, ANCHOR_WALL, MS, PREFIX, Req, make_records, process_records, streaming_requests
 
 EXTRACT_IMAGES = Path("/work/shared/compat/extract_images.py")
-PREFIX = "0123abcd-prefix-"
 
 
 def inputs() -> RequestInputs:
     payloads = [{"model": "m", "messages": [{"role": "user", "content": "first"}], "stream": True},
                 {"model": "m", "messages": [{"role": "user", "content": "second"}], "stream": True}]
-    return RequestInputs(payloads=payloads, session_ids=["s-0", "s-1"], turn_indices=[0, 0],
-                         request_headers={"Content-Type": "application/json", "Authorization": "<redacted>"})
+    return RequestInputs(payloads=payloads, session_ids=["s-0", "s-1"], turn_indices=[0, 0])
 
 
 def export(tmp_path, reqs=None, level="raw", endpoint="chat", streaming=True, request_inputs=None, **kw):
-    reqs = streaming_requests() if reqs is None else reqs
-    records = make_records(reqs)
-    metrics = run(reqs, endpoint=endpoint, streaming=streaming)
-    files = write_exports(tmp_path, export_level=level, metrics=metrics, records=records,
-                          request_inputs=request_inputs or inputs(), input_config={"model": ["m"], "streaming": True},
-                          aiperf_version="0.1.0", was_cancelled=False, anchor_wall_ns=ANCHOR_WALL,
-                          anchor_mono_ns=ANCHOR_MONO, request_id_prefix=PREFIX, **kw)
-    return files, metrics
+    """The files a run of these records writes (the production path)."""
+    processed = process_records(make_records(streaming_requests() if reqs is None else reqs), tmp_path,
+                                endpoint=endpoint, streaming=streaming, export_level=level,
+                                request_inputs=request_inputs or inputs(), **kw)
+    return processed.files, processed.metrics
 
 
 def wall(ms: float) -> int:
@@ -136,7 +133,8 @@ def test_records_jsonl_lines_carry_metadata_metrics_and_errors(tmp_path):
     assert list(good) == ["metadata", "metrics", "error"]
     meta = good["metadata"]
     assert meta == {"session_num": 1, "x_request_id": PREFIX + "000000000001", "x_correlation_id": "s-0",
-                    "conversation_id": "s-0", "turn_index": 0, "intended_start_ns": None, "request_start_ns": wall(1000),
+                    "conversation_id": "s-0", "turn_index": 0, "intended_start_ns": None,
+                    "request_start_ns": wall(1000),
                     "request_ack_ns": wall(1010), "request_end_ns": wall(1050), "worker_id": 0,
                     "record_processor_id": 0, "benchmark_phase": "profiling", "was_cancelled": False,
                     "cancellation_time_ns": None}
@@ -159,15 +157,23 @@ def test_records_jsonl_lines_carry_metadata_metrics_and_errors(tmp_path):
 
 def test_cancelled_record_has_cancellation_time_and_code_499(tmp_path):
     export(tmp_path, reqs=[Req(0, [(5, "c")], content="x"),
-                           Req(1, end_ms=9, error_kind=6, status=0, message="cancelled by user")], level="records")
+                           Req(1, end_ms=9, error_kind=ErrorKind.CANCELLED, status=0, message="cancelled by user")],
+           level="records")
     line = read_jsonl(tmp_path / "profile_export.jsonl")[1]
     assert line["metadata"]["was_cancelled"] is True
     assert line["metadata"]["cancellation_time_ns"] == wall(9)
     assert line["error"]["code"] == 499 and line["error"]["type"] == "Cancelled"
 
 
+SENT_HEAD = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nAccept: */*\r\n"
+             b"Content-Type: application/json\r\nAuthorization: Bearer sk-secret-key\r\n"
+             b"X-Request-ID: 0123abcd-prefix-000000000001\r\nContent-Length: 60\r\n\r\n")
+
+
 def test_raw_jsonl_keeps_payload_headers_and_responses_without_done(tmp_path):
-    export(tmp_path, level="raw", redact_headers=redact_headers)
+    reqs = streaming_requests()
+    reqs[1].request_headers = SENT_HEAD
+    export(tmp_path, reqs=reqs, level="raw", redact_headers=redact_headers)
     lines = read_jsonl(tmp_path / "profile_export_raw.jsonl")
     assert len(lines) == 6
     good = lines[1]
@@ -176,7 +182,11 @@ def test_raw_jsonl_keeps_payload_headers_and_responses_without_done(tmp_path):
     assert good["metadata"]["x_request_id"] == PREFIX + "000000000001"
     assert good["start_perf_ns"] == 1000 * MS
     assert good["payload"] == inputs().payloads[0]
-    assert good["request_headers"] == {"Content-Type": "application/json", "Authorization": "<redacted>"}
+    # the header block the engine sent, as sent (the request line is not a header), credentials redacted
+    assert good["request_headers"] == {"Host": "127.0.0.1:8000", "Accept": "*/*", "Content-Type": "application/json",
+                                       "Authorization": "<redacted>", "X-Request-ID": PREFIX + "000000000001",
+                                       "Content-Length": "60"}
+    assert lines[5]["request_headers"] == {}  # nothing was recorded as sent
     assert good["status"] == 200
     assert good["response_headers"] == {"Content-Type": "text/event-stream", "Set-Cookie": "<redacted>"}
     assert good["responses"] == [{"perf_ns": 1010 * MS, "text": '{"role":"assistant"}'},
@@ -189,6 +199,14 @@ def test_raw_jsonl_keeps_payload_headers_and_responses_without_done(tmp_path):
     assert lines[2]["payload"] == inputs().payloads[1]
     assert lines[5]["status"] is None and lines[5]["responses"] == []
     assert lines[3]["error"]["code"] == 500
+
+
+def test_only_the_last_request_libcurl_sent_is_shown(tmp_path):
+    reqs = [Req(0, [(5, "c")], content="x",
+                request_headers=b"POST /old HTTP/1.1\r\nX-First: 1\r\n\r\n" + SENT_HEAD)]
+    export(tmp_path, reqs=reqs, level="raw")
+    [line] = read_jsonl(tmp_path / "profile_export_raw.jsonl")
+    assert "X-First" not in line["request_headers"] and line["request_headers"]["Accept"] == "*/*"
 
 
 def test_inputs_json_groups_payloads_by_session_in_turn_order(tmp_path):
@@ -209,7 +227,7 @@ def test_error_columns_name_errors_per_record():
 
 def test_json_strings_are_escaped(tmp_path):
     reqs = [Req(0, [(5, 'line "one"\nline\ttwo \\ é')], content="x"),
-            Req(0, end_ms=3, error_kind=5, status=200, message='bad "json" \\ here')]
+            Req(0, end_ms=3, error_kind=ErrorKind.INVALID_RESPONSE, status=200, message='bad "json" \\ here')]
     request_inputs = RequestInputs(payloads=[{"q": 'quote " and \\'}], session_ids=['s"x'], turn_indices=[0])
     export(tmp_path, reqs=reqs, streaming=False, request_inputs=request_inputs)
     lines = read_jsonl(tmp_path / "profile_export_raw.jsonl")

@@ -1,166 +1,47 @@
 """Metric computation from hand-built columnar records (no engine run): every metric against hand-computed values."""
 from __future__ import annotations
 
-import sys
-import types
-from dataclasses import dataclass, field
+import json
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from aiperf.inputs.endpoints import Endpoint, get_endpoint
+from aiperf.engine import ErrorKind, Phase, Records
+from aiperf.inputs.endpoints import Endpoint
+from aiperf.results.metrics import METRICS, RunMetrics, console_metrics
+from aiperf.results.timeline import compute_timeline
+from helpers import (
+    ANCHOR_MONO,
+    ANCHOR_WALL,
+    MS,
+    Processed,
+    Req,
+    WordTokenizer,
+    chat_inputs,
+    make_records,
+    process_records,
+    streaming_requests,
+)
 
 
-def _install_compute_stats_stand_in() -> None:
-    """Only while the compiled module is not built: a numpy stand-in with compute_stats's documented contract."""
-    try:
-        from aiperf import _engine
-
-        if hasattr(_engine, "compute_stats"):
-            return
-    except ImportError:
-        pass
-
-    def compute_stats(values):
-        values = np.asarray(values, dtype=np.float64)
-        values = values[~np.isnan(values)]
-        if values.size == 0:
-            return {"count": 0, "sum": 0.0}
-        out = {"avg": float(values.mean()), "min": float(values.min()), "max": float(values.max())}
-        for p in (1, 5, 10, 25, 50, 75, 90, 95, 99):
-            out[f"p{p}"] = float(np.percentile(values, p))
-        out.update(std=float(values.std()), count=int(values.size), sum=float(values.sum()))
-        return out
-
-    module = sys.modules.get("aiperf._engine") or types.ModuleType("aiperf._engine")
-    module.compute_stats = compute_stats
-    sys.modules["aiperf._engine"] = module
-    import aiperf
-
-    aiperf._engine = module
+def run(reqs: list[Req] | Records, endpoint: str | Endpoint = "chat", streaming: bool = True, tokenizer=None,
+        goodput=None, **kw) -> RunMetrics:
+    """The metrics a run of these records gets (the production path, summary export only)."""
+    records = reqs if isinstance(reqs, dict) else make_records(reqs)
+    with tempfile.TemporaryDirectory() as folder:
+        return process_records(records, Path(folder), endpoint=endpoint, streaming=streaming, tokenizer=tokenizer,
+                               goodput=goodput, export_level="summary", **kw).metrics
 
 
-_install_compute_stats_stand_in()
-
-from aiperf.results.metrics import METRICS, RunMetrics, compute_metrics, console_metrics
-
-MS = 1_000_000  # ns
-ANCHOR_MONO = 500 * MS
-ANCHOR_WALL = 1_700_000_000_000_000_000
+def run_with_lines(tmp_path: Path, reqs: list[Req], **kw) -> Processed:
+    return process_records(make_records(reqs), tmp_path, **kw)
 
 
-@dataclass
-class Req:
-    """One request for the records builder; times in ms of CLOCK_MONOTONIC."""
-
-    start_ms: float
-    chunks: list[tuple[float, str]] = field(default_factory=list)  # (arrival ms, raw event data / body text)
-    content: str = ""
-    reasoning: str = ""
-    phase: int = 1
-    error_kind: int = 0
-    status: int = 200
-    message: str = ""
-    end_ms: float | None = None
-    body_index: int = 0
-    num_images: int = 0
-    worker_id: int = 0
-    content_bytes: list[int] | None = None  # per chunk; default: len of the chunk text unless it is "[DONE]"
-
-
-def make_records(reqs: list[Req]) -> dict[str, np.ndarray]:
-    """Columnar records exactly as Engine.records() documents them."""
-    n = len(reqs)
-
-    def ragged(items: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
-        offsets = np.zeros(len(items) + 1, dtype=np.int64)
-        offsets[1:] = np.cumsum([len(b) for b in items]) if items else []
-        return offsets, np.frombuffer(b"".join(items), dtype=np.uint8).copy()
-
-    chunk_counts = [len(r.chunks) for r in reqs]
-    chunk_offsets = np.zeros(n + 1, dtype=np.int64)
-    chunk_offsets[1:] = np.cumsum(chunk_counts) if n else []
-    chunk_ns, chunk_bytes, raw_items = [], [], []
-    for r in reqs:
-        sizes = r.content_bytes or [0 if text == "[DONE]" else len(text.encode()) for _, text in r.chunks]
-        for (t, text), size in zip(r.chunks, sizes):
-            chunk_ns.append(int(t * MS))
-            chunk_bytes.append(size)
-            raw_items.append(text.encode())
-    content_offsets, content = ragged([r.content.encode() for r in reqs])
-    reasoning_offsets, reasoning = ragged([r.reasoning.encode() for r in reqs])
-    message_offsets, message = ragged([r.message.encode() for r in reqs])
-    raw_offsets, raw = ragged(raw_items)
-    header_offsets, headers = ragged([b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nSet-Cookie: s=1\r\n\r\n"
-                                      if r.status else b"" for r in reqs])
-    end = [r.end_ms if r.end_ms is not None else (r.chunks[-1][0] if r.chunks else r.start_ms) for r in reqs]
-    ack = [r.chunks[0][0] if r.chunks else -1 for r in reqs]
-    return {
-        "request_index": np.arange(n, dtype=np.int64),
-        "body_index": np.array([r.body_index for r in reqs], dtype=np.int32),
-        "worker_id": np.array([r.worker_id for r in reqs], dtype=np.int32),
-        "phase": np.array([r.phase for r in reqs], dtype=np.int8),
-        "start_ns": np.array([int(r.start_ms * MS) for r in reqs], dtype=np.int64),
-        "ack_ns": np.array([int(a * MS) if a >= 0 else -1 for a in ack], dtype=np.int64),
-        "end_ns": np.array([int(e * MS) for e in end], dtype=np.int64),
-        "status": np.array([r.status for r in reqs], dtype=np.int32),
-        "error_kind": np.array([r.error_kind for r in reqs], dtype=np.int8),
-        "was_cancelled": np.array([r.error_kind == 6 for r in reqs], dtype=bool),
-        "error_message_offsets": message_offsets, "error_message": message,
-        "chunk_offsets": chunk_offsets,
-        "chunk_ns": np.array(chunk_ns, dtype=np.int64),
-        "chunk_content_bytes": np.array(chunk_bytes, dtype=np.int32),
-        "content_offsets": content_offsets, "content": content,
-        "reasoning_offsets": reasoning_offsets, "reasoning": reasoning,
-        "usage_prompt_tokens": np.full(n, -1, dtype=np.int64),
-        "usage_completion_tokens": np.full(n, -1, dtype=np.int64),
-        "usage_reasoning_tokens": np.full(n, -1, dtype=np.int64),
-        "num_images": np.array([r.num_images for r in reqs], dtype=np.int32),
-        "response_bytes": np.zeros(n, dtype=np.int64),
-        "raw_offsets": raw_offsets, "raw": raw,
-        "response_header_offsets": header_offsets, "response_headers": headers,
-    }
-
-
-class WordTokenizer:
-    """Counts whitespace-separated words; records how it was called (one batch per text column expected)."""
-
-    def __init__(self) -> None:
-        self.calls: list[list[str]] = []
-
-    def count_tokens(self, texts):
-        self.calls.append(list(texts))
-        return np.array([len(t.split()) for t in texts], dtype=np.int64)
-
-
-INPUT_TOKENS = np.array([10, 20], dtype=np.int64)
-
-
-def streaming_requests() -> list[Req]:
-    """Two good profiling requests, one warm-up, three failures (two 500s differing only by a number, a timeout)."""
-    return [
-        Req(0, [(10, '{"c":"w"}'), (20, "[DONE]")], content="warm up words here", phase=0),
-        Req(1000, [(1010, '{"role":"assistant"}'), (1020, '{"c":"hello"}'), (1025, '{"c":" world"}'),
-                   (1040, '{"c":" foo"}'), (1050, "[DONE]")], content="hello world foo",
-            content_bytes=[0, 5, 6, 4, 0]),
-        Req(1005, [(1030, '{"c":"one"}'), (1060, '{"c":" two"}'), (1100, "[DONE]")], content="one two",
-            body_index=1, content_bytes=[3, 4, 0]),
-        Req(1010, end_ms=1200, error_kind=3, status=500, message="Internal error 123", body_index=1),
-        Req(1020, end_ms=1150, error_kind=3, status=500, message="Internal error 456"),
-        Req(1030, end_ms=1180, error_kind=2, status=0, message="Operation timed out"),
-    ]
-
-
-def run(reqs: list[Req], endpoint: str | Endpoint = "chat", streaming: bool = True, tokenizer=None,
-        goodput=None) -> RunMetrics:
-    ep = get_endpoint(endpoint) if isinstance(endpoint, str) else endpoint
-    return compute_metrics(make_records(reqs), endpoint=ep, streaming=streaming, input_tokens_per_body=INPUT_TOKENS,
-                           tokenizer=tokenizer or WordTokenizer(), anchor_wall_ns=ANCHOR_WALL,
-                           anchor_mono_ns=ANCHOR_MONO, goodput=goodput)
-
-
-def test_streaming_record_metrics_match_hand_computed_values():
-    m = run(streaming_requests())
+def test_streaming_record_metrics_match_hand_computed_values(tmp_path):
+    processed = run_with_lines(tmp_path, streaming_requests())
+    m = processed.metrics
     pr = m.per_record
     # record 1: start 1000, content chunks at 1020/1025/1040, last chunk ([DONE]) at 1050, 3 tokens
     assert pr["request_latency"][1] == pytest.approx(50.0)
@@ -183,9 +64,9 @@ def test_streaming_record_metrics_match_hand_computed_values():
         assert np.isnan(pr[tag][3:]).all(), tag
     assert list(pr["error_isl"][3:]) == [20, 10, 10]
     assert np.isnan(pr["error_isl"][:3]).all()
-    offsets, gaps = m.per_record_lists["inter_chunk_latency"]
-    assert gaps[offsets[1]:offsets[2]].tolist() == pytest.approx([5.0, 15.0])
-    assert gaps[offsets[2]:offsets[3]].tolist() == pytest.approx([30.0])
+    gaps = [line["metrics"].get("inter_chunk_latency", {}).get("value") for line in processed.lines()]
+    assert gaps[1] == pytest.approx([5.0, 15.0])
+    assert gaps[2] == pytest.approx([30.0])
 
 
 def test_summary_covers_successful_profiling_records_only():
@@ -223,8 +104,9 @@ def test_errors_are_grouped_by_kind_and_message_pattern():
 
 
 def test_warmup_failures_are_not_in_the_error_summary_and_cancellation_is_499():
-    m = run([Req(0, end_ms=5, error_kind=1, status=0, message="refused", phase=0),
-             Req(10, [(20, "x")], content="x"), Req(10, end_ms=30, error_kind=6, status=0, message="cancelled")])
+    m = run([Req(0, end_ms=5, error_kind=ErrorKind.CONNECT, status=0, message="refused", phase=Phase.WARMUP),
+             Req(10, [(20, "x")], content="x"),
+             Req(10, end_ms=30, error_kind=ErrorKind.CANCELLED, status=0, message="cancelled")])
     assert m.errors == [{"code": 499, "type": "Cancelled", "message": "cancelled", "count": 1}]
 
 
@@ -235,15 +117,16 @@ def test_output_tokens_are_counted_in_one_batch_call():
     assert tokenizer.calls[0] == ["warm up words here", "hello world foo", "one two"]
 
 
-def test_non_streaming_chat_has_no_chunk_timing_metrics():
+def test_non_streaming_chat_has_no_chunk_timing_metrics(tmp_path):
     reqs = [Req(0, [(40, '{"choices":[]}')], content="a b c d"), Req(10, [(30, "{}")], content="e f")]
-    m = run(reqs, streaming=False)
+    processed = run_with_lines(tmp_path, reqs, streaming=False)
+    m = processed.metrics
     assert m.per_record["request_latency"].tolist() == pytest.approx([40.0, 20.0])
     assert m.per_record["output_sequence_length"].tolist() == [4, 2]
     for tag in ("time_to_first_token", "time_to_second_token", "inter_token_latency",
                 "output_token_throughput_per_user"):
         assert tag not in m.per_record and tag not in m.summary
-    assert "inter_chunk_latency" not in m.per_record_lists
+    assert all("inter_chunk_latency" not in line["metrics"] for line in processed.lines())
     rows = [spec.tag for spec in console_metrics(m.summary)]
     assert rows == ["request_latency", "output_sequence_length", "input_sequence_length", "output_token_throughput",
                     "request_throughput", "request_count"]
@@ -306,7 +189,7 @@ def test_goodput_counts_requests_meeting_every_slo():
 
 
 def test_run_with_only_failures_reports_zero_requests_and_no_latency():
-    m = run([Req(0, end_ms=100, error_kind=1, status=0, message="Connection refused")])
+    m = run([Req(0, end_ms=100, error_kind=ErrorKind.CONNECT, status=0, message="Connection refused")])
     assert m.summary["request_count"]["avg"] == 0
     assert "request_latency" not in m.summary
     assert m.benchmark_duration_s == pytest.approx(0.1)
@@ -329,7 +212,8 @@ def test_utf8_content_is_decoded_before_tokenizing():
 def test_registry_entries_are_consistent():
     for tag, spec in METRICS.items():
         assert spec.tag == tag
-        assert spec.kind in ("record", "derived", "aggregate")
+        assert spec.kind in ("record", "counter", "derived", "aggregate")
+        assert (spec.aggregate is not None) == (spec.kind != "record"), tag
         assert spec.unit
     orders = [s.display_order for s in METRICS.values() if s.display_order is not None]
     assert len(orders) == len(set(orders))
@@ -343,9 +227,7 @@ def test_server_token_counts_use_usage_and_split_out_reasoning():
     records["usage_completion_tokens"] = np.full(n, 30, dtype=np.int64)
     records["usage_reasoning_tokens"] = np.full(n, 10, dtype=np.int64)
     records["usage_completion_tokens"][2] = -1  # a response without usage has no token metrics
-    metrics = compute_metrics(records, endpoint=get_endpoint("chat"), streaming=True,
-                              input_tokens_per_body=INPUT_TOKENS, tokenizer=None, anchor_wall_ns=ANCHOR_WALL,
-                              anchor_mono_ns=ANCHOR_MONO, server_token_counts=True)
+    metrics = run(records, tokenizer=None, server_token_counts=True)
     per = metrics.per_record
     assert per["output_sequence_length"][1] == 30 and per["output_token_count"][1] == 20
     assert per["reasoning_token_count"][1] == 10
@@ -353,3 +235,103 @@ def test_server_token_counts_use_usage_and_split_out_reasoning():
     assert np.isnan(per["output_sequence_length"][2]) and np.isnan(per["inter_token_latency"][2])
     assert per["error_isl"][3] == 103  # failed requests keep the server's prompt count
     assert metrics.summary["output_sequence_length"]["count"] == 1
+
+
+# ---- issue 22: empty answers, output lengths, the server's usage -------------------------------------------------
+
+
+def test_an_empty_answer_is_an_error_named_as_aiperf_and_not_measured():
+    empty = "No responses with actual content were received from the server (only usage/metadata, null/empty data, " \
+            "or [DONE] markers)"
+    m = run([Req(0, [(10, '{"c":"a"}'), (20, "[DONE]")], content="a"),
+             Req(0, [(5, '{"role":"assistant"}'), (6, "[DONE]")], content_bytes=[0, 0],
+                 error_kind=ErrorKind.EMPTY_RESPONSE, message=empty)])
+    assert m.errors == [{"code": None, "type": "InvalidInferenceResultError", "message": empty, "count": 1}]
+    assert m.summary["request_count"]["avg"] == 1 and m.summary["error_request_count"]["avg"] == 1
+    assert m.summary["request_latency"]["count"] == 1 and m.summary["time_to_first_token"]["count"] == 1
+    assert np.isnan(m.per_record["request_latency"][1])
+
+
+def _answers(words: list[int]) -> list[Req]:
+    return [Req(i, [(i + 1, "c"), (i + 2, "[DONE]")], content=" ".join(["w"] * n)) for i, n in enumerate(words)]
+
+
+def test_output_length_mismatch_uses_aiperfs_threshold_of_5_percent_capped_at_50_tokens():
+    # asked 100: 96 is within 5 tokens, 94 is not; asked 2000: 1951 is within the 50-token cap, 1949 is not
+    asked = chat_inputs(4)
+    for payload, tokens in zip(asked.payloads, (100, 100, 2000, 2000)):
+        payload["max_completion_tokens"] = tokens
+    reqs = _answers([96, 94, 1951, 1949])
+    for i, r in enumerate(reqs):
+        r.body_index = i
+    m = run(reqs, request_inputs=asked, input_tokens=np.zeros(4))
+    assert m.per_record["osl_mismatch_diff_pct"].tolist() == pytest.approx([-4.0, -6.0, -2.45, -2.55])
+    assert m.summary["osl_mismatch_count"] == {"unit": "requests", "avg": 2.0}
+    assert m.summary["osl_mismatch_diff_pct"]["avg"] == pytest.approx(-3.75)
+    [warning] = m.warnings
+    assert warning.title == "Output Sequence Length Mismatch Warning"
+    assert warning.lines[0].startswith("2 of 4 requests (50.0%) have output length differing from requested")
+    assert "Average mismatch: -3.8%" in warning.text()
+
+
+def test_no_length_check_without_a_limit_and_max_tokens_counts_too():
+    m = run(_answers([5, 5]))
+    assert "osl_mismatch_diff_pct" not in m.per_record and "osl_mismatch_count" not in m.summary
+    assert m.warnings == []
+    asked = chat_inputs(2, max_tokens=5)  # --use-legacy-max-tokens, or completions
+    m = run(_answers([5, 5]), request_inputs=asked)
+    assert m.summary["osl_mismatch_count"]["avg"] == 0 and m.warnings == []
+
+
+def test_usage_counts_more_than_10_percent_off_the_clients_get_aiperfs_discrepancy_warning():
+    records = make_records(_answers([10, 10, 10]))  # ISL 10 (body 0), OSL 10
+    records["usage_prompt_tokens"] = np.array([10, 11, 10])  # 10% off is not more than 10%
+    records["usage_completion_tokens"] = np.array([10, 10, 12])  # 20% off
+    m = run(records)
+    assert m.per_record["usage_prompt_tokens_diff_pct"].tolist() == pytest.approx([0.0, 10.0, 0.0])
+    assert m.per_record["usage_completion_tokens_diff_pct"].tolist() == pytest.approx([0.0, 0.0, 20.0])
+    assert m.summary["usage_discrepancy_count"] == {"unit": "requests", "avg": 1.0}
+    [warning] = m.warnings
+    assert warning.title == "Token Count Discrepancy Warning"
+    assert warning.lines[0].startswith("1 of 3 requests (33.3%) show a difference exceeding 10%")
+    # with the server's counts there is nothing to compare
+    m = run(records, server_token_counts=True)
+    assert not any(tag.startswith("usage_") for tag in m.summary) and m.warnings == []
+
+
+def test_server_token_counts_without_usage_leave_the_token_metrics_out_with_a_warning(tmp_path):
+    processed = run_with_lines(tmp_path, streaming_requests(), server_token_counts=True)  # no record has usage
+    m = processed.metrics
+    timeline = json.loads((tmp_path / "profile_export_timeline.json").read_text())
+    assert all("output_tokens" not in b and "output_token_throughput" not in b for b in timeline["buckets"])
+    summary = json.loads((tmp_path / "profile_export_aiperf.json").read_text())
+    assert "output_token_throughput" not in summary and "total_osl" not in summary
+    assert compute_timeline(np.array([1, 2]), np.array([3, 4]), output_tokens=np.full(2, np.nan)).output_tokens \
+        is None  # what Run.timeline shows too
+    for tag in ("output_sequence_length", "input_sequence_length", "inter_token_latency",
+                "output_token_throughput_per_user", "output_token_throughput", "total_osl", "total_isl",
+                "total_output_tokens", "total_token_throughput"):
+        assert tag not in m.summary, tag
+    assert m.summary["request_count"]["avg"] == 2 and m.summary["time_to_first_token"]["count"] == 2
+    [warning] = m.warnings
+    assert warning.title == "Server Token Counts Missing"
+    assert "2 of 2 successful responses carried no usage token counts" in warning.lines[0]
+    assert "are left out" in warning.lines[0]
+
+
+def test_server_token_counts_from_some_responses_are_reported_for_those_with_a_warning():
+    records = make_records(streaming_requests())
+    records["usage_completion_tokens"][1] = 3
+    records["usage_prompt_tokens"][1] = 10
+    m = run(records, server_token_counts=True)
+    assert m.summary["output_sequence_length"]["count"] == 1 and m.summary["total_osl"]["avg"] == 3
+    [warning] = m.warnings
+    assert "1 of 2 successful responses" in warning.lines[0] and "cover only the 1 responses" in warning.lines[0]
+
+
+def test_every_error_kind_has_a_type_name():
+    from aiperf.results.metrics import ERROR_TYPES, error_type_name
+
+    assert set(ERROR_TYPES) == set(ErrorKind) - {ErrorKind.OK}
+    assert error_type_name(ErrorKind.EMPTY_RESPONSE) == "InvalidInferenceResultError"
+    assert error_type_name(99) == "Error"  # a kind newer than the table still gets a name

@@ -5,11 +5,13 @@ from types import SimpleNamespace
 
 import pytest
 from rich.console import Console
-from test_metrics import Req, run, streaming_requests
+from test_metrics import run
 
+from aiperf.engine import ErrorKind
 from aiperf.inputs.endpoints import get_endpoint
 from aiperf.results.console import ProgressDisplay, metric_label, print_summary
 from aiperf.results.metrics import METRICS
+from helpers import Req, streaming_requests
 
 
 def render(metrics, endpoint="chat", **kwargs) -> str:
@@ -65,10 +67,10 @@ def test_error_summary_table_lists_each_error_pattern_with_counts():
 
 
 def test_error_summary_names_each_error_type_with_its_total():
-    reqs = [Req(0, end_ms=3, error_kind=3, status=500, message="boom"),
-            Req(1, end_ms=3, error_kind=3, status=429, message="slow down"),
-            Req(2, end_ms=3, error_kind=3, status=429, message="slow down"),
-            Req(3, end_ms=3, error_kind=7, status=200, message="response too large"),
+    reqs = [Req(0, end_ms=3, error_kind=ErrorKind.HTTP_STATUS, status=500, message="boom"),
+            Req(1, end_ms=3, error_kind=ErrorKind.HTTP_STATUS, status=429, message="slow down"),
+            Req(2, end_ms=3, error_kind=ErrorKind.HTTP_STATUS, status=429, message="slow down"),
+            Req(3, end_ms=3, error_kind=ErrorKind.RESPONSE_TOO_LARGE, status=200, message="response too large"),
             Req(4, [(10, "c")], content="x")]
     text = render(run(reqs))
     assert "Errors by type: HTTPError 3, ResponseTooLarge 1" in text
@@ -76,8 +78,19 @@ def test_error_summary_names_each_error_type_with_its_total():
 
 
 def test_error_messages_are_not_read_as_markup():
-    text = render(run([Req(0, end_ms=3, error_kind=3, status=400, message="bad [/red] input [bold]x")]))
+    text = render(run([Req(0, end_ms=3, error_kind=ErrorKind.HTTP_STATUS, status=400,
+                           message="bad [/red] input [bold]x")]))
     assert "bad [/red] input [bold]x" in text
+
+
+def test_warnings_follow_the_tables_and_precede_the_footer():
+    text = render(run(streaming_requests(), server_token_counts=True))  # no record carries usage
+    assert text.index("Error Summary") < text.index("Server Token Counts Missing") < text.index("Benchmark Duration")
+    assert "Output Sequence Length (tokens)" not in text
+
+
+def test_no_warning_when_nothing_calls_for_one():
+    assert "Warning" not in render(run(streaming_requests()))
 
 
 def test_no_error_table_without_errors():
