@@ -13,7 +13,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_PORT ?= 8471
 
 .PHONY: all deps system-deps fuzz-deps venv tokenizer-assets build cpp-test py-test lint stubtest format format-check test \
-	test-asan fuzz demo clean
+	test-asan fuzz demo clean real-server-deps test-real-server
 
 all: build
 
@@ -120,6 +120,20 @@ fuzz: fuzz-deps venv
 	    2>$(FUZZ_BUILD)/fuzz_$$t.log || { tail -40 $(FUZZ_BUILD)/fuzz_$$t.log; exit 1; }; \
 	  grep -E "^Done|number_of_executed_units" $(FUZZ_BUILD)/fuzz_$$t.log; \
 	done
+
+# End-to-end checks against a real llama.cpp server (docs/real-server.md; not part of `make test`):
+# llama-cpp-python[server] compiled for the CPU (kept as a wheel under build/real-server) and gguf into the venv,
+# then tests/real_server: a tiny random-weight GGUF, `python -m llama_cpp.server`, the real `aiperf profile`.
+LLAMA_CPP_PYTHON_VERSION ?= 0.3.36
+REAL_SERVER_WHEELS ?= build/real-server/wheels
+REAL_SERVER_PYTEST_ARGS ?=
+# Server log, model and every run's artifacts stay here after the run (pytest empties it at the start).
+REAL_SERVER_TMP ?= build/real-server/tmp
+real-server-deps: build
+	bash tools/real_server/install_llama_cpp.sh $(PY) $(LLAMA_CPP_PYTHON_VERSION) $(REAL_SERVER_WHEELS)
+
+test-real-server: real-server-deps
+	$(PY) -m pytest -q -p no:cacheprovider --basetemp=$(REAL_SERVER_TMP) tests/real_server $(REAL_SERVER_PYTEST_ARGS)
 
 demo: build
 	@bash tools/demo.sh $(VENV) $(DEMO_PORT)
