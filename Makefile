@@ -58,7 +58,8 @@ cpp-test: system-deps venv
 py-test: build
 	$(PY) -m pytest -q tests/python
 
-# Static checks: ruff (rules in pyproject.toml) over the Python sources, tests and tools; mypy over the package.
+# Static checks: ruff (rules in pyproject.toml) over the Python sources, tests and tools; mypy --strict over the
+# package (pyproject.toml).
 lint: venv
 	$(VENV)/bin/ruff check python tests bench tools
 	$(VENV)/bin/mypy
@@ -83,7 +84,7 @@ format: system-deps
 format-check: system-deps
 	$(CLANG_FORMAT) --dry-run --Werror $(FORMAT_FILES)
 
-test: build cpp-test py-test stubtest format-check
+test: build cpp-test py-test lint stubtest format-check
 
 # ASan + UBSan (see docs/reliability.md): the GoogleTest binary, then the pytest suite against a sanitized
 # aiperf._engine (a copy of python/aiperf with that module, libasan preloaded into the unsanitized Python).

@@ -4,6 +4,7 @@ This file is the contract between the C++ engine and the Python layer. Users nev
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -153,10 +154,11 @@ class Engine:
         start_ns, ack_ns, end_ns int64[n]: CLOCK_MONOTONIC ns; start = handed to the transport, ack = first
             response byte, end = last byte/transfer done; -1 when it never happened
         status int32[n] (HTTP status, 0 without a response)
-        error_kind int8[n] (ErrorKind): 0 ok, 1 connect, 2 timeout, 3 http status >= 400, 4 transport (reset, dropped stream),
-            5 invalid response (bad JSON/SSE, wrong Content-Type, text stream without [DONE]), 6 cancelled,
-            7 response too large (over EngineConfig.max_response_bytes), 8 empty response (expect_content: a 2xx
-            response without content or reasoning content, or without an image; AIPerf's InvalidInferenceResultError)
+        error_kind int8[n] (ErrorKind): 0 ok, 1 connect, 2 timeout, 3 http status >= 400, 4 transport (reset,
+            dropped stream), 5 invalid response (bad JSON/SSE, wrong Content-Type, text stream without [DONE]),
+            6 cancelled, 7 response too large (over EngineConfig.max_response_bytes), 8 empty response
+            (expect_content: a 2xx response without content or reasoning content, or without an image; AIPerf's
+            InvalidInferenceResultError)
         was_cancelled bool[n]
         error_message_offsets int64[n+1], error_message uint8[...]: UTF-8 message per record ("" when ok)
         chunk_offsets int64[n+1]: record r owns chunks chunk_offsets[r]:chunk_offsets[r+1]
@@ -249,8 +251,8 @@ def sniff_image_type(data: bytes | bytearray | memoryview) -> str | None:
     """'image/png', 'image/jpeg', 'image/webp' or 'image/gif' from the magic bytes, or None."""
 
 def multipart_encode(
-    fields: list[tuple[str, str]],
-    files: list[tuple[str, str, bytes | bytearray | memoryview, str | None]],
+    fields: Sequence[tuple[str, str]],
+    files: Sequence[tuple[str, str, bytes | bytearray | memoryview, str | None]],
     boundary: str | None = None,
 ) -> tuple[str, bytes]:
     """A multipart/form-data body (RFC 7578): the text fields, then the files, each in the order given.

@@ -10,6 +10,7 @@ import argparse
 import shlex
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from aiperf import __version__
 from aiperf.config import OPTIONS, ConfigError, ProfileConfig, validate
@@ -24,7 +25,7 @@ def _add_profile_options(parser: argparse.ArgumentParser) -> None:
         group = groups.get(option.group) or groups.setdefault(option.group, parser.add_argument_group(option.group))
         default = getattr(defaults, option.dest)
         help_text = option.help if default in (None, [], False) else f"{option.help} [default: {default}]"
-        kwargs: dict = {"dest": option.dest, "help": help_text, "default": argparse.SUPPRESS}
+        kwargs: dict[str, Any] = {"dest": option.dest, "help": help_text, "default": argparse.SUPPRESS}
         if option.kind == "flag":
             kwargs["action"] = "store_true"
         elif option.kind == "list":
@@ -85,13 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _analyze_accuracy(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(["analyze-accuracy", *argv])
-    from aiperf.analysis.timing_accuracy import (
-        ACCURACY_JSON,
-        ACCURACY_PNG,
-        AccuracyError,
-        analyze_accuracy,
-        print_accuracy,
-    )
+    from aiperf.analysis.timing_accuracy import ACCURACY_JSON, ACCURACY_PNG, analyze_accuracy, print_accuracy
+    from aiperf.errors import AccuracyError
 
     try:
         report = analyze_accuracy(args.artifact_dir, args.server_log, plot=not args.no_plot)
@@ -110,7 +106,8 @@ def _plot(argv: Sequence[str]) -> int:
     from pathlib import Path
 
     from aiperf.analysis.html_report import write_report
-    from aiperf.analysis.runs import ArtifactError, find_artifact_dirs
+    from aiperf.analysis.runs import find_artifact_dirs
+    from aiperf.errors import ArtifactError
 
     try:
         folders = find_artifact_dirs(args.artifact_dirs)

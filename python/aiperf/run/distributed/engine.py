@@ -70,13 +70,13 @@ class _SummedProgress:
 @dataclass
 class _Worker:
     shard: Shard
-    actor: ActorHandle
+    actor: ActorHandle[Any]
     name: str
     info: dict[str, Any] = field(default_factory=dict)
     clock: ClockOffset | None = None
     clock_after: ClockOffset | None = None
     started_ns: int | None = None       # driver clock, when its engine was running
-    pending: ObjectRef | None = None    # an outstanding poll
+    pending: ObjectRef[Any] | None = None    # an outstanding poll
     last_poll_s: float = 0.0
     last_answer_s: float = 0.0
     progress: tuple[int, int, int, int, int, int] = (0, 0, 0, 0, 0, 0)  # PollAnswer's
@@ -169,7 +169,7 @@ class DistributedEngine:
         after = monotonic_ns()
         self._anchor_mono_ns = before + (after - before) // 2
         self._common_start_ns = after + int((START_DELAY_S + self._warmup_allowance_s) * 1e9)
-        starts: list[ObjectRef] = []
+        starts: list[ObjectRef[Any]] = []
         for worker in self._workers:
             fields = dict(self._fields, **worker.shard.engine_fields,
                           profiling_start_ns=worker.offset.to_worker(self._common_start_ns))

@@ -90,6 +90,6 @@ def _node_ip() -> str:
     try:
         import ray
 
-        return ray.util.get_node_ip_address()
+        return str(ray.util.get_node_ip_address())  # type: ignore[no-untyped-call]
     except Exception:
         return ""
