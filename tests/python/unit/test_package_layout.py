@@ -1,5 +1,5 @@
-"""The package's import graph has no cycle, counting imports inside functions too (TYPE_CHECKING ones aside), and
-only aiperf.engine and the mock's facade import the compiled module."""
+"""The package's shape: its import graph has no cycle (imports inside functions count, TYPE_CHECKING ones do not),
+only aiperf.engine and the mock's facade import the compiled module, and every error derives from AiperfError."""
 from __future__ import annotations
 
 import ast
@@ -113,3 +113,22 @@ def _graph_with_native() -> dict[str, set[str]]:
     modules = set(files) | {"aiperf._engine"}
     return {name: _imports(ast.parse(path.read_text(encoding="utf-8")), name, path.name == "__init__.py", modules)
             for name, path in files.items()}
+
+
+def test_every_error_the_package_defines_derives_from_aiperf_error():
+    import importlib
+    import inspect
+    import pkgutil
+
+    from aiperf import _engine
+    from aiperf.errors import AiperfError
+
+    errors = {_engine.EngineError}
+    for module_info in pkgutil.walk_packages(aiperf.__path__, "aiperf."):
+        if module_info.name.endswith("__main__"):
+            continue
+        module = importlib.import_module(module_info.name)
+        errors.update(cls for _, cls in inspect.getmembers(module, inspect.isclass)
+                      if issubclass(cls, BaseException) and cls.__module__.startswith("aiperf"))
+    assert len(errors) >= 10
+    assert [cls.__qualname__ for cls in errors if not issubclass(cls, AiperfError)] == []
