@@ -437,6 +437,9 @@ void EventLoop::start_request(RequestSlot& slot, const RequestTicket& ticket) {
   CURL* easy = slot.easy.get();
   curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body->size()));
   curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body->data());
+  // Verbose mode only until the request's header block is out (on_debug turns it off): left on for the whole
+  // transfer it delays the timing of about 1 % of the events at 1,000 streams by an inter-token gap.
+  if (run_.config.keep_raw) curl_easy_setopt(easy, CURLOPT_VERBOSE, 1L);
 
   slot.in_flight = true;
   ++in_flight_;
@@ -712,7 +715,7 @@ size_t EventLoop::on_header(char* data, size_t size, size_t count, void* slot_po
 }
 
 // CURLOPT_DEBUGFUNCTION (keep_raw only): keeps the request header block; every other kind of trace is dropped.
-int EventLoop::on_debug(CURL*, curl_infotype type, char* data, size_t size, void* slot_pointer) {
+int EventLoop::on_debug(CURL* easy, curl_infotype type, char* data, size_t size, void* slot_pointer) {
   if (type != CURLINFO_HEADER_OUT) return 0;
   auto& slot = *static_cast<RequestSlot*>(slot_pointer);
   std::string& headers = slot.record.request_headers;
@@ -722,6 +725,7 @@ int EventLoop::on_debug(CURL*, curl_infotype type, char* data, size_t size, void
   } catch (...) {
     slot.write_failed = true;
   }
+  if (headers.ends_with("\r\n\r\n")) curl_easy_setopt(easy, CURLOPT_VERBOSE, 0L);  // the block is complete
   return 0;
 }
 
