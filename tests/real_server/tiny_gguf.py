@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from aiperf.inputs.tokenizer.gpt2_asset import bytes_to_unicode
+
 N_EMBD = 64
 N_HEAD = 4
 N_LAYER = 2
@@ -34,26 +36,13 @@ EOT = "<|endoftext|>"
 CHAT_TEMPLATE = "{% for message in messages %}{{ message['content'] }}{% endfor %}"
 
 
-def _bytes_to_unicode() -> dict[int, str]:
-    """GPT-2's byte -> printable character table (the alphabet of tokenizer.json's vocab)."""
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return dict(zip(bs, map(chr, cs)))
-
-
 def word_token_ids(tokenizer_json: Path, vocab: dict[str, int]) -> list[int]:
     """Ids of tokens `Ġword` (word: >= 2 ASCII lowercase letters) that GPT-2 BPE gives back as one token for
     ` word`, and whose bare `word` is one token too (so a leading space stripped by a server changes nothing)."""
     from tokenizers import Tokenizer
 
     tok = Tokenizer.from_file(str(tokenizer_json))
-    space = _bytes_to_unicode()[ord(" ")]
+    space = bytes_to_unicode()[ord(" ")]
     cands = [(s[1:], i) for s, i in vocab.items() if s.startswith(space) and len(s) >= 3 and s[1:].isascii()
              and s[1:].isalpha() and s[1:].islower()]
     words = [w for w, _ in cands]

@@ -16,6 +16,7 @@ __all__ = [
     "GPT2_EOT_TOKEN",
     "GPT2_PATTERN",
     "GPT2_TIKTOKEN_FILE",
+    "bytes_to_unicode",
     "gpt2_tiktoken_to_tokenizer_json",
     "load_tiktoken_ranks",
     "write_gpt2_tokenizer_json",
@@ -28,7 +29,7 @@ GPT2_EOT_ID = 50256
 GPT2_TIKTOKEN_FILE = "gpt2.tiktoken"
 
 
-def _bytes_to_unicode() -> dict[int, str]:
+def bytes_to_unicode() -> dict[int, str]:
     """GPT-2's reversible map from bytes to printable characters (byte-level BPE's alphabet)."""
     printable = (
         list(range(ord("!"), ord("~") + 1))
@@ -97,7 +98,7 @@ def gpt2_tiktoken_to_tokenizer_json(tiktoken_file: Path | str, ranks: dict[bytes
 
     if ranks is None:
         ranks = load_tiktoken_ranks(Path(tiktoken_file))
-    byte_map = _bytes_to_unicode()
+    byte_map = bytes_to_unicode()
 
     def to_unicode(token: bytes) -> str:
         return "".join(byte_map[b] for b in token)
